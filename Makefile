@@ -1,0 +1,27 @@
+# The README's commands. `make test` is what CI runs.
+GO ?= go
+
+.PHONY: run build test generate check-generated
+
+run:
+	$(GO) run . serve
+
+build:
+	$(GO) build -o bin/agency .
+
+test:
+	$(GO) vet ./...
+	$(GO) test -count=1 ./...
+
+# Regenerate Ent code (after editing ent/schema) and write a migration for the change:
+#   make generate NAME=add_something
+generate:
+	$(GO) generate ./ent
+	$(GO) run . migrate diff $(or $(NAME),change)
+
+# Fails when regenerating Ent code or migrations changes a tracked file.
+check-generated:
+	$(GO) generate ./ent
+	$(GO) run . migrate diff ci_check
+	git status --porcelain -- ent migrations
+	test -z "$$(git status --porcelain -- ent migrations)"

@@ -1,0 +1,124 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/agency-platform/agency/config"
+	"github.com/agency-platform/agency/handlers"
+	"github.com/agency-platform/agency/internal/database"
+	"github.com/agency-platform/agency/services"
+)
+
+// shutdownGrace is how long in-flight requests get to finish on SIGTERM.
+const shutdownGrace = 15 * time.Second
+
+func (a *app) serveCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "serve",
+		Short: "Run the HTTP service",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := a.config()
+			if err != nil {
+				return err
+			}
+			return serve(cmd.Context(), cfg, a.logger(cfg))
+		},
+	}
+}
+
+// serve opens the database, applies migrations, starts the background
+// cleanup and serves HTTP until ctx is cancelled, then shuts down in order:
+// stop accepting, finish in-flight requests, stop jobs, close the database.
+func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
+	db, err := openDB(ctx, cfg.DB, log)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	dialect := cfg.DB.Dialect()
+	if cfg.DB.MigrateOnStart {
+		applied, err := applyMigrations(ctx, db, dialect)
+		if err != nil {
+			return err
+		}
+		log.Info("migrations applied", "count", len(applied), "versions", applied)
+	}
+	client := database.NewClient(db, dialect)
+
+	router, err := handlers.New(handlers.Deps{Logger: log, DB: db, TrustedProxies: cfg.HTTP.TrustedProxies})
+	if err != nil {
+		return fmt.Errorf("build router: %w", err)
+	}
+	ln, err := net.Listen("tcp", cfg.HTTP.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.HTTP.Addr, err)
+	}
+	srv := &http.Server{
+		Handler:           router,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	jobs, stopJobs := context.WithCancel(context.WithoutCancel(ctx))
+	jobsDone := make(chan struct{})
+	go func() {
+		defer close(jobsDone)
+		runCleanupLoop(jobs, services.NewCleanup(client, dialect, time.Now), cfg.Cleanup.Interval, log)
+	}()
+
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	log.Info("listening", "addr", ln.Addr().String())
+
+	select {
+	case err = <-serveErr:
+	case <-ctx.Done():
+		log.Info("shutting down")
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownGrace)
+		err = srv.Shutdown(sctx)
+		cancel()
+	}
+	stopJobs()
+	<-jobsDone
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}
+
+// runCleanupLoop runs the cleanup every interval until ctx ends; 0 disables it.
+func runCleanupLoop(ctx context.Context, c *services.Cleanup, interval time.Duration, log *slog.Logger) {
+	if interval <= 0 {
+		return
+	}
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			res, err := c.Run(ctx)
+			switch {
+			case err != nil && ctx.Err() == nil:
+				log.Error("cleanup failed", "err", err)
+			case res.Skipped:
+				log.Debug("cleanup skipped: another instance holds the lock")
+			case err == nil:
+				log.Info("cleanup", "otps_deleted", res.OTPs, "sessions_deleted", res.Sessions)
+			}
+		}
+	}
+}
+

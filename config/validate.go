@@ -1,0 +1,181 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// minHMACSecretBytes is the shortest HS256 key accepted: the size of the SHA-256 output.
+const minHMACSecretBytes = 32
+
+// maxE164Digits is the longest phone number E.164 allows.
+const maxE164Digits = 15
+
+// Validate checks every value and reports all problems at once, one line each, as
+// "config: KEY: problem". Messages never quote a secret. Load calls it.
+func (c *Config) Validate() error {
+	var p problems
+	p.oneOf("APP_ENV", c.AppEnv, "development", "production")
+	p.oneOf("LOG_LEVEL", c.LogLevel, "debug", "info", "warn", "error")
+	p.oneOf("LOG_FORMAT", c.LogFormat, "text", "json")
+	p.positive("PROVIDER_TIMEOUT", c.ProviderTimeout)
+	c.HTTP.validate(&p)
+	c.DB.validate(&p)
+	p.nonNegative("CLEANUP_INTERVAL", c.Cleanup.Interval)
+	c.OTP.validate(&p)
+	c.SMS.validate(&p)
+	c.JWT.validate(&p)
+	c.Sessions.validate(&p)
+	p.httpURL("GOOGLE_ISSUER_URL", c.Google.IssuerURL, true)
+	p.httpURL("FACEBOOK_GRAPH_URL", c.Facebook.GraphURL, true)
+	return errors.Join(p...)
+}
+
+func (h HTTPConfig) validate(p *problems) {
+	_, port, err := net.SplitHostPort(h.Addr)
+	if n, convErr := strconv.Atoi(port); err != nil || convErr != nil || n < 0 || n > 65535 {
+		p.add("HTTP_ADDR", "must be host:port, e.g. \":8080\", got %q", h.Addr)
+	}
+	for _, proxy := range h.TrustedProxies {
+		if _, _, err := net.ParseCIDR(proxy); err == nil || net.ParseIP(proxy) != nil {
+			continue
+		}
+		p.add("TRUSTED_PROXIES", "%q is neither a CIDR nor an IP address", proxy)
+	}
+}
+
+func (d DBConfig) validate(p *problems) {
+	if d.URL != "" {
+		// The URL is never quoted: it may hold a password.
+		if !strings.HasPrefix(d.URL, "postgres://") && !strings.HasPrefix(d.URL, "postgresql://") {
+			p.add("DATABASE_URL", "must be a postgres:// URL")
+		} else if u, err := url.Parse(d.URL); err != nil || u.Host == "" {
+			p.add("DATABASE_URL", "must be a valid postgres:// URL with a host")
+		}
+	} else if d.SQLitePath == "" {
+		p.add("SQLITE_PATH", "must be set when DATABASE_URL is empty")
+	}
+	p.atLeast("DB_MAX_OPEN_CONNS", d.MaxOpenConns, 1)
+	p.atLeast("DB_MAX_IDLE_CONNS", d.MaxIdleConns, 0)
+	if d.MaxIdleConns > d.MaxOpenConns && d.MaxOpenConns >= 1 {
+		p.add("DB_MAX_IDLE_CONNS", "must be <= DB_MAX_OPEN_CONNS (%d), got %d", d.MaxOpenConns, d.MaxIdleConns)
+	}
+	p.nonNegative("DB_CONN_MAX_IDLE_TIME", d.ConnMaxIdleTime)
+	p.nonNegative("DB_CONN_MAX_LIFETIME", d.ConnMaxLifetime)
+	p.positive("DB_CONNECT_TIMEOUT", d.ConnectTimeout)
+}
+
+func (o OTPConfig) validate(p *problems) {
+	p.positive("OTP_TTL", o.TTL)
+	p.nonNegative("OTP_RESEND_COOLDOWN", o.ResendCooldown)
+	p.atLeast("OTP_MAX_SENDS_PER_HOUR", o.MaxSendsPerHour, 1)
+	p.atLeast("OTP_MAX_SENDS_PER_IP_PER_HOUR", o.MaxSendsPerIPPerHour, 1)
+	p.atLeast("OTP_MAX_ATTEMPTS", o.MaxAttempts, 1)
+	p.atLeast("OTP_MAX_FAILURES_PER_DAY", o.MaxFailuresPerDay, 1)
+}
+
+func (s SMSConfig) validate(p *problems) {
+	p.oneOf("SMS_PROVIDER", s.Provider, "log", "webhook", "twilio")
+	p.httpURL("SMS_WEBHOOK_URL", s.WebhookURL, false)
+	p.positive("SMS_TIMEOUT", s.Timeout)
+	for _, region := range s.AllowedCountries {
+		if len(region) != 2 || !isAll(region, func(r rune) bool { return r >= 'A' && r <= 'Z' }) {
+			p.add("SMS_ALLOWED_COUNTRIES", "%q is not an ISO 3166 alpha-2 region code", region)
+		}
+	}
+	numbers := make([]string, 0, len(s.TestOTPs))
+	for number := range s.TestOTPs {
+		numbers = append(numbers, number)
+	}
+	sort.Strings(numbers)
+	isDigit := func(r rune) bool { return r >= '0' && r <= '9' }
+	for _, number := range numbers {
+		digits, ok := strings.CutPrefix(number, "+")
+		if !ok || digits == "" || len(digits) > maxE164Digits || !isAll(digits, isDigit) {
+			p.add("SMS_TEST_OTPS", "number %q must be + followed by up to %d digits", number, maxE164Digits)
+		}
+		// The code itself is never quoted: it signs a test account in.
+		if code := s.TestOTPs[number]; len(code) != OTPLength || !isAll(code, isDigit) {
+			p.add("SMS_TEST_OTPS", "code for %s must be exactly %d digits", number, OTPLength)
+		}
+	}
+	p.httpURL("TWILIO_BASE_URL", s.Twilio.BaseURL, true)
+}
+
+func (j JWTConfig) validate(p *problems) {
+	p.nonEmpty("JWT_ISSUER", j.Issuer)
+	p.nonEmpty("JWT_AUDIENCE", j.Audience)
+	p.oneOf("JWT_ALGORITHM", j.Algorithm, "ES256", "HS256")
+	if j.Algorithm == "HS256" && j.Secret != "" && len(j.Secret) < minHMACSecretBytes {
+		p.add("JWT_SECRET", "must be at least %d bytes for HS256", minHMACSecretBytes)
+	}
+	p.positive("ACCESS_TOKEN_TTL", j.AccessTokenTTL)
+}
+
+func (s SessionConfig) validate(p *problems) {
+	p.positive("REFRESH_TOKEN_TTL", s.RefreshTokenTTL)
+	p.positive("SESSION_MAX_AGE", s.MaxAge)
+	p.nonNegative("REFRESH_REUSE_GRACE", s.RefreshReuseGrace)
+	p.atLeast("MAX_SESSIONS_PER_USER", s.MaxPerUser, 1)
+}
+
+// problems collects validation failures, each naming its key.
+type problems []error
+
+func (p *problems) add(key, format string, args ...any) {
+	*p = append(*p, fmt.Errorf("config: %s: %s", key, fmt.Sprintf(format, args...)))
+}
+
+func (p *problems) oneOf(key, got string, allowed ...string) {
+	if !slices.Contains(allowed, got) {
+		p.add(key, "must be one of %s, got %q", strings.Join(allowed, ", "), got)
+	}
+}
+
+func (p *problems) nonEmpty(key, got string) {
+	if got == "" {
+		p.add(key, "must not be empty")
+	}
+}
+
+func (p *problems) atLeast(key string, got, minimum int) {
+	if got < minimum {
+		p.add(key, "must be >= %d, got %d", minimum, got)
+	}
+}
+
+func (p *problems) positive(key string, got time.Duration) {
+	if got <= 0 {
+		p.add(key, "must be > 0, got %s", got)
+	}
+}
+
+func (p *problems) nonNegative(key string, got time.Duration) {
+	if got < 0 {
+		p.add(key, "must be >= 0, got %s", got)
+	}
+}
+
+// httpURL checks an absolute http(s) URL. The value is not quoted: a webhook URL may carry a
+// token.
+func (p *problems) httpURL(key, raw string, required bool) {
+	if raw == "" && !required {
+		return
+	}
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		p.add(key, "must be an absolute http:// or https:// URL")
+	}
+}
+
+// isAll reports whether every rune of s satisfies ok.
+func isAll(s string, ok func(rune) bool) bool {
+	return strings.IndexFunc(s, func(r rune) bool { return !ok(r) }) == -1
+}

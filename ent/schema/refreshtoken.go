@@ -1,0 +1,75 @@
+package schema
+
+import (
+	"entgo.io/ent"
+	"entgo.io/ent/dialect/entsql"
+	"entgo.io/ent/schema"
+	"entgo.io/ent/schema/edge"
+	"entgo.io/ent/schema/field"
+	"entgo.io/ent/schema/index"
+	"github.com/google/uuid"
+)
+
+// RefreshToken is one session: a signed-in device holding a long-lived
+// refresh token. Only a hash of the token is stored.
+type RefreshToken struct{ ent.Schema }
+
+// Annotations of the RefreshToken.
+func (RefreshToken) Annotations() []schema.Annotation {
+	return []schema.Annotation{entsql.Table("user_refresh_tokens")}
+}
+
+// Mixin of the RefreshToken.
+func (RefreshToken) Mixin() []ent.Mixin {
+	return []ent.Mixin{IDMixin{}}
+}
+
+// Fields of the RefreshToken.
+func (RefreshToken) Fields() []ent.Field {
+	return []ent.Field{
+		// user_id is the session's owner; deleting the user ends the session (cascade).
+		field.UUID("user_id", uuid.UUID{}).
+			Comment("owning user"),
+		// token_hash is a hash of the current refresh token; the token itself
+		// is only ever held by the client.
+		field.String("token_hash").
+			NotEmpty().
+			MaxLen(255).
+			SchemaType(varchar(255)).
+			Sensitive().
+			Comment("hash of the current refresh token"),
+		// device_info names the device for the session list ("iPhone 15").
+		field.Text("device_info").
+			Optional().
+			Nillable().
+			Comment("device label shown in the session list"),
+		// expires_at is when the refresh token stops working.
+		field.Time("expires_at").
+			Comment("when the refresh token stops working"),
+		// created_at is the sign-in time; the oldest session is evicted first.
+		createdAt("sign-in time; oldest is evicted first"),
+	}
+}
+
+// Edges of the RefreshToken.
+func (RefreshToken) Edges() []ent.Edge {
+	return []ent.Edge{
+		// user is the owner of this session.
+		edge.From("user", User.Type).
+			Ref("refresh_tokens").
+			Field("user_id").
+			Unique().
+			Required().
+			Comment("owner"),
+	}
+}
+
+// Indexes of the RefreshToken.
+func (RefreshToken) Indexes() []ent.Index {
+	return []ent.Index{
+		// "sessions of a user, oldest first": session list and device-limit eviction.
+		index.Fields("user_id", "created_at"),
+		// cleanup: DELETE ... WHERE expires_at < now().
+		index.Fields("expires_at"),
+	}
+}

@@ -1,0 +1,42 @@
+// Package handlers is the HTTP face of the service: a Gin engine, every
+// route in routes.go, one file per resource, and errors.go as the only
+// place where a service error becomes an HTTP status.
+package handlers
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+)
+
+// Pinger answers whether the database is reachable (a SELECT 1).
+type Pinger interface {
+	PingContext(ctx context.Context) error
+}
+
+// Deps are what the handlers need from the rest of the program.
+type Deps struct {
+	Logger *slog.Logger
+	// DB is pinged by /readyz.
+	DB Pinger
+	// TrustedProxies are the CIDRs whose X-Forwarded-For is believed; none
+	// by default, so the client IP is the TCP peer.
+	TrustedProxies []string
+}
+
+// New builds the router: recovery, request id, request log and body limit
+// around every route listed in routes.go.
+func New(d Deps) (http.Handler, error) {
+	gin.SetMode(gin.ReleaseMode)
+	r := gin.New()
+	r.HandleMethodNotAllowed = true
+	r.ContextWithFallback = true
+	if err := r.SetTrustedProxies(d.TrustedProxies); err != nil {
+		return nil, err
+	}
+	r.Use(requestID(), recovery(d.Logger), requestLog(d.Logger), limitBody(maxBodyBytes))
+	addRoutes(r, d)
+	return r, nil
+}

@@ -1,0 +1,147 @@
+// Package database opens the service's database: PostgreSQL through lib/pq
+// when a URL is configured, else an embedded SQLite file (pure Go, no cgo).
+package database
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"entgo.io/ent/dialect"
+	entsql "entgo.io/ent/dialect/sql"
+	_ "github.com/lib/pq" // registers "postgres"
+	"modernc.org/sqlite"
+
+	"github.com/agency-platform/agency/ent"
+)
+
+// SQLiteDriver is the database/sql driver name the embedded database uses.
+// Ent and Atlas know SQLite as "sqlite3", so modernc's driver is registered
+// under that name.
+const SQLiteDriver = dialect.SQLite
+
+var registerOnce sync.Once
+
+// registerSQLite registers modernc's driver as "sqlite3" once per process.
+func registerSQLite() {
+	registerOnce.Do(func() { sql.Register(SQLiteDriver, &sqlite.Driver{}) })
+}
+
+// Pool sizes and timeouts of the connection pool.
+type Pool struct {
+	MaxOpenConns    int
+	MaxIdleConns    int
+	ConnMaxIdleTime time.Duration
+	ConnMaxLifetime time.Duration
+	ConnectTimeout  time.Duration
+}
+
+// OpenPostgres opens a pool on a postgres:// URL and checks it answers
+// within the connect timeout.
+func OpenPostgres(ctx context.Context, rawURL string, p Pool) (*sql.DB, error) {
+	dsn, err := withConnectTimeout(rawURL, p.ConnectTimeout)
+	if err != nil {
+		return nil, err
+	}
+	db, err := sql.Open("postgres", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open postgres: %w", err)
+	}
+	db.SetMaxOpenConns(p.MaxOpenConns)
+	db.SetMaxIdleConns(p.MaxIdleConns)
+	db.SetConnMaxIdleTime(p.ConnMaxIdleTime)
+	db.SetConnMaxLifetime(p.ConnMaxLifetime)
+	if err := ping(ctx, db, p.ConnectTimeout); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("connect to postgres: %w", err)
+	}
+	return db, nil
+}
+
+// withConnectTimeout adds lib/pq's connect_timeout (whole seconds) unless the
+// URL sets one.
+func withConnectTimeout(rawURL string, d time.Duration) (string, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return "", fmt.Errorf("open postgres: DATABASE_URL is not a valid URL")
+	}
+	q := u.Query()
+	if q.Get("connect_timeout") == "" && d > 0 {
+		secs := int(d.Round(time.Second) / time.Second)
+		q.Set("connect_timeout", fmt.Sprint(max(secs, 1)))
+	}
+	if q.Get("sslmode") == "" && isLocal(u.Hostname()) {
+		q.Set("sslmode", "disable")
+	}
+	u.RawQuery = q.Encode()
+	return u.String(), nil
+}
+
+// isLocal reports a loopback host, where TLS is pointless and usually off.
+func isLocal(host string) bool {
+	return host == "" || host == "localhost" || strings.HasPrefix(host, "127.") || host == "::1"
+}
+
+// OpenSQLite opens (creating it and its folder when missing) the embedded
+// database file with foreign keys enforced, WAL journaling and a busy
+// timeout, so concurrent requests wait instead of failing.
+func OpenSQLite(ctx context.Context, path string) (*sql.DB, error) {
+	if dir := filepath.Dir(path); dir != "" {
+		if err := os.MkdirAll(dir, 0o750); err != nil {
+			return nil, fmt.Errorf("open sqlite: create %s: %w", dir, err)
+		}
+	}
+	return openSQLiteDSN(ctx, "file:"+path+"?"+sqlitePragmas+"&_pragma=journal_mode(WAL)")
+}
+
+// OpenSQLiteMemory opens a private in-memory SQLite database (a dev database
+// for diffs); it lives until the returned pool is closed.
+func OpenSQLiteMemory(ctx context.Context) (*sql.DB, error) {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	db, err := openSQLiteDSN(ctx, "file:mem"+hex.EncodeToString(b)+"?mode=memory&cache=shared&"+sqlitePragmas)
+	if err != nil {
+		return nil, err
+	}
+	db.SetConnMaxIdleTime(0)
+	db.SetConnMaxLifetime(0)
+	db.SetMaxIdleConns(1) // keep one connection so the memory database survives
+	return db, nil
+}
+
+const sqlitePragmas = "_pragma=foreign_keys(1)&_pragma=busy_timeout(10000)&_time_format=sqlite"
+
+func openSQLiteDSN(ctx context.Context, dsn string) (*sql.DB, error) {
+	registerSQLite()
+	db, err := sql.Open(SQLiteDriver, dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite: %w", err)
+	}
+	if err := ping(ctx, db, 10*time.Second); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open sqlite: %w", err)
+	}
+	return db, nil
+}
+
+func ping(ctx context.Context, db *sql.DB, timeout time.Duration) error {
+	if timeout <= 0 {
+		timeout = 10 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	return db.PingContext(ctx)
+}
+
+// NewClient wraps an open pool in an Ent client of the given dialect.
+func NewClient(db *sql.DB, d string) *ent.Client {
+	return ent.NewClient(ent.Driver(entsql.OpenDB(d, db)))
+}

@@ -1,0 +1,2 @@
+// Package deploytest checks the deployment files (compose, Dockerfile) by structure.
+package deploytest
