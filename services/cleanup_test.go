@@ -1,0 +1,67 @@
+package services_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/agency-platform/agency/ent/phoneotp"
+	"github.com/agency-platform/agency/ent/refreshtoken"
+	"github.com/agency-platform/agency/internal/migration"
+	"github.com/agency-platform/agency/internal/testdb"
+	"github.com/agency-platform/agency/services"
+)
+
+func TestCleanup_Run(t *testing.T) {
+	ctx := context.Background()
+	db := testdb.New(t)
+	now := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
+	u := db.Client.User.Create().SaveX(ctx)
+	for i, exp := range []time.Duration{-time.Hour, -time.Second, time.Second, time.Hour} {
+		db.Client.PhoneOTP.Create().SetPhoneNumber("+1555000000" + string(rune('0'+i))).SetOtpHash("h").SetExpiresAt(now.Add(exp)).SaveX(ctx)
+		db.Client.RefreshToken.Create().SetUser(u).SetTokenHash("h" + string(rune('0'+i))).SetExpiresAt(now.Add(exp)).SaveX(ctx)
+	}
+	res, err := services.NewCleanup(db.Client, migration.Postgres, func() time.Time { return now }).Run(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.OTPs != 2 || res.Sessions != 2 || res.Skipped {
+		t.Fatalf("got %+v, want 2 OTPs and 2 sessions deleted", res)
+	}
+	if n := db.Client.PhoneOTP.Query().Where(phoneotp.ExpiresAtGT(now)).CountX(ctx); n != 2 {
+		t.Fatalf("live OTPs left: got %d, want 2", n)
+	}
+	if n := db.Client.RefreshToken.Query().Where(refreshtoken.ExpiresAtGT(now)).CountX(ctx); n != 2 {
+		t.Fatalf("live sessions left: got %d, want 2", n)
+	}
+	if n := db.Client.PhoneOTP.Query().CountX(ctx) + db.Client.RefreshToken.Query().CountX(ctx); n != 4 {
+		t.Fatalf("rows left: got %d, want 4", n)
+	}
+}
+
+// TestCleanup_OneInstanceAtATime holds the cleanup lock in a transaction,
+// as a second instance mid-run would, and checks this run steps aside.
+func TestCleanup_OneInstanceAtATime(t *testing.T) {
+	ctx := context.Background()
+	db := testdb.New(t)
+	now := time.Now()
+	db.Client.PhoneOTP.Create().SetPhoneNumber("+15550000000").SetOtpHash("h").SetExpiresAt(now.Add(-time.Hour)).SaveX(ctx)
+	other, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Rollback()
+	if _, err := other.ExecContext(ctx, "SELECT pg_advisory_xact_lock(hashtext('agency_cleanup'))"); err != nil {
+		t.Fatal(err)
+	}
+	c := services.NewCleanup(db.Client, migration.Postgres, func() time.Time { return now })
+	res, err := c.Run(ctx)
+	if err != nil || !res.Skipped || res.OTPs != 0 {
+		t.Fatalf("while locked: got %+v, %v; want skipped", res, err)
+	}
+	other.Rollback()
+	res, err = c.Run(ctx)
+	if err != nil || res.Skipped || res.OTPs != 1 {
+		t.Fatalf("after unlock: got %+v, %v; want 1 OTP deleted", res, err)
+	}
+}
