@@ -14,6 +14,7 @@ import (
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"github.com/agency-platform/agency/ent/authidentity"
 	"github.com/agency-platform/agency/ent/phoneotp"
+	"github.com/agency-platform/agency/ent/ratelimit"
 	"github.com/agency-platform/agency/ent/refreshtoken"
 	"github.com/agency-platform/agency/ent/user"
 )
@@ -78,6 +79,7 @@ func checkColumn(t, c string) error {
 		columnCheck = sql.NewColumnCheck(map[string]func(string) bool{
 			authidentity.Table: authidentity.ValidColumn,
 			phoneotp.Table:     phoneotp.ValidColumn,
+			ratelimit.Table:    ratelimit.ValidColumn,
 			refreshtoken.Table: refreshtoken.ValidColumn,
 			user.Table:         user.ValidColumn,
 		})

@@ -14,6 +14,7 @@ import (
 	"github.com/agency-platform/agency/ent/authidentity"
 	"github.com/agency-platform/agency/ent/phoneotp"
 	"github.com/agency-platform/agency/ent/predicate"
+	"github.com/agency-platform/agency/ent/ratelimit"
 	"github.com/agency-platform/agency/ent/refreshtoken"
 	"github.com/agency-platform/agency/ent/user"
 	"github.com/google/uuid"
@@ -30,6 +31,7 @@ const (
 	// Node types.
 	TypeAuthIdentity = "AuthIdentity"
 	TypePhoneOTP     = "PhoneOTP"
+	TypeRateLimit    = "RateLimit"
 	TypeRefreshToken = "RefreshToken"
 	TypeUser         = "User"
 )
@@ -668,6 +670,8 @@ type PhoneOTPMutation struct {
 	otp_hash      *string
 	expires_at    *time.Time
 	created_at    *time.Time
+	attempts      *int
+	addattempts   *int
 	clearedFields map[string]struct{}
 	done          bool
 	oldValue      func(context.Context) (*PhoneOTP, error)
@@ -922,6 +926,62 @@ func (m *PhoneOTPMutation) ResetCreatedAt() {
 	m.created_at = nil
 }
 
+// SetAttempts sets the "attempts" field.
+func (m *PhoneOTPMutation) SetAttempts(i int) {
+	m.attempts = &i
+	m.addattempts = nil
+}
+
+// Attempts returns the value of the "attempts" field in the mutation.
+func (m *PhoneOTPMutation) Attempts() (r int, exists bool) {
+	v := m.attempts
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAttempts returns the old "attempts" field's value of the PhoneOTP entity.
+// If the PhoneOTP object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PhoneOTPMutation) OldAttempts(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAttempts is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAttempts requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAttempts: %w", err)
+	}
+	return oldValue.Attempts, nil
+}
+
+// AddAttempts adds i to the "attempts" field.
+func (m *PhoneOTPMutation) AddAttempts(i int) {
+	if m.addattempts != nil {
+		*m.addattempts += i
+	} else {
+		m.addattempts = &i
+	}
+}
+
+// AddedAttempts returns the value that was added to the "attempts" field in this mutation.
+func (m *PhoneOTPMutation) AddedAttempts() (r int, exists bool) {
+	v := m.addattempts
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetAttempts resets all changes to the "attempts" field.
+func (m *PhoneOTPMutation) ResetAttempts() {
+	m.attempts = nil
+	m.addattempts = nil
+}
+
 // Where appends a list predicates to the PhoneOTPMutation builder.
 func (m *PhoneOTPMutation) Where(ps ...predicate.PhoneOTP) {
 	m.predicates = append(m.predicates, ps...)
@@ -956,7 +1016,7 @@ func (m *PhoneOTPMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *PhoneOTPMutation) Fields() []string {
-	fields := make([]string, 0, 4)
+	fields := make([]string, 0, 5)
 	if m.phone_number != nil {
 		fields = append(fields, phoneotp.FieldPhoneNumber)
 	}
@@ -968,6 +1028,9 @@ func (m *PhoneOTPMutation) Fields() []string {
 	}
 	if m.created_at != nil {
 		fields = append(fields, phoneotp.FieldCreatedAt)
+	}
+	if m.attempts != nil {
+		fields = append(fields, phoneotp.FieldAttempts)
 	}
 	return fields
 }
@@ -985,6 +1048,8 @@ func (m *PhoneOTPMutation) Field(name string) (ent.Value, bool) {
 		return m.ExpiresAt()
 	case phoneotp.FieldCreatedAt:
 		return m.CreatedAt()
+	case phoneotp.FieldAttempts:
+		return m.Attempts()
 	}
 	return nil, false
 }
@@ -1002,6 +1067,8 @@ func (m *PhoneOTPMutation) OldField(ctx context.Context, name string) (ent.Value
 		return m.OldExpiresAt(ctx)
 	case phoneotp.FieldCreatedAt:
 		return m.OldCreatedAt(ctx)
+	case phoneotp.FieldAttempts:
+		return m.OldAttempts(ctx)
 	}
 	return nil, fmt.Errorf("unknown PhoneOTP field %s", name)
 }
@@ -1039,6 +1106,13 @@ func (m *PhoneOTPMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetCreatedAt(v)
 		return nil
+	case phoneotp.FieldAttempts:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAttempts(v)
+		return nil
 	}
 	return fmt.Errorf("unknown PhoneOTP field %s", name)
 }
@@ -1046,13 +1120,21 @@ func (m *PhoneOTPMutation) SetField(name string, value ent.Value) error {
 // AddedFields returns all numeric fields that were incremented/decremented during
 // this mutation.
 func (m *PhoneOTPMutation) AddedFields() []string {
-	return nil
+	var fields []string
+	if m.addattempts != nil {
+		fields = append(fields, phoneotp.FieldAttempts)
+	}
+	return fields
 }
 
 // AddedField returns the numeric value that was incremented/decremented on a field
 // with the given name. The second boolean return value indicates that this field
 // was not set, or was not defined in the schema.
 func (m *PhoneOTPMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case phoneotp.FieldAttempts:
+		return m.AddedAttempts()
+	}
 	return nil, false
 }
 
@@ -1061,6 +1143,13 @@ func (m *PhoneOTPMutation) AddedField(name string) (ent.Value, bool) {
 // type.
 func (m *PhoneOTPMutation) AddField(name string, value ent.Value) error {
 	switch name {
+	case phoneotp.FieldAttempts:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddAttempts(v)
+		return nil
 	}
 	return fmt.Errorf("unknown PhoneOTP numeric field %s", name)
 }
@@ -1099,6 +1188,9 @@ func (m *PhoneOTPMutation) ResetField(name string) error {
 		return nil
 	case phoneotp.FieldCreatedAt:
 		m.ResetCreatedAt()
+		return nil
+	case phoneotp.FieldAttempts:
+		m.ResetAttempts()
 		return nil
 	}
 	return fmt.Errorf("unknown PhoneOTP field %s", name)
@@ -1152,22 +1244,558 @@ func (m *PhoneOTPMutation) ResetEdge(name string) error {
 	return fmt.Errorf("unknown PhoneOTP edge %s", name)
 }
 
-// RefreshTokenMutation represents an operation that mutates the RefreshToken nodes in the graph.
-type RefreshTokenMutation struct {
+// RateLimitMutation represents an operation that mutates the RateLimit nodes in the graph.
+type RateLimitMutation struct {
 	config
 	op            Op
 	typ           string
 	id            *uuid.UUID
-	token_hash    *string
-	device_info   *string
+	key           *string
+	window_start  *time.Time
+	count         *int
+	addcount      *int
 	expires_at    *time.Time
-	created_at    *time.Time
 	clearedFields map[string]struct{}
-	user          *uuid.UUID
-	cleareduser   bool
 	done          bool
-	oldValue      func(context.Context) (*RefreshToken, error)
-	predicates    []predicate.RefreshToken
+	oldValue      func(context.Context) (*RateLimit, error)
+	predicates    []predicate.RateLimit
+}
+
+var _ ent.Mutation = (*RateLimitMutation)(nil)
+
+// ratelimitOption allows management of the mutation configuration using functional options.
+type ratelimitOption func(*RateLimitMutation)
+
+// newRateLimitMutation creates new mutation for the RateLimit entity.
+func newRateLimitMutation(c config, op Op, opts ...ratelimitOption) *RateLimitMutation {
+	m := &RateLimitMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeRateLimit,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withRateLimitID sets the ID field of the mutation.
+func withRateLimitID(id uuid.UUID) ratelimitOption {
+	return func(m *RateLimitMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *RateLimit
+		)
+		m.oldValue = func(ctx context.Context) (*RateLimit, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().RateLimit.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withRateLimit sets the old RateLimit of the mutation.
+func withRateLimit(node *RateLimit) ratelimitOption {
+	return func(m *RateLimitMutation) {
+		m.oldValue = func(context.Context) (*RateLimit, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m RateLimitMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m RateLimitMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of RateLimit entities.
+func (m *RateLimitMutation) SetID(id uuid.UUID) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *RateLimitMutation) ID() (id uuid.UUID, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *RateLimitMutation) IDs(ctx context.Context) ([]uuid.UUID, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []uuid.UUID{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().RateLimit.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetKey sets the "key" field.
+func (m *RateLimitMutation) SetKey(s string) {
+	m.key = &s
+}
+
+// Key returns the value of the "key" field in the mutation.
+func (m *RateLimitMutation) Key() (r string, exists bool) {
+	v := m.key
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldKey returns the old "key" field's value of the RateLimit entity.
+// If the RateLimit object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RateLimitMutation) OldKey(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldKey is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldKey requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldKey: %w", err)
+	}
+	return oldValue.Key, nil
+}
+
+// ResetKey resets all changes to the "key" field.
+func (m *RateLimitMutation) ResetKey() {
+	m.key = nil
+}
+
+// SetWindowStart sets the "window_start" field.
+func (m *RateLimitMutation) SetWindowStart(t time.Time) {
+	m.window_start = &t
+}
+
+// WindowStart returns the value of the "window_start" field in the mutation.
+func (m *RateLimitMutation) WindowStart() (r time.Time, exists bool) {
+	v := m.window_start
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldWindowStart returns the old "window_start" field's value of the RateLimit entity.
+// If the RateLimit object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RateLimitMutation) OldWindowStart(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldWindowStart is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldWindowStart requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldWindowStart: %w", err)
+	}
+	return oldValue.WindowStart, nil
+}
+
+// ResetWindowStart resets all changes to the "window_start" field.
+func (m *RateLimitMutation) ResetWindowStart() {
+	m.window_start = nil
+}
+
+// SetCount sets the "count" field.
+func (m *RateLimitMutation) SetCount(i int) {
+	m.count = &i
+	m.addcount = nil
+}
+
+// Count returns the value of the "count" field in the mutation.
+func (m *RateLimitMutation) Count() (r int, exists bool) {
+	v := m.count
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCount returns the old "count" field's value of the RateLimit entity.
+// If the RateLimit object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RateLimitMutation) OldCount(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCount is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCount requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCount: %w", err)
+	}
+	return oldValue.Count, nil
+}
+
+// AddCount adds i to the "count" field.
+func (m *RateLimitMutation) AddCount(i int) {
+	if m.addcount != nil {
+		*m.addcount += i
+	} else {
+		m.addcount = &i
+	}
+}
+
+// AddedCount returns the value that was added to the "count" field in this mutation.
+func (m *RateLimitMutation) AddedCount() (r int, exists bool) {
+	v := m.addcount
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetCount resets all changes to the "count" field.
+func (m *RateLimitMutation) ResetCount() {
+	m.count = nil
+	m.addcount = nil
+}
+
+// SetExpiresAt sets the "expires_at" field.
+func (m *RateLimitMutation) SetExpiresAt(t time.Time) {
+	m.expires_at = &t
+}
+
+// ExpiresAt returns the value of the "expires_at" field in the mutation.
+func (m *RateLimitMutation) ExpiresAt() (r time.Time, exists bool) {
+	v := m.expires_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldExpiresAt returns the old "expires_at" field's value of the RateLimit entity.
+// If the RateLimit object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RateLimitMutation) OldExpiresAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldExpiresAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldExpiresAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldExpiresAt: %w", err)
+	}
+	return oldValue.ExpiresAt, nil
+}
+
+// ResetExpiresAt resets all changes to the "expires_at" field.
+func (m *RateLimitMutation) ResetExpiresAt() {
+	m.expires_at = nil
+}
+
+// Where appends a list predicates to the RateLimitMutation builder.
+func (m *RateLimitMutation) Where(ps ...predicate.RateLimit) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the RateLimitMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *RateLimitMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.RateLimit, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *RateLimitMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *RateLimitMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (RateLimit).
+func (m *RateLimitMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *RateLimitMutation) Fields() []string {
+	fields := make([]string, 0, 4)
+	if m.key != nil {
+		fields = append(fields, ratelimit.FieldKey)
+	}
+	if m.window_start != nil {
+		fields = append(fields, ratelimit.FieldWindowStart)
+	}
+	if m.count != nil {
+		fields = append(fields, ratelimit.FieldCount)
+	}
+	if m.expires_at != nil {
+		fields = append(fields, ratelimit.FieldExpiresAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *RateLimitMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case ratelimit.FieldKey:
+		return m.Key()
+	case ratelimit.FieldWindowStart:
+		return m.WindowStart()
+	case ratelimit.FieldCount:
+		return m.Count()
+	case ratelimit.FieldExpiresAt:
+		return m.ExpiresAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *RateLimitMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case ratelimit.FieldKey:
+		return m.OldKey(ctx)
+	case ratelimit.FieldWindowStart:
+		return m.OldWindowStart(ctx)
+	case ratelimit.FieldCount:
+		return m.OldCount(ctx)
+	case ratelimit.FieldExpiresAt:
+		return m.OldExpiresAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown RateLimit field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *RateLimitMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case ratelimit.FieldKey:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetKey(v)
+		return nil
+	case ratelimit.FieldWindowStart:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetWindowStart(v)
+		return nil
+	case ratelimit.FieldCount:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCount(v)
+		return nil
+	case ratelimit.FieldExpiresAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetExpiresAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown RateLimit field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *RateLimitMutation) AddedFields() []string {
+	var fields []string
+	if m.addcount != nil {
+		fields = append(fields, ratelimit.FieldCount)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *RateLimitMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case ratelimit.FieldCount:
+		return m.AddedCount()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *RateLimitMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case ratelimit.FieldCount:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddCount(v)
+		return nil
+	}
+	return fmt.Errorf("unknown RateLimit numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *RateLimitMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *RateLimitMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *RateLimitMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown RateLimit nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *RateLimitMutation) ResetField(name string) error {
+	switch name {
+	case ratelimit.FieldKey:
+		m.ResetKey()
+		return nil
+	case ratelimit.FieldWindowStart:
+		m.ResetWindowStart()
+		return nil
+	case ratelimit.FieldCount:
+		m.ResetCount()
+		return nil
+	case ratelimit.FieldExpiresAt:
+		m.ResetExpiresAt()
+		return nil
+	}
+	return fmt.Errorf("unknown RateLimit field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *RateLimitMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *RateLimitMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *RateLimitMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *RateLimitMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *RateLimitMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *RateLimitMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *RateLimitMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown RateLimit unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *RateLimitMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown RateLimit edge %s", name)
+}
+
+// RefreshTokenMutation represents an operation that mutates the RefreshToken nodes in the graph.
+type RefreshTokenMutation struct {
+	config
+	op                  Op
+	typ                 string
+	id                  *uuid.UUID
+	token_hash          *string
+	device_info         *string
+	expires_at          *time.Time
+	created_at          *time.Time
+	generation          *int64
+	addgeneration       *int64
+	previous_token_hash *string
+	rotated_at          *time.Time
+	last_used_at        *time.Time
+	session_expires_at  *time.Time
+	clearedFields       map[string]struct{}
+	user                *uuid.UUID
+	cleareduser         bool
+	done                bool
+	oldValue            func(context.Context) (*RefreshToken, error)
+	predicates          []predicate.RefreshToken
 }
 
 var _ ent.Mutation = (*RefreshTokenMutation)(nil)
@@ -1467,6 +2095,245 @@ func (m *RefreshTokenMutation) ResetCreatedAt() {
 	m.created_at = nil
 }
 
+// SetGeneration sets the "generation" field.
+func (m *RefreshTokenMutation) SetGeneration(i int64) {
+	m.generation = &i
+	m.addgeneration = nil
+}
+
+// Generation returns the value of the "generation" field in the mutation.
+func (m *RefreshTokenMutation) Generation() (r int64, exists bool) {
+	v := m.generation
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldGeneration returns the old "generation" field's value of the RefreshToken entity.
+// If the RefreshToken object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RefreshTokenMutation) OldGeneration(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldGeneration is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldGeneration requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldGeneration: %w", err)
+	}
+	return oldValue.Generation, nil
+}
+
+// AddGeneration adds i to the "generation" field.
+func (m *RefreshTokenMutation) AddGeneration(i int64) {
+	if m.addgeneration != nil {
+		*m.addgeneration += i
+	} else {
+		m.addgeneration = &i
+	}
+}
+
+// AddedGeneration returns the value that was added to the "generation" field in this mutation.
+func (m *RefreshTokenMutation) AddedGeneration() (r int64, exists bool) {
+	v := m.addgeneration
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetGeneration resets all changes to the "generation" field.
+func (m *RefreshTokenMutation) ResetGeneration() {
+	m.generation = nil
+	m.addgeneration = nil
+}
+
+// SetPreviousTokenHash sets the "previous_token_hash" field.
+func (m *RefreshTokenMutation) SetPreviousTokenHash(s string) {
+	m.previous_token_hash = &s
+}
+
+// PreviousTokenHash returns the value of the "previous_token_hash" field in the mutation.
+func (m *RefreshTokenMutation) PreviousTokenHash() (r string, exists bool) {
+	v := m.previous_token_hash
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPreviousTokenHash returns the old "previous_token_hash" field's value of the RefreshToken entity.
+// If the RefreshToken object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RefreshTokenMutation) OldPreviousTokenHash(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPreviousTokenHash is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPreviousTokenHash requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPreviousTokenHash: %w", err)
+	}
+	return oldValue.PreviousTokenHash, nil
+}
+
+// ClearPreviousTokenHash clears the value of the "previous_token_hash" field.
+func (m *RefreshTokenMutation) ClearPreviousTokenHash() {
+	m.previous_token_hash = nil
+	m.clearedFields[refreshtoken.FieldPreviousTokenHash] = struct{}{}
+}
+
+// PreviousTokenHashCleared returns if the "previous_token_hash" field was cleared in this mutation.
+func (m *RefreshTokenMutation) PreviousTokenHashCleared() bool {
+	_, ok := m.clearedFields[refreshtoken.FieldPreviousTokenHash]
+	return ok
+}
+
+// ResetPreviousTokenHash resets all changes to the "previous_token_hash" field.
+func (m *RefreshTokenMutation) ResetPreviousTokenHash() {
+	m.previous_token_hash = nil
+	delete(m.clearedFields, refreshtoken.FieldPreviousTokenHash)
+}
+
+// SetRotatedAt sets the "rotated_at" field.
+func (m *RefreshTokenMutation) SetRotatedAt(t time.Time) {
+	m.rotated_at = &t
+}
+
+// RotatedAt returns the value of the "rotated_at" field in the mutation.
+func (m *RefreshTokenMutation) RotatedAt() (r time.Time, exists bool) {
+	v := m.rotated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRotatedAt returns the old "rotated_at" field's value of the RefreshToken entity.
+// If the RefreshToken object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RefreshTokenMutation) OldRotatedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRotatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRotatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRotatedAt: %w", err)
+	}
+	return oldValue.RotatedAt, nil
+}
+
+// ClearRotatedAt clears the value of the "rotated_at" field.
+func (m *RefreshTokenMutation) ClearRotatedAt() {
+	m.rotated_at = nil
+	m.clearedFields[refreshtoken.FieldRotatedAt] = struct{}{}
+}
+
+// RotatedAtCleared returns if the "rotated_at" field was cleared in this mutation.
+func (m *RefreshTokenMutation) RotatedAtCleared() bool {
+	_, ok := m.clearedFields[refreshtoken.FieldRotatedAt]
+	return ok
+}
+
+// ResetRotatedAt resets all changes to the "rotated_at" field.
+func (m *RefreshTokenMutation) ResetRotatedAt() {
+	m.rotated_at = nil
+	delete(m.clearedFields, refreshtoken.FieldRotatedAt)
+}
+
+// SetLastUsedAt sets the "last_used_at" field.
+func (m *RefreshTokenMutation) SetLastUsedAt(t time.Time) {
+	m.last_used_at = &t
+}
+
+// LastUsedAt returns the value of the "last_used_at" field in the mutation.
+func (m *RefreshTokenMutation) LastUsedAt() (r time.Time, exists bool) {
+	v := m.last_used_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLastUsedAt returns the old "last_used_at" field's value of the RefreshToken entity.
+// If the RefreshToken object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RefreshTokenMutation) OldLastUsedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLastUsedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLastUsedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLastUsedAt: %w", err)
+	}
+	return oldValue.LastUsedAt, nil
+}
+
+// ResetLastUsedAt resets all changes to the "last_used_at" field.
+func (m *RefreshTokenMutation) ResetLastUsedAt() {
+	m.last_used_at = nil
+}
+
+// SetSessionExpiresAt sets the "session_expires_at" field.
+func (m *RefreshTokenMutation) SetSessionExpiresAt(t time.Time) {
+	m.session_expires_at = &t
+}
+
+// SessionExpiresAt returns the value of the "session_expires_at" field in the mutation.
+func (m *RefreshTokenMutation) SessionExpiresAt() (r time.Time, exists bool) {
+	v := m.session_expires_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSessionExpiresAt returns the old "session_expires_at" field's value of the RefreshToken entity.
+// If the RefreshToken object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RefreshTokenMutation) OldSessionExpiresAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSessionExpiresAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSessionExpiresAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSessionExpiresAt: %w", err)
+	}
+	return oldValue.SessionExpiresAt, nil
+}
+
+// ClearSessionExpiresAt clears the value of the "session_expires_at" field.
+func (m *RefreshTokenMutation) ClearSessionExpiresAt() {
+	m.session_expires_at = nil
+	m.clearedFields[refreshtoken.FieldSessionExpiresAt] = struct{}{}
+}
+
+// SessionExpiresAtCleared returns if the "session_expires_at" field was cleared in this mutation.
+func (m *RefreshTokenMutation) SessionExpiresAtCleared() bool {
+	_, ok := m.clearedFields[refreshtoken.FieldSessionExpiresAt]
+	return ok
+}
+
+// ResetSessionExpiresAt resets all changes to the "session_expires_at" field.
+func (m *RefreshTokenMutation) ResetSessionExpiresAt() {
+	m.session_expires_at = nil
+	delete(m.clearedFields, refreshtoken.FieldSessionExpiresAt)
+}
+
 // ClearUser clears the "user" edge to the User entity.
 func (m *RefreshTokenMutation) ClearUser() {
 	m.cleareduser = true
@@ -1528,7 +2395,7 @@ func (m *RefreshTokenMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *RefreshTokenMutation) Fields() []string {
-	fields := make([]string, 0, 5)
+	fields := make([]string, 0, 10)
 	if m.user != nil {
 		fields = append(fields, refreshtoken.FieldUserID)
 	}
@@ -1543,6 +2410,21 @@ func (m *RefreshTokenMutation) Fields() []string {
 	}
 	if m.created_at != nil {
 		fields = append(fields, refreshtoken.FieldCreatedAt)
+	}
+	if m.generation != nil {
+		fields = append(fields, refreshtoken.FieldGeneration)
+	}
+	if m.previous_token_hash != nil {
+		fields = append(fields, refreshtoken.FieldPreviousTokenHash)
+	}
+	if m.rotated_at != nil {
+		fields = append(fields, refreshtoken.FieldRotatedAt)
+	}
+	if m.last_used_at != nil {
+		fields = append(fields, refreshtoken.FieldLastUsedAt)
+	}
+	if m.session_expires_at != nil {
+		fields = append(fields, refreshtoken.FieldSessionExpiresAt)
 	}
 	return fields
 }
@@ -1562,6 +2444,16 @@ func (m *RefreshTokenMutation) Field(name string) (ent.Value, bool) {
 		return m.ExpiresAt()
 	case refreshtoken.FieldCreatedAt:
 		return m.CreatedAt()
+	case refreshtoken.FieldGeneration:
+		return m.Generation()
+	case refreshtoken.FieldPreviousTokenHash:
+		return m.PreviousTokenHash()
+	case refreshtoken.FieldRotatedAt:
+		return m.RotatedAt()
+	case refreshtoken.FieldLastUsedAt:
+		return m.LastUsedAt()
+	case refreshtoken.FieldSessionExpiresAt:
+		return m.SessionExpiresAt()
 	}
 	return nil, false
 }
@@ -1581,6 +2473,16 @@ func (m *RefreshTokenMutation) OldField(ctx context.Context, name string) (ent.V
 		return m.OldExpiresAt(ctx)
 	case refreshtoken.FieldCreatedAt:
 		return m.OldCreatedAt(ctx)
+	case refreshtoken.FieldGeneration:
+		return m.OldGeneration(ctx)
+	case refreshtoken.FieldPreviousTokenHash:
+		return m.OldPreviousTokenHash(ctx)
+	case refreshtoken.FieldRotatedAt:
+		return m.OldRotatedAt(ctx)
+	case refreshtoken.FieldLastUsedAt:
+		return m.OldLastUsedAt(ctx)
+	case refreshtoken.FieldSessionExpiresAt:
+		return m.OldSessionExpiresAt(ctx)
 	}
 	return nil, fmt.Errorf("unknown RefreshToken field %s", name)
 }
@@ -1625,6 +2527,41 @@ func (m *RefreshTokenMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetCreatedAt(v)
 		return nil
+	case refreshtoken.FieldGeneration:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetGeneration(v)
+		return nil
+	case refreshtoken.FieldPreviousTokenHash:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPreviousTokenHash(v)
+		return nil
+	case refreshtoken.FieldRotatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRotatedAt(v)
+		return nil
+	case refreshtoken.FieldLastUsedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLastUsedAt(v)
+		return nil
+	case refreshtoken.FieldSessionExpiresAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSessionExpiresAt(v)
+		return nil
 	}
 	return fmt.Errorf("unknown RefreshToken field %s", name)
 }
@@ -1632,13 +2569,21 @@ func (m *RefreshTokenMutation) SetField(name string, value ent.Value) error {
 // AddedFields returns all numeric fields that were incremented/decremented during
 // this mutation.
 func (m *RefreshTokenMutation) AddedFields() []string {
-	return nil
+	var fields []string
+	if m.addgeneration != nil {
+		fields = append(fields, refreshtoken.FieldGeneration)
+	}
+	return fields
 }
 
 // AddedField returns the numeric value that was incremented/decremented on a field
 // with the given name. The second boolean return value indicates that this field
 // was not set, or was not defined in the schema.
 func (m *RefreshTokenMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case refreshtoken.FieldGeneration:
+		return m.AddedGeneration()
+	}
 	return nil, false
 }
 
@@ -1647,6 +2592,13 @@ func (m *RefreshTokenMutation) AddedField(name string) (ent.Value, bool) {
 // type.
 func (m *RefreshTokenMutation) AddField(name string, value ent.Value) error {
 	switch name {
+	case refreshtoken.FieldGeneration:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddGeneration(v)
+		return nil
 	}
 	return fmt.Errorf("unknown RefreshToken numeric field %s", name)
 }
@@ -1657,6 +2609,15 @@ func (m *RefreshTokenMutation) ClearedFields() []string {
 	var fields []string
 	if m.FieldCleared(refreshtoken.FieldDeviceInfo) {
 		fields = append(fields, refreshtoken.FieldDeviceInfo)
+	}
+	if m.FieldCleared(refreshtoken.FieldPreviousTokenHash) {
+		fields = append(fields, refreshtoken.FieldPreviousTokenHash)
+	}
+	if m.FieldCleared(refreshtoken.FieldRotatedAt) {
+		fields = append(fields, refreshtoken.FieldRotatedAt)
+	}
+	if m.FieldCleared(refreshtoken.FieldSessionExpiresAt) {
+		fields = append(fields, refreshtoken.FieldSessionExpiresAt)
 	}
 	return fields
 }
@@ -1674,6 +2635,15 @@ func (m *RefreshTokenMutation) ClearField(name string) error {
 	switch name {
 	case refreshtoken.FieldDeviceInfo:
 		m.ClearDeviceInfo()
+		return nil
+	case refreshtoken.FieldPreviousTokenHash:
+		m.ClearPreviousTokenHash()
+		return nil
+	case refreshtoken.FieldRotatedAt:
+		m.ClearRotatedAt()
+		return nil
+	case refreshtoken.FieldSessionExpiresAt:
+		m.ClearSessionExpiresAt()
 		return nil
 	}
 	return fmt.Errorf("unknown RefreshToken nullable field %s", name)
@@ -1697,6 +2667,21 @@ func (m *RefreshTokenMutation) ResetField(name string) error {
 		return nil
 	case refreshtoken.FieldCreatedAt:
 		m.ResetCreatedAt()
+		return nil
+	case refreshtoken.FieldGeneration:
+		m.ResetGeneration()
+		return nil
+	case refreshtoken.FieldPreviousTokenHash:
+		m.ResetPreviousTokenHash()
+		return nil
+	case refreshtoken.FieldRotatedAt:
+		m.ResetRotatedAt()
+		return nil
+	case refreshtoken.FieldLastUsedAt:
+		m.ResetLastUsedAt()
+		return nil
+	case refreshtoken.FieldSessionExpiresAt:
+		m.ResetSessionExpiresAt()
 		return nil
 	}
 	return fmt.Errorf("unknown RefreshToken field %s", name)

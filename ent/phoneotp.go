@@ -26,7 +26,9 @@ type PhoneOTP struct {
 	// when the code stops working
 	ExpiresAt time.Time `json:"expires_at,omitempty"`
 	// when the code was sent
-	CreatedAt    time.Time `json:"created_at,omitempty"`
+	CreatedAt time.Time `json:"created_at,omitempty"`
+	// verification tries used
+	Attempts     int `json:"attempts,omitempty"`
 	selectValues sql.SelectValues
 }
 
@@ -35,6 +37,8 @@ func (*PhoneOTP) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
+		case phoneotp.FieldAttempts:
+			values[i] = new(sql.NullInt64)
 		case phoneotp.FieldPhoneNumber, phoneotp.FieldOtpHash:
 			values[i] = new(sql.NullString)
 		case phoneotp.FieldExpiresAt, phoneotp.FieldCreatedAt:
@@ -86,6 +90,12 @@ func (_m *PhoneOTP) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.CreatedAt = value.Time
 			}
+		case phoneotp.FieldAttempts:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field attempts", values[i])
+			} else if value.Valid {
+				_m.Attempts = int(value.Int64)
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -132,6 +142,9 @@ func (_m *PhoneOTP) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("created_at=")
 	builder.WriteString(_m.CreatedAt.Format(time.ANSIC))
+	builder.WriteString(", ")
+	builder.WriteString("attempts=")
+	builder.WriteString(fmt.Sprintf("%v", _m.Attempts))
 	builder.WriteByte(')')
 	return builder.String()
 }

@@ -56,6 +56,20 @@ func (_c *PhoneOTPCreate) SetNillableCreatedAt(v *time.Time) *PhoneOTPCreate {
 	return _c
 }
 
+// SetAttempts sets the "attempts" field.
+func (_c *PhoneOTPCreate) SetAttempts(v int) *PhoneOTPCreate {
+	_c.mutation.SetAttempts(v)
+	return _c
+}
+
+// SetNillableAttempts sets the "attempts" field if the given value is not nil.
+func (_c *PhoneOTPCreate) SetNillableAttempts(v *int) *PhoneOTPCreate {
+	if v != nil {
+		_c.SetAttempts(*v)
+	}
+	return _c
+}
+
 // SetID sets the "id" field.
 func (_c *PhoneOTPCreate) SetID(v uuid.UUID) *PhoneOTPCreate {
 	_c.mutation.SetID(v)
@@ -109,6 +123,10 @@ func (_c *PhoneOTPCreate) defaults() {
 		v := phoneotp.DefaultCreatedAt()
 		_c.mutation.SetCreatedAt(v)
 	}
+	if _, ok := _c.mutation.Attempts(); !ok {
+		v := phoneotp.DefaultAttempts
+		_c.mutation.SetAttempts(v)
+	}
 	if _, ok := _c.mutation.ID(); !ok {
 		v := phoneotp.DefaultID()
 		_c.mutation.SetID(v)
@@ -140,6 +158,14 @@ func (_c *PhoneOTPCreate) check() error {
 	case dialect.MySQL, dialect.SQLite:
 		if _, ok := _c.mutation.CreatedAt(); !ok {
 			return &ValidationError{Name: "created_at", err: errors.New(`ent: missing required field "PhoneOTP.created_at"`)}
+		}
+	}
+	if _, ok := _c.mutation.Attempts(); !ok {
+		return &ValidationError{Name: "attempts", err: errors.New(`ent: missing required field "PhoneOTP.attempts"`)}
+	}
+	if v, ok := _c.mutation.Attempts(); ok {
+		if err := phoneotp.AttemptsValidator(v); err != nil {
+			return &ValidationError{Name: "attempts", err: fmt.Errorf(`ent: validator failed for field "PhoneOTP.attempts": %w`, err)}
 		}
 	}
 	return nil
@@ -193,6 +219,10 @@ func (_c *PhoneOTPCreate) createSpec() (*PhoneOTP, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.CreatedAt(); ok {
 		_spec.SetField(phoneotp.FieldCreatedAt, field.TypeTime, value)
 		_node.CreatedAt = value
+	}
+	if value, ok := _c.mutation.Attempts(); ok {
+		_spec.SetField(phoneotp.FieldAttempts, field.TypeInt, value)
+		_node.Attempts = value
 	}
 	return _node, _spec
 }
@@ -279,6 +309,24 @@ func (u *PhoneOTPUpsert) SetExpiresAt(v time.Time) *PhoneOTPUpsert {
 // UpdateExpiresAt sets the "expires_at" field to the value that was provided on create.
 func (u *PhoneOTPUpsert) UpdateExpiresAt() *PhoneOTPUpsert {
 	u.SetExcluded(phoneotp.FieldExpiresAt)
+	return u
+}
+
+// SetAttempts sets the "attempts" field.
+func (u *PhoneOTPUpsert) SetAttempts(v int) *PhoneOTPUpsert {
+	u.Set(phoneotp.FieldAttempts, v)
+	return u
+}
+
+// UpdateAttempts sets the "attempts" field to the value that was provided on create.
+func (u *PhoneOTPUpsert) UpdateAttempts() *PhoneOTPUpsert {
+	u.SetExcluded(phoneotp.FieldAttempts)
+	return u
+}
+
+// AddAttempts adds v to the "attempts" field.
+func (u *PhoneOTPUpsert) AddAttempts(v int) *PhoneOTPUpsert {
+	u.Add(phoneotp.FieldAttempts, v)
 	return u
 }
 
@@ -372,6 +420,27 @@ func (u *PhoneOTPUpsertOne) SetExpiresAt(v time.Time) *PhoneOTPUpsertOne {
 func (u *PhoneOTPUpsertOne) UpdateExpiresAt() *PhoneOTPUpsertOne {
 	return u.Update(func(s *PhoneOTPUpsert) {
 		s.UpdateExpiresAt()
+	})
+}
+
+// SetAttempts sets the "attempts" field.
+func (u *PhoneOTPUpsertOne) SetAttempts(v int) *PhoneOTPUpsertOne {
+	return u.Update(func(s *PhoneOTPUpsert) {
+		s.SetAttempts(v)
+	})
+}
+
+// AddAttempts adds v to the "attempts" field.
+func (u *PhoneOTPUpsertOne) AddAttempts(v int) *PhoneOTPUpsertOne {
+	return u.Update(func(s *PhoneOTPUpsert) {
+		s.AddAttempts(v)
+	})
+}
+
+// UpdateAttempts sets the "attempts" field to the value that was provided on create.
+func (u *PhoneOTPUpsertOne) UpdateAttempts() *PhoneOTPUpsertOne {
+	return u.Update(func(s *PhoneOTPUpsert) {
+		s.UpdateAttempts()
 	})
 }
 
@@ -632,6 +701,27 @@ func (u *PhoneOTPUpsertBulk) SetExpiresAt(v time.Time) *PhoneOTPUpsertBulk {
 func (u *PhoneOTPUpsertBulk) UpdateExpiresAt() *PhoneOTPUpsertBulk {
 	return u.Update(func(s *PhoneOTPUpsert) {
 		s.UpdateExpiresAt()
+	})
+}
+
+// SetAttempts sets the "attempts" field.
+func (u *PhoneOTPUpsertBulk) SetAttempts(v int) *PhoneOTPUpsertBulk {
+	return u.Update(func(s *PhoneOTPUpsert) {
+		s.SetAttempts(v)
+	})
+}
+
+// AddAttempts adds v to the "attempts" field.
+func (u *PhoneOTPUpsertBulk) AddAttempts(v int) *PhoneOTPUpsertBulk {
+	return u.Update(func(s *PhoneOTPUpsert) {
+		s.AddAttempts(v)
+	})
+}
+
+// UpdateAttempts sets the "attempts" field to the value that was provided on create.
+func (u *PhoneOTPUpsertBulk) UpdateAttempts() *PhoneOTPUpsertBulk {
+	return u.Update(func(s *PhoneOTPUpsert) {
+		s.UpdateAttempts()
 	})
 }
 

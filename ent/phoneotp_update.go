@@ -71,6 +71,27 @@ func (_u *PhoneOTPUpdate) SetNillableExpiresAt(v *time.Time) *PhoneOTPUpdate {
 	return _u
 }
 
+// SetAttempts sets the "attempts" field.
+func (_u *PhoneOTPUpdate) SetAttempts(v int) *PhoneOTPUpdate {
+	_u.mutation.ResetAttempts()
+	_u.mutation.SetAttempts(v)
+	return _u
+}
+
+// SetNillableAttempts sets the "attempts" field if the given value is not nil.
+func (_u *PhoneOTPUpdate) SetNillableAttempts(v *int) *PhoneOTPUpdate {
+	if v != nil {
+		_u.SetAttempts(*v)
+	}
+	return _u
+}
+
+// AddAttempts adds value to the "attempts" field.
+func (_u *PhoneOTPUpdate) AddAttempts(v int) *PhoneOTPUpdate {
+	_u.mutation.AddAttempts(v)
+	return _u
+}
+
 // Mutation returns the PhoneOTPMutation object of the builder.
 func (_u *PhoneOTPUpdate) Mutation() *PhoneOTPMutation {
 	return _u.mutation
@@ -115,6 +136,11 @@ func (_u *PhoneOTPUpdate) check() error {
 			return &ValidationError{Name: "otp_hash", err: fmt.Errorf(`ent: validator failed for field "PhoneOTP.otp_hash": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.Attempts(); ok {
+		if err := phoneotp.AttemptsValidator(v); err != nil {
+			return &ValidationError{Name: "attempts", err: fmt.Errorf(`ent: validator failed for field "PhoneOTP.attempts": %w`, err)}
+		}
+	}
 	return nil
 }
 
@@ -144,6 +170,12 @@ func (_u *PhoneOTPUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if value, ok := _u.mutation.ExpiresAt(); ok {
 		_spec.SetField(phoneotp.FieldExpiresAt, field.TypeTime, value)
+	}
+	if value, ok := _u.mutation.Attempts(); ok {
+		_spec.SetField(phoneotp.FieldAttempts, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedAttempts(); ok {
+		_spec.AddField(phoneotp.FieldAttempts, field.TypeInt, value)
 	}
 	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
@@ -209,6 +241,27 @@ func (_u *PhoneOTPUpdateOne) SetNillableExpiresAt(v *time.Time) *PhoneOTPUpdateO
 	return _u
 }
 
+// SetAttempts sets the "attempts" field.
+func (_u *PhoneOTPUpdateOne) SetAttempts(v int) *PhoneOTPUpdateOne {
+	_u.mutation.ResetAttempts()
+	_u.mutation.SetAttempts(v)
+	return _u
+}
+
+// SetNillableAttempts sets the "attempts" field if the given value is not nil.
+func (_u *PhoneOTPUpdateOne) SetNillableAttempts(v *int) *PhoneOTPUpdateOne {
+	if v != nil {
+		_u.SetAttempts(*v)
+	}
+	return _u
+}
+
+// AddAttempts adds value to the "attempts" field.
+func (_u *PhoneOTPUpdateOne) AddAttempts(v int) *PhoneOTPUpdateOne {
+	_u.mutation.AddAttempts(v)
+	return _u
+}
+
 // Mutation returns the PhoneOTPMutation object of the builder.
 func (_u *PhoneOTPUpdateOne) Mutation() *PhoneOTPMutation {
 	return _u.mutation
@@ -266,6 +319,11 @@ func (_u *PhoneOTPUpdateOne) check() error {
 			return &ValidationError{Name: "otp_hash", err: fmt.Errorf(`ent: validator failed for field "PhoneOTP.otp_hash": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.Attempts(); ok {
+		if err := phoneotp.AttemptsValidator(v); err != nil {
+			return &ValidationError{Name: "attempts", err: fmt.Errorf(`ent: validator failed for field "PhoneOTP.attempts": %w`, err)}
+		}
+	}
 	return nil
 }
 
@@ -312,6 +370,12 @@ func (_u *PhoneOTPUpdateOne) sqlSave(ctx context.Context) (_node *PhoneOTP, err 
 	}
 	if value, ok := _u.mutation.ExpiresAt(); ok {
 		_spec.SetField(phoneotp.FieldExpiresAt, field.TypeTime, value)
+	}
+	if value, ok := _u.mutation.Attempts(); ok {
+		_spec.SetField(phoneotp.FieldAttempts, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedAttempts(); ok {
+		_spec.AddField(phoneotp.FieldAttempts, field.TypeInt, value)
 	}
 	_spec.AddModifiers(_u.modifiers...)
 	_node = &PhoneOTP{config: _u.config}

@@ -30,6 +30,16 @@ type RefreshToken struct {
 	ExpiresAt time.Time `json:"expires_at,omitempty"`
 	// sign-in time; oldest is evicted first
 	CreatedAt time.Time `json:"created_at,omitempty"`
+	// rotation counter carried by the token
+	Generation int64 `json:"generation,omitempty"`
+	// hash of the token rotated away last
+	PreviousTokenHash *string `json:"-"`
+	// time of the last rotation
+	RotatedAt *time.Time `json:"rotated_at,omitempty"`
+	// last sign-in or refresh
+	LastUsedAt time.Time `json:"last_used_at,omitempty"`
+	// absolute session limit
+	SessionExpiresAt *time.Time `json:"session_expires_at,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the RefreshTokenQuery when eager-loading is set.
 	Edges        RefreshTokenEdges `json:"edges"`
@@ -61,9 +71,11 @@ func (*RefreshToken) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case refreshtoken.FieldTokenHash, refreshtoken.FieldDeviceInfo:
+		case refreshtoken.FieldGeneration:
+			values[i] = new(sql.NullInt64)
+		case refreshtoken.FieldTokenHash, refreshtoken.FieldDeviceInfo, refreshtoken.FieldPreviousTokenHash:
 			values[i] = new(sql.NullString)
-		case refreshtoken.FieldExpiresAt, refreshtoken.FieldCreatedAt:
+		case refreshtoken.FieldExpiresAt, refreshtoken.FieldCreatedAt, refreshtoken.FieldRotatedAt, refreshtoken.FieldLastUsedAt, refreshtoken.FieldSessionExpiresAt:
 			values[i] = new(sql.NullTime)
 		case refreshtoken.FieldID, refreshtoken.FieldUserID:
 			values[i] = new(uuid.UUID)
@@ -118,6 +130,39 @@ func (_m *RefreshToken) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field created_at", values[i])
 			} else if value.Valid {
 				_m.CreatedAt = value.Time
+			}
+		case refreshtoken.FieldGeneration:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field generation", values[i])
+			} else if value.Valid {
+				_m.Generation = value.Int64
+			}
+		case refreshtoken.FieldPreviousTokenHash:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field previous_token_hash", values[i])
+			} else if value.Valid {
+				_m.PreviousTokenHash = new(string)
+				*_m.PreviousTokenHash = value.String
+			}
+		case refreshtoken.FieldRotatedAt:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field rotated_at", values[i])
+			} else if value.Valid {
+				_m.RotatedAt = new(time.Time)
+				*_m.RotatedAt = value.Time
+			}
+		case refreshtoken.FieldLastUsedAt:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field last_used_at", values[i])
+			} else if value.Valid {
+				_m.LastUsedAt = value.Time
+			}
+		case refreshtoken.FieldSessionExpiresAt:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field session_expires_at", values[i])
+			} else if value.Valid {
+				_m.SessionExpiresAt = new(time.Time)
+				*_m.SessionExpiresAt = value.Time
 			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
@@ -175,6 +220,24 @@ func (_m *RefreshToken) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("created_at=")
 	builder.WriteString(_m.CreatedAt.Format(time.ANSIC))
+	builder.WriteString(", ")
+	builder.WriteString("generation=")
+	builder.WriteString(fmt.Sprintf("%v", _m.Generation))
+	builder.WriteString(", ")
+	builder.WriteString("previous_token_hash=<sensitive>")
+	builder.WriteString(", ")
+	if v := _m.RotatedAt; v != nil {
+		builder.WriteString("rotated_at=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
+	builder.WriteString(", ")
+	builder.WriteString("last_used_at=")
+	builder.WriteString(_m.LastUsedAt.Format(time.ANSIC))
+	builder.WriteString(", ")
+	if v := _m.SessionExpiresAt; v != nil {
+		builder.WriteString("session_expires_at=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
 	builder.WriteByte(')')
 	return builder.String()
 }

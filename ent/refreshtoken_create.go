@@ -71,6 +71,76 @@ func (_c *RefreshTokenCreate) SetNillableCreatedAt(v *time.Time) *RefreshTokenCr
 	return _c
 }
 
+// SetGeneration sets the "generation" field.
+func (_c *RefreshTokenCreate) SetGeneration(v int64) *RefreshTokenCreate {
+	_c.mutation.SetGeneration(v)
+	return _c
+}
+
+// SetNillableGeneration sets the "generation" field if the given value is not nil.
+func (_c *RefreshTokenCreate) SetNillableGeneration(v *int64) *RefreshTokenCreate {
+	if v != nil {
+		_c.SetGeneration(*v)
+	}
+	return _c
+}
+
+// SetPreviousTokenHash sets the "previous_token_hash" field.
+func (_c *RefreshTokenCreate) SetPreviousTokenHash(v string) *RefreshTokenCreate {
+	_c.mutation.SetPreviousTokenHash(v)
+	return _c
+}
+
+// SetNillablePreviousTokenHash sets the "previous_token_hash" field if the given value is not nil.
+func (_c *RefreshTokenCreate) SetNillablePreviousTokenHash(v *string) *RefreshTokenCreate {
+	if v != nil {
+		_c.SetPreviousTokenHash(*v)
+	}
+	return _c
+}
+
+// SetRotatedAt sets the "rotated_at" field.
+func (_c *RefreshTokenCreate) SetRotatedAt(v time.Time) *RefreshTokenCreate {
+	_c.mutation.SetRotatedAt(v)
+	return _c
+}
+
+// SetNillableRotatedAt sets the "rotated_at" field if the given value is not nil.
+func (_c *RefreshTokenCreate) SetNillableRotatedAt(v *time.Time) *RefreshTokenCreate {
+	if v != nil {
+		_c.SetRotatedAt(*v)
+	}
+	return _c
+}
+
+// SetLastUsedAt sets the "last_used_at" field.
+func (_c *RefreshTokenCreate) SetLastUsedAt(v time.Time) *RefreshTokenCreate {
+	_c.mutation.SetLastUsedAt(v)
+	return _c
+}
+
+// SetNillableLastUsedAt sets the "last_used_at" field if the given value is not nil.
+func (_c *RefreshTokenCreate) SetNillableLastUsedAt(v *time.Time) *RefreshTokenCreate {
+	if v != nil {
+		_c.SetLastUsedAt(*v)
+	}
+	return _c
+}
+
+// SetSessionExpiresAt sets the "session_expires_at" field.
+func (_c *RefreshTokenCreate) SetSessionExpiresAt(v time.Time) *RefreshTokenCreate {
+	_c.mutation.SetSessionExpiresAt(v)
+	return _c
+}
+
+// SetNillableSessionExpiresAt sets the "session_expires_at" field if the given value is not nil.
+func (_c *RefreshTokenCreate) SetNillableSessionExpiresAt(v *time.Time) *RefreshTokenCreate {
+	if v != nil {
+		_c.SetSessionExpiresAt(*v)
+	}
+	return _c
+}
+
 // SetID sets the "id" field.
 func (_c *RefreshTokenCreate) SetID(v uuid.UUID) *RefreshTokenCreate {
 	_c.mutation.SetID(v)
@@ -129,6 +199,14 @@ func (_c *RefreshTokenCreate) defaults() {
 		v := refreshtoken.DefaultCreatedAt()
 		_c.mutation.SetCreatedAt(v)
 	}
+	if _, ok := _c.mutation.Generation(); !ok {
+		v := refreshtoken.DefaultGeneration
+		_c.mutation.SetGeneration(v)
+	}
+	if _, ok := _c.mutation.LastUsedAt(); !ok {
+		v := refreshtoken.DefaultLastUsedAt()
+		_c.mutation.SetLastUsedAt(v)
+	}
 	if _, ok := _c.mutation.ID(); !ok {
 		v := refreshtoken.DefaultID()
 		_c.mutation.SetID(v)
@@ -155,6 +233,25 @@ func (_c *RefreshTokenCreate) check() error {
 	case dialect.MySQL, dialect.SQLite:
 		if _, ok := _c.mutation.CreatedAt(); !ok {
 			return &ValidationError{Name: "created_at", err: errors.New(`ent: missing required field "RefreshToken.created_at"`)}
+		}
+	}
+	if _, ok := _c.mutation.Generation(); !ok {
+		return &ValidationError{Name: "generation", err: errors.New(`ent: missing required field "RefreshToken.generation"`)}
+	}
+	if v, ok := _c.mutation.Generation(); ok {
+		if err := refreshtoken.GenerationValidator(v); err != nil {
+			return &ValidationError{Name: "generation", err: fmt.Errorf(`ent: validator failed for field "RefreshToken.generation": %w`, err)}
+		}
+	}
+	if v, ok := _c.mutation.PreviousTokenHash(); ok {
+		if err := refreshtoken.PreviousTokenHashValidator(v); err != nil {
+			return &ValidationError{Name: "previous_token_hash", err: fmt.Errorf(`ent: validator failed for field "RefreshToken.previous_token_hash": %w`, err)}
+		}
+	}
+	switch _c.driver.Dialect() {
+	case dialect.MySQL, dialect.SQLite:
+		if _, ok := _c.mutation.LastUsedAt(); !ok {
+			return &ValidationError{Name: "last_used_at", err: errors.New(`ent: missing required field "RefreshToken.last_used_at"`)}
 		}
 	}
 	if len(_c.mutation.UserIDs()) == 0 {
@@ -211,6 +308,26 @@ func (_c *RefreshTokenCreate) createSpec() (*RefreshToken, *sqlgraph.CreateSpec)
 	if value, ok := _c.mutation.CreatedAt(); ok {
 		_spec.SetField(refreshtoken.FieldCreatedAt, field.TypeTime, value)
 		_node.CreatedAt = value
+	}
+	if value, ok := _c.mutation.Generation(); ok {
+		_spec.SetField(refreshtoken.FieldGeneration, field.TypeInt64, value)
+		_node.Generation = value
+	}
+	if value, ok := _c.mutation.PreviousTokenHash(); ok {
+		_spec.SetField(refreshtoken.FieldPreviousTokenHash, field.TypeString, value)
+		_node.PreviousTokenHash = &value
+	}
+	if value, ok := _c.mutation.RotatedAt(); ok {
+		_spec.SetField(refreshtoken.FieldRotatedAt, field.TypeTime, value)
+		_node.RotatedAt = &value
+	}
+	if value, ok := _c.mutation.LastUsedAt(); ok {
+		_spec.SetField(refreshtoken.FieldLastUsedAt, field.TypeTime, value)
+		_node.LastUsedAt = value
+	}
+	if value, ok := _c.mutation.SessionExpiresAt(); ok {
+		_spec.SetField(refreshtoken.FieldSessionExpiresAt, field.TypeTime, value)
+		_node.SessionExpiresAt = &value
 	}
 	if nodes := _c.mutation.UserIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
@@ -335,6 +452,90 @@ func (u *RefreshTokenUpsert) UpdateExpiresAt() *RefreshTokenUpsert {
 	return u
 }
 
+// SetGeneration sets the "generation" field.
+func (u *RefreshTokenUpsert) SetGeneration(v int64) *RefreshTokenUpsert {
+	u.Set(refreshtoken.FieldGeneration, v)
+	return u
+}
+
+// UpdateGeneration sets the "generation" field to the value that was provided on create.
+func (u *RefreshTokenUpsert) UpdateGeneration() *RefreshTokenUpsert {
+	u.SetExcluded(refreshtoken.FieldGeneration)
+	return u
+}
+
+// AddGeneration adds v to the "generation" field.
+func (u *RefreshTokenUpsert) AddGeneration(v int64) *RefreshTokenUpsert {
+	u.Add(refreshtoken.FieldGeneration, v)
+	return u
+}
+
+// SetPreviousTokenHash sets the "previous_token_hash" field.
+func (u *RefreshTokenUpsert) SetPreviousTokenHash(v string) *RefreshTokenUpsert {
+	u.Set(refreshtoken.FieldPreviousTokenHash, v)
+	return u
+}
+
+// UpdatePreviousTokenHash sets the "previous_token_hash" field to the value that was provided on create.
+func (u *RefreshTokenUpsert) UpdatePreviousTokenHash() *RefreshTokenUpsert {
+	u.SetExcluded(refreshtoken.FieldPreviousTokenHash)
+	return u
+}
+
+// ClearPreviousTokenHash clears the value of the "previous_token_hash" field.
+func (u *RefreshTokenUpsert) ClearPreviousTokenHash() *RefreshTokenUpsert {
+	u.SetNull(refreshtoken.FieldPreviousTokenHash)
+	return u
+}
+
+// SetRotatedAt sets the "rotated_at" field.
+func (u *RefreshTokenUpsert) SetRotatedAt(v time.Time) *RefreshTokenUpsert {
+	u.Set(refreshtoken.FieldRotatedAt, v)
+	return u
+}
+
+// UpdateRotatedAt sets the "rotated_at" field to the value that was provided on create.
+func (u *RefreshTokenUpsert) UpdateRotatedAt() *RefreshTokenUpsert {
+	u.SetExcluded(refreshtoken.FieldRotatedAt)
+	return u
+}
+
+// ClearRotatedAt clears the value of the "rotated_at" field.
+func (u *RefreshTokenUpsert) ClearRotatedAt() *RefreshTokenUpsert {
+	u.SetNull(refreshtoken.FieldRotatedAt)
+	return u
+}
+
+// SetLastUsedAt sets the "last_used_at" field.
+func (u *RefreshTokenUpsert) SetLastUsedAt(v time.Time) *RefreshTokenUpsert {
+	u.Set(refreshtoken.FieldLastUsedAt, v)
+	return u
+}
+
+// UpdateLastUsedAt sets the "last_used_at" field to the value that was provided on create.
+func (u *RefreshTokenUpsert) UpdateLastUsedAt() *RefreshTokenUpsert {
+	u.SetExcluded(refreshtoken.FieldLastUsedAt)
+	return u
+}
+
+// SetSessionExpiresAt sets the "session_expires_at" field.
+func (u *RefreshTokenUpsert) SetSessionExpiresAt(v time.Time) *RefreshTokenUpsert {
+	u.Set(refreshtoken.FieldSessionExpiresAt, v)
+	return u
+}
+
+// UpdateSessionExpiresAt sets the "session_expires_at" field to the value that was provided on create.
+func (u *RefreshTokenUpsert) UpdateSessionExpiresAt() *RefreshTokenUpsert {
+	u.SetExcluded(refreshtoken.FieldSessionExpiresAt)
+	return u
+}
+
+// ClearSessionExpiresAt clears the value of the "session_expires_at" field.
+func (u *RefreshTokenUpsert) ClearSessionExpiresAt() *RefreshTokenUpsert {
+	u.SetNull(refreshtoken.FieldSessionExpiresAt)
+	return u
+}
+
 // UpdateNewValues updates the mutable fields using the new values that were set on create except the ID field.
 // Using this option is equivalent to using:
 //
@@ -446,6 +647,104 @@ func (u *RefreshTokenUpsertOne) SetExpiresAt(v time.Time) *RefreshTokenUpsertOne
 func (u *RefreshTokenUpsertOne) UpdateExpiresAt() *RefreshTokenUpsertOne {
 	return u.Update(func(s *RefreshTokenUpsert) {
 		s.UpdateExpiresAt()
+	})
+}
+
+// SetGeneration sets the "generation" field.
+func (u *RefreshTokenUpsertOne) SetGeneration(v int64) *RefreshTokenUpsertOne {
+	return u.Update(func(s *RefreshTokenUpsert) {
+		s.SetGeneration(v)
+	})
+}
+
+// AddGeneration adds v to the "generation" field.
+func (u *RefreshTokenUpsertOne) AddGeneration(v int64) *RefreshTokenUpsertOne {
+	return u.Update(func(s *RefreshTokenUpsert) {
+		s.AddGeneration(v)
+	})
+}
+
+// UpdateGeneration sets the "generation" field to the value that was provided on create.
+func (u *RefreshTokenUpsertOne) UpdateGeneration() *RefreshTokenUpsertOne {
+	return u.Update(func(s *RefreshTokenUpsert) {
+		s.UpdateGeneration()
+	})
+}
+
+// SetPreviousTokenHash sets the "previous_token_hash" field.
+func (u *RefreshTokenUpsertOne) SetPreviousTokenHash(v string) *RefreshTokenUpsertOne {
+	return u.Update(func(s *RefreshTokenUpsert) {
+		s.SetPreviousTokenHash(v)
+	})
+}
+
+// UpdatePreviousTokenHash sets the "previous_token_hash" field to the value that was provided on create.
+func (u *RefreshTokenUpsertOne) UpdatePreviousTokenHash() *RefreshTokenUpsertOne {
+	return u.Update(func(s *RefreshTokenUpsert) {
+		s.UpdatePreviousTokenHash()
+	})
+}
+
+// ClearPreviousTokenHash clears the value of the "previous_token_hash" field.
+func (u *RefreshTokenUpsertOne) ClearPreviousTokenHash() *RefreshTokenUpsertOne {
+	return u.Update(func(s *RefreshTokenUpsert) {
+		s.ClearPreviousTokenHash()
+	})
+}
+
+// SetRotatedAt sets the "rotated_at" field.
+func (u *RefreshTokenUpsertOne) SetRotatedAt(v time.Time) *RefreshTokenUpsertOne {
+	return u.Update(func(s *RefreshTokenUpsert) {
+		s.SetRotatedAt(v)
+	})
+}
+
+// UpdateRotatedAt sets the "rotated_at" field to the value that was provided on create.
+func (u *RefreshTokenUpsertOne) UpdateRotatedAt() *RefreshTokenUpsertOne {
+	return u.Update(func(s *RefreshTokenUpsert) {
+		s.UpdateRotatedAt()
+	})
+}
+
+// ClearRotatedAt clears the value of the "rotated_at" field.
+func (u *RefreshTokenUpsertOne) ClearRotatedAt() *RefreshTokenUpsertOne {
+	return u.Update(func(s *RefreshTokenUpsert) {
+		s.ClearRotatedAt()
+	})
+}
+
+// SetLastUsedAt sets the "last_used_at" field.
+func (u *RefreshTokenUpsertOne) SetLastUsedAt(v time.Time) *RefreshTokenUpsertOne {
+	return u.Update(func(s *RefreshTokenUpsert) {
+		s.SetLastUsedAt(v)
+	})
+}
+
+// UpdateLastUsedAt sets the "last_used_at" field to the value that was provided on create.
+func (u *RefreshTokenUpsertOne) UpdateLastUsedAt() *RefreshTokenUpsertOne {
+	return u.Update(func(s *RefreshTokenUpsert) {
+		s.UpdateLastUsedAt()
+	})
+}
+
+// SetSessionExpiresAt sets the "session_expires_at" field.
+func (u *RefreshTokenUpsertOne) SetSessionExpiresAt(v time.Time) *RefreshTokenUpsertOne {
+	return u.Update(func(s *RefreshTokenUpsert) {
+		s.SetSessionExpiresAt(v)
+	})
+}
+
+// UpdateSessionExpiresAt sets the "session_expires_at" field to the value that was provided on create.
+func (u *RefreshTokenUpsertOne) UpdateSessionExpiresAt() *RefreshTokenUpsertOne {
+	return u.Update(func(s *RefreshTokenUpsert) {
+		s.UpdateSessionExpiresAt()
+	})
+}
+
+// ClearSessionExpiresAt clears the value of the "session_expires_at" field.
+func (u *RefreshTokenUpsertOne) ClearSessionExpiresAt() *RefreshTokenUpsertOne {
+	return u.Update(func(s *RefreshTokenUpsert) {
+		s.ClearSessionExpiresAt()
 	})
 }
 
@@ -727,6 +1026,104 @@ func (u *RefreshTokenUpsertBulk) SetExpiresAt(v time.Time) *RefreshTokenUpsertBu
 func (u *RefreshTokenUpsertBulk) UpdateExpiresAt() *RefreshTokenUpsertBulk {
 	return u.Update(func(s *RefreshTokenUpsert) {
 		s.UpdateExpiresAt()
+	})
+}
+
+// SetGeneration sets the "generation" field.
+func (u *RefreshTokenUpsertBulk) SetGeneration(v int64) *RefreshTokenUpsertBulk {
+	return u.Update(func(s *RefreshTokenUpsert) {
+		s.SetGeneration(v)
+	})
+}
+
+// AddGeneration adds v to the "generation" field.
+func (u *RefreshTokenUpsertBulk) AddGeneration(v int64) *RefreshTokenUpsertBulk {
+	return u.Update(func(s *RefreshTokenUpsert) {
+		s.AddGeneration(v)
+	})
+}
+
+// UpdateGeneration sets the "generation" field to the value that was provided on create.
+func (u *RefreshTokenUpsertBulk) UpdateGeneration() *RefreshTokenUpsertBulk {
+	return u.Update(func(s *RefreshTokenUpsert) {
+		s.UpdateGeneration()
+	})
+}
+
+// SetPreviousTokenHash sets the "previous_token_hash" field.
+func (u *RefreshTokenUpsertBulk) SetPreviousTokenHash(v string) *RefreshTokenUpsertBulk {
+	return u.Update(func(s *RefreshTokenUpsert) {
+		s.SetPreviousTokenHash(v)
+	})
+}
+
+// UpdatePreviousTokenHash sets the "previous_token_hash" field to the value that was provided on create.
+func (u *RefreshTokenUpsertBulk) UpdatePreviousTokenHash() *RefreshTokenUpsertBulk {
+	return u.Update(func(s *RefreshTokenUpsert) {
+		s.UpdatePreviousTokenHash()
+	})
+}
+
+// ClearPreviousTokenHash clears the value of the "previous_token_hash" field.
+func (u *RefreshTokenUpsertBulk) ClearPreviousTokenHash() *RefreshTokenUpsertBulk {
+	return u.Update(func(s *RefreshTokenUpsert) {
+		s.ClearPreviousTokenHash()
+	})
+}
+
+// SetRotatedAt sets the "rotated_at" field.
+func (u *RefreshTokenUpsertBulk) SetRotatedAt(v time.Time) *RefreshTokenUpsertBulk {
+	return u.Update(func(s *RefreshTokenUpsert) {
+		s.SetRotatedAt(v)
+	})
+}
+
+// UpdateRotatedAt sets the "rotated_at" field to the value that was provided on create.
+func (u *RefreshTokenUpsertBulk) UpdateRotatedAt() *RefreshTokenUpsertBulk {
+	return u.Update(func(s *RefreshTokenUpsert) {
+		s.UpdateRotatedAt()
+	})
+}
+
+// ClearRotatedAt clears the value of the "rotated_at" field.
+func (u *RefreshTokenUpsertBulk) ClearRotatedAt() *RefreshTokenUpsertBulk {
+	return u.Update(func(s *RefreshTokenUpsert) {
+		s.ClearRotatedAt()
+	})
+}
+
+// SetLastUsedAt sets the "last_used_at" field.
+func (u *RefreshTokenUpsertBulk) SetLastUsedAt(v time.Time) *RefreshTokenUpsertBulk {
+	return u.Update(func(s *RefreshTokenUpsert) {
+		s.SetLastUsedAt(v)
+	})
+}
+
+// UpdateLastUsedAt sets the "last_used_at" field to the value that was provided on create.
+func (u *RefreshTokenUpsertBulk) UpdateLastUsedAt() *RefreshTokenUpsertBulk {
+	return u.Update(func(s *RefreshTokenUpsert) {
+		s.UpdateLastUsedAt()
+	})
+}
+
+// SetSessionExpiresAt sets the "session_expires_at" field.
+func (u *RefreshTokenUpsertBulk) SetSessionExpiresAt(v time.Time) *RefreshTokenUpsertBulk {
+	return u.Update(func(s *RefreshTokenUpsert) {
+		s.SetSessionExpiresAt(v)
+	})
+}
+
+// UpdateSessionExpiresAt sets the "session_expires_at" field to the value that was provided on create.
+func (u *RefreshTokenUpsertBulk) UpdateSessionExpiresAt() *RefreshTokenUpsertBulk {
+	return u.Update(func(s *RefreshTokenUpsert) {
+		s.UpdateSessionExpiresAt()
+	})
+}
+
+// ClearSessionExpiresAt clears the value of the "session_expires_at" field.
+func (u *RefreshTokenUpsertBulk) ClearSessionExpiresAt() *RefreshTokenUpsertBulk {
+	return u.Update(func(s *RefreshTokenUpsert) {
+		s.ClearSessionExpiresAt()
 	})
 }
 

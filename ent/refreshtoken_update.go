@@ -93,6 +93,101 @@ func (_u *RefreshTokenUpdate) SetNillableExpiresAt(v *time.Time) *RefreshTokenUp
 	return _u
 }
 
+// SetGeneration sets the "generation" field.
+func (_u *RefreshTokenUpdate) SetGeneration(v int64) *RefreshTokenUpdate {
+	_u.mutation.ResetGeneration()
+	_u.mutation.SetGeneration(v)
+	return _u
+}
+
+// SetNillableGeneration sets the "generation" field if the given value is not nil.
+func (_u *RefreshTokenUpdate) SetNillableGeneration(v *int64) *RefreshTokenUpdate {
+	if v != nil {
+		_u.SetGeneration(*v)
+	}
+	return _u
+}
+
+// AddGeneration adds value to the "generation" field.
+func (_u *RefreshTokenUpdate) AddGeneration(v int64) *RefreshTokenUpdate {
+	_u.mutation.AddGeneration(v)
+	return _u
+}
+
+// SetPreviousTokenHash sets the "previous_token_hash" field.
+func (_u *RefreshTokenUpdate) SetPreviousTokenHash(v string) *RefreshTokenUpdate {
+	_u.mutation.SetPreviousTokenHash(v)
+	return _u
+}
+
+// SetNillablePreviousTokenHash sets the "previous_token_hash" field if the given value is not nil.
+func (_u *RefreshTokenUpdate) SetNillablePreviousTokenHash(v *string) *RefreshTokenUpdate {
+	if v != nil {
+		_u.SetPreviousTokenHash(*v)
+	}
+	return _u
+}
+
+// ClearPreviousTokenHash clears the value of the "previous_token_hash" field.
+func (_u *RefreshTokenUpdate) ClearPreviousTokenHash() *RefreshTokenUpdate {
+	_u.mutation.ClearPreviousTokenHash()
+	return _u
+}
+
+// SetRotatedAt sets the "rotated_at" field.
+func (_u *RefreshTokenUpdate) SetRotatedAt(v time.Time) *RefreshTokenUpdate {
+	_u.mutation.SetRotatedAt(v)
+	return _u
+}
+
+// SetNillableRotatedAt sets the "rotated_at" field if the given value is not nil.
+func (_u *RefreshTokenUpdate) SetNillableRotatedAt(v *time.Time) *RefreshTokenUpdate {
+	if v != nil {
+		_u.SetRotatedAt(*v)
+	}
+	return _u
+}
+
+// ClearRotatedAt clears the value of the "rotated_at" field.
+func (_u *RefreshTokenUpdate) ClearRotatedAt() *RefreshTokenUpdate {
+	_u.mutation.ClearRotatedAt()
+	return _u
+}
+
+// SetLastUsedAt sets the "last_used_at" field.
+func (_u *RefreshTokenUpdate) SetLastUsedAt(v time.Time) *RefreshTokenUpdate {
+	_u.mutation.SetLastUsedAt(v)
+	return _u
+}
+
+// SetNillableLastUsedAt sets the "last_used_at" field if the given value is not nil.
+func (_u *RefreshTokenUpdate) SetNillableLastUsedAt(v *time.Time) *RefreshTokenUpdate {
+	if v != nil {
+		_u.SetLastUsedAt(*v)
+	}
+	return _u
+}
+
+// SetSessionExpiresAt sets the "session_expires_at" field.
+func (_u *RefreshTokenUpdate) SetSessionExpiresAt(v time.Time) *RefreshTokenUpdate {
+	_u.mutation.SetSessionExpiresAt(v)
+	return _u
+}
+
+// SetNillableSessionExpiresAt sets the "session_expires_at" field if the given value is not nil.
+func (_u *RefreshTokenUpdate) SetNillableSessionExpiresAt(v *time.Time) *RefreshTokenUpdate {
+	if v != nil {
+		_u.SetSessionExpiresAt(*v)
+	}
+	return _u
+}
+
+// ClearSessionExpiresAt clears the value of the "session_expires_at" field.
+func (_u *RefreshTokenUpdate) ClearSessionExpiresAt() *RefreshTokenUpdate {
+	_u.mutation.ClearSessionExpiresAt()
+	return _u
+}
+
 // SetUser sets the "user" edge to the User entity.
 func (_u *RefreshTokenUpdate) SetUser(v *User) *RefreshTokenUpdate {
 	return _u.SetUserID(v.ID)
@@ -143,6 +238,16 @@ func (_u *RefreshTokenUpdate) check() error {
 			return &ValidationError{Name: "token_hash", err: fmt.Errorf(`ent: validator failed for field "RefreshToken.token_hash": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.Generation(); ok {
+		if err := refreshtoken.GenerationValidator(v); err != nil {
+			return &ValidationError{Name: "generation", err: fmt.Errorf(`ent: validator failed for field "RefreshToken.generation": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.PreviousTokenHash(); ok {
+		if err := refreshtoken.PreviousTokenHashValidator(v); err != nil {
+			return &ValidationError{Name: "previous_token_hash", err: fmt.Errorf(`ent: validator failed for field "RefreshToken.previous_token_hash": %w`, err)}
+		}
+	}
 	if _u.mutation.UserCleared() && len(_u.mutation.UserIDs()) > 0 {
 		return errors.New(`ent: clearing a required unique edge "RefreshToken.user"`)
 	}
@@ -178,6 +283,33 @@ func (_u *RefreshTokenUpdate) sqlSave(ctx context.Context) (_node int, err error
 	}
 	if value, ok := _u.mutation.ExpiresAt(); ok {
 		_spec.SetField(refreshtoken.FieldExpiresAt, field.TypeTime, value)
+	}
+	if value, ok := _u.mutation.Generation(); ok {
+		_spec.SetField(refreshtoken.FieldGeneration, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.AddedGeneration(); ok {
+		_spec.AddField(refreshtoken.FieldGeneration, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.PreviousTokenHash(); ok {
+		_spec.SetField(refreshtoken.FieldPreviousTokenHash, field.TypeString, value)
+	}
+	if _u.mutation.PreviousTokenHashCleared() {
+		_spec.ClearField(refreshtoken.FieldPreviousTokenHash, field.TypeString)
+	}
+	if value, ok := _u.mutation.RotatedAt(); ok {
+		_spec.SetField(refreshtoken.FieldRotatedAt, field.TypeTime, value)
+	}
+	if _u.mutation.RotatedAtCleared() {
+		_spec.ClearField(refreshtoken.FieldRotatedAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.LastUsedAt(); ok {
+		_spec.SetField(refreshtoken.FieldLastUsedAt, field.TypeTime, value)
+	}
+	if value, ok := _u.mutation.SessionExpiresAt(); ok {
+		_spec.SetField(refreshtoken.FieldSessionExpiresAt, field.TypeTime, value)
+	}
+	if _u.mutation.SessionExpiresAtCleared() {
+		_spec.ClearField(refreshtoken.FieldSessionExpiresAt, field.TypeTime)
 	}
 	if _u.mutation.UserCleared() {
 		edge := &sqlgraph.EdgeSpec{
@@ -292,6 +424,101 @@ func (_u *RefreshTokenUpdateOne) SetNillableExpiresAt(v *time.Time) *RefreshToke
 	return _u
 }
 
+// SetGeneration sets the "generation" field.
+func (_u *RefreshTokenUpdateOne) SetGeneration(v int64) *RefreshTokenUpdateOne {
+	_u.mutation.ResetGeneration()
+	_u.mutation.SetGeneration(v)
+	return _u
+}
+
+// SetNillableGeneration sets the "generation" field if the given value is not nil.
+func (_u *RefreshTokenUpdateOne) SetNillableGeneration(v *int64) *RefreshTokenUpdateOne {
+	if v != nil {
+		_u.SetGeneration(*v)
+	}
+	return _u
+}
+
+// AddGeneration adds value to the "generation" field.
+func (_u *RefreshTokenUpdateOne) AddGeneration(v int64) *RefreshTokenUpdateOne {
+	_u.mutation.AddGeneration(v)
+	return _u
+}
+
+// SetPreviousTokenHash sets the "previous_token_hash" field.
+func (_u *RefreshTokenUpdateOne) SetPreviousTokenHash(v string) *RefreshTokenUpdateOne {
+	_u.mutation.SetPreviousTokenHash(v)
+	return _u
+}
+
+// SetNillablePreviousTokenHash sets the "previous_token_hash" field if the given value is not nil.
+func (_u *RefreshTokenUpdateOne) SetNillablePreviousTokenHash(v *string) *RefreshTokenUpdateOne {
+	if v != nil {
+		_u.SetPreviousTokenHash(*v)
+	}
+	return _u
+}
+
+// ClearPreviousTokenHash clears the value of the "previous_token_hash" field.
+func (_u *RefreshTokenUpdateOne) ClearPreviousTokenHash() *RefreshTokenUpdateOne {
+	_u.mutation.ClearPreviousTokenHash()
+	return _u
+}
+
+// SetRotatedAt sets the "rotated_at" field.
+func (_u *RefreshTokenUpdateOne) SetRotatedAt(v time.Time) *RefreshTokenUpdateOne {
+	_u.mutation.SetRotatedAt(v)
+	return _u
+}
+
+// SetNillableRotatedAt sets the "rotated_at" field if the given value is not nil.
+func (_u *RefreshTokenUpdateOne) SetNillableRotatedAt(v *time.Time) *RefreshTokenUpdateOne {
+	if v != nil {
+		_u.SetRotatedAt(*v)
+	}
+	return _u
+}
+
+// ClearRotatedAt clears the value of the "rotated_at" field.
+func (_u *RefreshTokenUpdateOne) ClearRotatedAt() *RefreshTokenUpdateOne {
+	_u.mutation.ClearRotatedAt()
+	return _u
+}
+
+// SetLastUsedAt sets the "last_used_at" field.
+func (_u *RefreshTokenUpdateOne) SetLastUsedAt(v time.Time) *RefreshTokenUpdateOne {
+	_u.mutation.SetLastUsedAt(v)
+	return _u
+}
+
+// SetNillableLastUsedAt sets the "last_used_at" field if the given value is not nil.
+func (_u *RefreshTokenUpdateOne) SetNillableLastUsedAt(v *time.Time) *RefreshTokenUpdateOne {
+	if v != nil {
+		_u.SetLastUsedAt(*v)
+	}
+	return _u
+}
+
+// SetSessionExpiresAt sets the "session_expires_at" field.
+func (_u *RefreshTokenUpdateOne) SetSessionExpiresAt(v time.Time) *RefreshTokenUpdateOne {
+	_u.mutation.SetSessionExpiresAt(v)
+	return _u
+}
+
+// SetNillableSessionExpiresAt sets the "session_expires_at" field if the given value is not nil.
+func (_u *RefreshTokenUpdateOne) SetNillableSessionExpiresAt(v *time.Time) *RefreshTokenUpdateOne {
+	if v != nil {
+		_u.SetSessionExpiresAt(*v)
+	}
+	return _u
+}
+
+// ClearSessionExpiresAt clears the value of the "session_expires_at" field.
+func (_u *RefreshTokenUpdateOne) ClearSessionExpiresAt() *RefreshTokenUpdateOne {
+	_u.mutation.ClearSessionExpiresAt()
+	return _u
+}
+
 // SetUser sets the "user" edge to the User entity.
 func (_u *RefreshTokenUpdateOne) SetUser(v *User) *RefreshTokenUpdateOne {
 	return _u.SetUserID(v.ID)
@@ -355,6 +582,16 @@ func (_u *RefreshTokenUpdateOne) check() error {
 			return &ValidationError{Name: "token_hash", err: fmt.Errorf(`ent: validator failed for field "RefreshToken.token_hash": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.Generation(); ok {
+		if err := refreshtoken.GenerationValidator(v); err != nil {
+			return &ValidationError{Name: "generation", err: fmt.Errorf(`ent: validator failed for field "RefreshToken.generation": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.PreviousTokenHash(); ok {
+		if err := refreshtoken.PreviousTokenHashValidator(v); err != nil {
+			return &ValidationError{Name: "previous_token_hash", err: fmt.Errorf(`ent: validator failed for field "RefreshToken.previous_token_hash": %w`, err)}
+		}
+	}
 	if _u.mutation.UserCleared() && len(_u.mutation.UserIDs()) > 0 {
 		return errors.New(`ent: clearing a required unique edge "RefreshToken.user"`)
 	}
@@ -407,6 +644,33 @@ func (_u *RefreshTokenUpdateOne) sqlSave(ctx context.Context) (_node *RefreshTok
 	}
 	if value, ok := _u.mutation.ExpiresAt(); ok {
 		_spec.SetField(refreshtoken.FieldExpiresAt, field.TypeTime, value)
+	}
+	if value, ok := _u.mutation.Generation(); ok {
+		_spec.SetField(refreshtoken.FieldGeneration, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.AddedGeneration(); ok {
+		_spec.AddField(refreshtoken.FieldGeneration, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.PreviousTokenHash(); ok {
+		_spec.SetField(refreshtoken.FieldPreviousTokenHash, field.TypeString, value)
+	}
+	if _u.mutation.PreviousTokenHashCleared() {
+		_spec.ClearField(refreshtoken.FieldPreviousTokenHash, field.TypeString)
+	}
+	if value, ok := _u.mutation.RotatedAt(); ok {
+		_spec.SetField(refreshtoken.FieldRotatedAt, field.TypeTime, value)
+	}
+	if _u.mutation.RotatedAtCleared() {
+		_spec.ClearField(refreshtoken.FieldRotatedAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.LastUsedAt(); ok {
+		_spec.SetField(refreshtoken.FieldLastUsedAt, field.TypeTime, value)
+	}
+	if value, ok := _u.mutation.SessionExpiresAt(); ok {
+		_spec.SetField(refreshtoken.FieldSessionExpiresAt, field.TypeTime, value)
+	}
+	if _u.mutation.SessionExpiresAtCleared() {
+		_spec.ClearField(refreshtoken.FieldSessionExpiresAt, field.TypeTime)
 	}
 	if _u.mutation.UserCleared() {
 		edge := &sqlgraph.EdgeSpec{

@@ -7,6 +7,7 @@ import (
 
 	"github.com/agency-platform/agency/ent/authidentity"
 	"github.com/agency-platform/agency/ent/phoneotp"
+	"github.com/agency-platform/agency/ent/ratelimit"
 	"github.com/agency-platform/agency/ent/refreshtoken"
 	"github.com/agency-platform/agency/ent/schema"
 	"github.com/agency-platform/agency/ent/user"
@@ -83,10 +84,49 @@ func init() {
 	phoneotpDescCreatedAt := phoneotpFields[3].Descriptor()
 	// phoneotp.DefaultCreatedAt holds the default value on creation for the created_at field.
 	phoneotp.DefaultCreatedAt = phoneotpDescCreatedAt.Default.(func() time.Time)
+	// phoneotpDescAttempts is the schema descriptor for attempts field.
+	phoneotpDescAttempts := phoneotpFields[4].Descriptor()
+	// phoneotp.DefaultAttempts holds the default value on creation for the attempts field.
+	phoneotp.DefaultAttempts = phoneotpDescAttempts.Default.(int)
+	// phoneotp.AttemptsValidator is a validator for the "attempts" field. It is called by the builders before save.
+	phoneotp.AttemptsValidator = phoneotpDescAttempts.Validators[0].(func(int) error)
 	// phoneotpDescID is the schema descriptor for id field.
 	phoneotpDescID := phoneotpMixinFields0[0].Descriptor()
 	// phoneotp.DefaultID holds the default value on creation for the id field.
 	phoneotp.DefaultID = phoneotpDescID.Default.(func() uuid.UUID)
+	ratelimitMixin := schema.RateLimit{}.Mixin()
+	ratelimitMixinFields0 := ratelimitMixin[0].Fields()
+	_ = ratelimitMixinFields0
+	ratelimitFields := schema.RateLimit{}.Fields()
+	_ = ratelimitFields
+	// ratelimitDescKey is the schema descriptor for key field.
+	ratelimitDescKey := ratelimitFields[0].Descriptor()
+	// ratelimit.KeyValidator is a validator for the "key" field. It is called by the builders before save.
+	ratelimit.KeyValidator = func() func(string) error {
+		validators := ratelimitDescKey.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(key string) error {
+			for _, fn := range fns {
+				if err := fn(key); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// ratelimitDescCount is the schema descriptor for count field.
+	ratelimitDescCount := ratelimitFields[2].Descriptor()
+	// ratelimit.DefaultCount holds the default value on creation for the count field.
+	ratelimit.DefaultCount = ratelimitDescCount.Default.(int)
+	// ratelimit.CountValidator is a validator for the "count" field. It is called by the builders before save.
+	ratelimit.CountValidator = ratelimitDescCount.Validators[0].(func(int) error)
+	// ratelimitDescID is the schema descriptor for id field.
+	ratelimitDescID := ratelimitMixinFields0[0].Descriptor()
+	// ratelimit.DefaultID holds the default value on creation for the id field.
+	ratelimit.DefaultID = ratelimitDescID.Default.(func() uuid.UUID)
 	refreshtokenMixin := schema.RefreshToken{}.Mixin()
 	refreshtokenMixinFields0 := refreshtokenMixin[0].Fields()
 	_ = refreshtokenMixinFields0
@@ -114,6 +154,20 @@ func init() {
 	refreshtokenDescCreatedAt := refreshtokenFields[4].Descriptor()
 	// refreshtoken.DefaultCreatedAt holds the default value on creation for the created_at field.
 	refreshtoken.DefaultCreatedAt = refreshtokenDescCreatedAt.Default.(func() time.Time)
+	// refreshtokenDescGeneration is the schema descriptor for generation field.
+	refreshtokenDescGeneration := refreshtokenFields[5].Descriptor()
+	// refreshtoken.DefaultGeneration holds the default value on creation for the generation field.
+	refreshtoken.DefaultGeneration = refreshtokenDescGeneration.Default.(int64)
+	// refreshtoken.GenerationValidator is a validator for the "generation" field. It is called by the builders before save.
+	refreshtoken.GenerationValidator = refreshtokenDescGeneration.Validators[0].(func(int64) error)
+	// refreshtokenDescPreviousTokenHash is the schema descriptor for previous_token_hash field.
+	refreshtokenDescPreviousTokenHash := refreshtokenFields[6].Descriptor()
+	// refreshtoken.PreviousTokenHashValidator is a validator for the "previous_token_hash" field. It is called by the builders before save.
+	refreshtoken.PreviousTokenHashValidator = refreshtokenDescPreviousTokenHash.Validators[0].(func(string) error)
+	// refreshtokenDescLastUsedAt is the schema descriptor for last_used_at field.
+	refreshtokenDescLastUsedAt := refreshtokenFields[8].Descriptor()
+	// refreshtoken.DefaultLastUsedAt holds the default value on creation for the last_used_at field.
+	refreshtoken.DefaultLastUsedAt = refreshtokenDescLastUsedAt.Default.(func() time.Time)
 	// refreshtokenDescID is the schema descriptor for id field.
 	refreshtokenDescID := refreshtokenMixinFields0[0].Descriptor()
 	// refreshtoken.DefaultID holds the default value on creation for the id field.

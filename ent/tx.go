@@ -18,6 +18,8 @@ type Tx struct {
 	AuthIdentity *AuthIdentityClient
 	// PhoneOTP is the client for interacting with the PhoneOTP builders.
 	PhoneOTP *PhoneOTPClient
+	// RateLimit is the client for interacting with the RateLimit builders.
+	RateLimit *RateLimitClient
 	// RefreshToken is the client for interacting with the RefreshToken builders.
 	RefreshToken *RefreshTokenClient
 	// User is the client for interacting with the User builders.
@@ -155,6 +157,7 @@ func (tx *Tx) Client() *Client {
 func (tx *Tx) init() {
 	tx.AuthIdentity = NewAuthIdentityClient(tx.config)
 	tx.PhoneOTP = NewPhoneOTPClient(tx.config)
+	tx.RateLimit = NewRateLimitClient(tx.config)
 	tx.RefreshToken = NewRefreshTokenClient(tx.config)
 	tx.User = NewUserClient(tx.config)
 }

@@ -51,6 +51,7 @@ var (
 		{Name: "otp_hash", Type: field.TypeString, Size: 255, SchemaType: map[string]string{"postgres": "varchar(255)"}},
 		{Name: "expires_at", Type: field.TypeTime},
 		{Name: "created_at", Type: field.TypeTime, Default: map[string]schema.Expr{"postgres": "now()", "sqlite3": "CURRENT_TIMESTAMP"}},
+		{Name: "attempts", Type: field.TypeInt, Default: 0},
 	}
 	// PhoneOtpsTable holds the schema information for the "phone_otps" table.
 	PhoneOtpsTable = &schema.Table{
@@ -60,13 +61,39 @@ var (
 		Indexes: []*schema.Index{
 			{
 				Name:    "phoneotp_phone_number",
-				Unique:  false,
+				Unique:  true,
 				Columns: []*schema.Column{PhoneOtpsColumns[1]},
 			},
 			{
 				Name:    "phoneotp_expires_at",
 				Unique:  false,
 				Columns: []*schema.Column{PhoneOtpsColumns[3]},
+			},
+		},
+	}
+	// AuthRateLimitsColumns holds the columns for the "auth_rate_limits" table.
+	AuthRateLimitsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeUUID, Default: map[string]schema.Expr{"postgres": "gen_random_uuid()"}},
+		{Name: "key", Type: field.TypeString, Size: 255, SchemaType: map[string]string{"postgres": "varchar(255)"}},
+		{Name: "window_start", Type: field.TypeTime},
+		{Name: "count", Type: field.TypeInt, Default: 0},
+		{Name: "expires_at", Type: field.TypeTime},
+	}
+	// AuthRateLimitsTable holds the schema information for the "auth_rate_limits" table.
+	AuthRateLimitsTable = &schema.Table{
+		Name:       "auth_rate_limits",
+		Columns:    AuthRateLimitsColumns,
+		PrimaryKey: []*schema.Column{AuthRateLimitsColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "ratelimit_key_window_start",
+				Unique:  true,
+				Columns: []*schema.Column{AuthRateLimitsColumns[1], AuthRateLimitsColumns[2]},
+			},
+			{
+				Name:    "ratelimit_expires_at",
+				Unique:  false,
+				Columns: []*schema.Column{AuthRateLimitsColumns[4]},
 			},
 		},
 	}
@@ -77,6 +104,11 @@ var (
 		{Name: "device_info", Type: field.TypeString, Nullable: true, Size: 2147483647},
 		{Name: "expires_at", Type: field.TypeTime},
 		{Name: "created_at", Type: field.TypeTime, Default: map[string]schema.Expr{"postgres": "now()", "sqlite3": "CURRENT_TIMESTAMP"}},
+		{Name: "generation", Type: field.TypeInt64, Default: 0},
+		{Name: "previous_token_hash", Type: field.TypeString, Nullable: true, Size: 255, SchemaType: map[string]string{"postgres": "varchar(255)"}},
+		{Name: "rotated_at", Type: field.TypeTime, Nullable: true},
+		{Name: "last_used_at", Type: field.TypeTime, Default: map[string]schema.Expr{"postgres": "now()", "sqlite3": "CURRENT_TIMESTAMP"}},
+		{Name: "session_expires_at", Type: field.TypeTime, Nullable: true},
 		{Name: "user_id", Type: field.TypeUUID},
 	}
 	// UserRefreshTokensTable holds the schema information for the "user_refresh_tokens" table.
@@ -87,7 +119,7 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "user_refresh_tokens_users_refresh_tokens",
-				Columns:    []*schema.Column{UserRefreshTokensColumns[5]},
+				Columns:    []*schema.Column{UserRefreshTokensColumns[10]},
 				RefColumns: []*schema.Column{UsersColumns[0]},
 				OnDelete:   schema.Cascade,
 			},
@@ -96,7 +128,7 @@ var (
 			{
 				Name:    "refreshtoken_user_id_created_at",
 				Unique:  false,
-				Columns: []*schema.Column{UserRefreshTokensColumns[5], UserRefreshTokensColumns[4]},
+				Columns: []*schema.Column{UserRefreshTokensColumns[10], UserRefreshTokensColumns[4]},
 			},
 			{
 				Name:    "refreshtoken_expires_at",
@@ -124,6 +156,7 @@ var (
 	Tables = []*schema.Table{
 		UserAuthIdentitiesTable,
 		PhoneOtpsTable,
+		AuthRateLimitsTable,
 		UserRefreshTokensTable,
 		UsersTable,
 	}
@@ -136,6 +169,9 @@ func init() {
 	}
 	PhoneOtpsTable.Annotation = &entsql.Annotation{
 		Table: "phone_otps",
+	}
+	AuthRateLimitsTable.Annotation = &entsql.Annotation{
+		Table: "auth_rate_limits",
 	}
 	UserRefreshTokensTable.ForeignKeys[0].RefTable = UsersTable
 	UserRefreshTokensTable.Annotation = &entsql.Annotation{

@@ -75,6 +75,11 @@ func CreatedAt(v time.Time) predicate.PhoneOTP {
 	return predicate.PhoneOTP(sql.FieldEQ(FieldCreatedAt, v))
 }
 
+// Attempts applies equality check predicate on the "attempts" field. It's identical to AttemptsEQ.
+func Attempts(v int) predicate.PhoneOTP {
+	return predicate.PhoneOTP(sql.FieldEQ(FieldAttempts, v))
+}
+
 // PhoneNumberEQ applies the EQ predicate on the "phone_number" field.
 func PhoneNumberEQ(v string) predicate.PhoneOTP {
 	return predicate.PhoneOTP(sql.FieldEQ(FieldPhoneNumber, v))
@@ -283,6 +288,46 @@ func CreatedAtLT(v time.Time) predicate.PhoneOTP {
 // CreatedAtLTE applies the LTE predicate on the "created_at" field.
 func CreatedAtLTE(v time.Time) predicate.PhoneOTP {
 	return predicate.PhoneOTP(sql.FieldLTE(FieldCreatedAt, v))
+}
+
+// AttemptsEQ applies the EQ predicate on the "attempts" field.
+func AttemptsEQ(v int) predicate.PhoneOTP {
+	return predicate.PhoneOTP(sql.FieldEQ(FieldAttempts, v))
+}
+
+// AttemptsNEQ applies the NEQ predicate on the "attempts" field.
+func AttemptsNEQ(v int) predicate.PhoneOTP {
+	return predicate.PhoneOTP(sql.FieldNEQ(FieldAttempts, v))
+}
+
+// AttemptsIn applies the In predicate on the "attempts" field.
+func AttemptsIn(vs ...int) predicate.PhoneOTP {
+	return predicate.PhoneOTP(sql.FieldIn(FieldAttempts, vs...))
+}
+
+// AttemptsNotIn applies the NotIn predicate on the "attempts" field.
+func AttemptsNotIn(vs ...int) predicate.PhoneOTP {
+	return predicate.PhoneOTP(sql.FieldNotIn(FieldAttempts, vs...))
+}
+
+// AttemptsGT applies the GT predicate on the "attempts" field.
+func AttemptsGT(v int) predicate.PhoneOTP {
+	return predicate.PhoneOTP(sql.FieldGT(FieldAttempts, v))
+}
+
+// AttemptsGTE applies the GTE predicate on the "attempts" field.
+func AttemptsGTE(v int) predicate.PhoneOTP {
+	return predicate.PhoneOTP(sql.FieldGTE(FieldAttempts, v))
+}
+
+// AttemptsLT applies the LT predicate on the "attempts" field.
+func AttemptsLT(v int) predicate.PhoneOTP {
+	return predicate.PhoneOTP(sql.FieldLT(FieldAttempts, v))
+}
+
+// AttemptsLTE applies the LTE predicate on the "attempts" field.
+func AttemptsLTE(v int) predicate.PhoneOTP {
+	return predicate.PhoneOTP(sql.FieldLTE(FieldAttempts, v))
 }
 
 // And groups predicates with the AND operator between them.

@@ -12,6 +12,9 @@ type AuthIdentity func(*sql.Selector)
 // PhoneOTP is the predicate function for phoneotp builders.
 type PhoneOTP func(*sql.Selector)
 
+// RateLimit is the predicate function for ratelimit builders.
+type RateLimit func(*sql.Selector)
+
 // RefreshToken is the predicate function for refreshtoken builders.
 type RefreshToken func(*sql.Selector)
 

@@ -25,6 +25,16 @@ const (
 	FieldExpiresAt = "expires_at"
 	// FieldCreatedAt holds the string denoting the created_at field in the database.
 	FieldCreatedAt = "created_at"
+	// FieldGeneration holds the string denoting the generation field in the database.
+	FieldGeneration = "generation"
+	// FieldPreviousTokenHash holds the string denoting the previous_token_hash field in the database.
+	FieldPreviousTokenHash = "previous_token_hash"
+	// FieldRotatedAt holds the string denoting the rotated_at field in the database.
+	FieldRotatedAt = "rotated_at"
+	// FieldLastUsedAt holds the string denoting the last_used_at field in the database.
+	FieldLastUsedAt = "last_used_at"
+	// FieldSessionExpiresAt holds the string denoting the session_expires_at field in the database.
+	FieldSessionExpiresAt = "session_expires_at"
 	// EdgeUser holds the string denoting the user edge name in mutations.
 	EdgeUser = "user"
 	// Table holds the table name of the refreshtoken in the database.
@@ -46,6 +56,11 @@ var Columns = []string{
 	FieldDeviceInfo,
 	FieldExpiresAt,
 	FieldCreatedAt,
+	FieldGeneration,
+	FieldPreviousTokenHash,
+	FieldRotatedAt,
+	FieldLastUsedAt,
+	FieldSessionExpiresAt,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -63,6 +78,14 @@ var (
 	TokenHashValidator func(string) error
 	// DefaultCreatedAt holds the default value on creation for the "created_at" field.
 	DefaultCreatedAt func() time.Time
+	// DefaultGeneration holds the default value on creation for the "generation" field.
+	DefaultGeneration int64
+	// GenerationValidator is a validator for the "generation" field. It is called by the builders before save.
+	GenerationValidator func(int64) error
+	// PreviousTokenHashValidator is a validator for the "previous_token_hash" field. It is called by the builders before save.
+	PreviousTokenHashValidator func(string) error
+	// DefaultLastUsedAt holds the default value on creation for the "last_used_at" field.
+	DefaultLastUsedAt func() time.Time
 	// DefaultID holds the default value on creation for the "id" field.
 	DefaultID func() uuid.UUID
 )
@@ -98,6 +121,31 @@ func ByExpiresAt(opts ...sql.OrderTermOption) OrderOption {
 // ByCreatedAt orders the results by the created_at field.
 func ByCreatedAt(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldCreatedAt, opts...).ToFunc()
+}
+
+// ByGeneration orders the results by the generation field.
+func ByGeneration(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldGeneration, opts...).ToFunc()
+}
+
+// ByPreviousTokenHash orders the results by the previous_token_hash field.
+func ByPreviousTokenHash(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldPreviousTokenHash, opts...).ToFunc()
+}
+
+// ByRotatedAt orders the results by the rotated_at field.
+func ByRotatedAt(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldRotatedAt, opts...).ToFunc()
+}
+
+// ByLastUsedAt orders the results by the last_used_at field.
+func ByLastUsedAt(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldLastUsedAt, opts...).ToFunc()
+}
+
+// BySessionExpiresAt orders the results by the session_expires_at field.
+func BySessionExpiresAt(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldSessionExpiresAt, opts...).ToFunc()
 }
 
 // ByUserField orders the results by user field.

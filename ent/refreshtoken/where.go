@@ -81,6 +81,31 @@ func CreatedAt(v time.Time) predicate.RefreshToken {
 	return predicate.RefreshToken(sql.FieldEQ(FieldCreatedAt, v))
 }
 
+// Generation applies equality check predicate on the "generation" field. It's identical to GenerationEQ.
+func Generation(v int64) predicate.RefreshToken {
+	return predicate.RefreshToken(sql.FieldEQ(FieldGeneration, v))
+}
+
+// PreviousTokenHash applies equality check predicate on the "previous_token_hash" field. It's identical to PreviousTokenHashEQ.
+func PreviousTokenHash(v string) predicate.RefreshToken {
+	return predicate.RefreshToken(sql.FieldEQ(FieldPreviousTokenHash, v))
+}
+
+// RotatedAt applies equality check predicate on the "rotated_at" field. It's identical to RotatedAtEQ.
+func RotatedAt(v time.Time) predicate.RefreshToken {
+	return predicate.RefreshToken(sql.FieldEQ(FieldRotatedAt, v))
+}
+
+// LastUsedAt applies equality check predicate on the "last_used_at" field. It's identical to LastUsedAtEQ.
+func LastUsedAt(v time.Time) predicate.RefreshToken {
+	return predicate.RefreshToken(sql.FieldEQ(FieldLastUsedAt, v))
+}
+
+// SessionExpiresAt applies equality check predicate on the "session_expires_at" field. It's identical to SessionExpiresAtEQ.
+func SessionExpiresAt(v time.Time) predicate.RefreshToken {
+	return predicate.RefreshToken(sql.FieldEQ(FieldSessionExpiresAt, v))
+}
+
 // UserIDEQ applies the EQ predicate on the "user_id" field.
 func UserIDEQ(v uuid.UUID) predicate.RefreshToken {
 	return predicate.RefreshToken(sql.FieldEQ(FieldUserID, v))
@@ -319,6 +344,261 @@ func CreatedAtLT(v time.Time) predicate.RefreshToken {
 // CreatedAtLTE applies the LTE predicate on the "created_at" field.
 func CreatedAtLTE(v time.Time) predicate.RefreshToken {
 	return predicate.RefreshToken(sql.FieldLTE(FieldCreatedAt, v))
+}
+
+// GenerationEQ applies the EQ predicate on the "generation" field.
+func GenerationEQ(v int64) predicate.RefreshToken {
+	return predicate.RefreshToken(sql.FieldEQ(FieldGeneration, v))
+}
+
+// GenerationNEQ applies the NEQ predicate on the "generation" field.
+func GenerationNEQ(v int64) predicate.RefreshToken {
+	return predicate.RefreshToken(sql.FieldNEQ(FieldGeneration, v))
+}
+
+// GenerationIn applies the In predicate on the "generation" field.
+func GenerationIn(vs ...int64) predicate.RefreshToken {
+	return predicate.RefreshToken(sql.FieldIn(FieldGeneration, vs...))
+}
+
+// GenerationNotIn applies the NotIn predicate on the "generation" field.
+func GenerationNotIn(vs ...int64) predicate.RefreshToken {
+	return predicate.RefreshToken(sql.FieldNotIn(FieldGeneration, vs...))
+}
+
+// GenerationGT applies the GT predicate on the "generation" field.
+func GenerationGT(v int64) predicate.RefreshToken {
+	return predicate.RefreshToken(sql.FieldGT(FieldGeneration, v))
+}
+
+// GenerationGTE applies the GTE predicate on the "generation" field.
+func GenerationGTE(v int64) predicate.RefreshToken {
+	return predicate.RefreshToken(sql.FieldGTE(FieldGeneration, v))
+}
+
+// GenerationLT applies the LT predicate on the "generation" field.
+func GenerationLT(v int64) predicate.RefreshToken {
+	return predicate.RefreshToken(sql.FieldLT(FieldGeneration, v))
+}
+
+// GenerationLTE applies the LTE predicate on the "generation" field.
+func GenerationLTE(v int64) predicate.RefreshToken {
+	return predicate.RefreshToken(sql.FieldLTE(FieldGeneration, v))
+}
+
+// PreviousTokenHashEQ applies the EQ predicate on the "previous_token_hash" field.
+func PreviousTokenHashEQ(v string) predicate.RefreshToken {
+	return predicate.RefreshToken(sql.FieldEQ(FieldPreviousTokenHash, v))
+}
+
+// PreviousTokenHashNEQ applies the NEQ predicate on the "previous_token_hash" field.
+func PreviousTokenHashNEQ(v string) predicate.RefreshToken {
+	return predicate.RefreshToken(sql.FieldNEQ(FieldPreviousTokenHash, v))
+}
+
+// PreviousTokenHashIn applies the In predicate on the "previous_token_hash" field.
+func PreviousTokenHashIn(vs ...string) predicate.RefreshToken {
+	return predicate.RefreshToken(sql.FieldIn(FieldPreviousTokenHash, vs...))
+}
+
+// PreviousTokenHashNotIn applies the NotIn predicate on the "previous_token_hash" field.
+func PreviousTokenHashNotIn(vs ...string) predicate.RefreshToken {
+	return predicate.RefreshToken(sql.FieldNotIn(FieldPreviousTokenHash, vs...))
+}
+
+// PreviousTokenHashGT applies the GT predicate on the "previous_token_hash" field.
+func PreviousTokenHashGT(v string) predicate.RefreshToken {
+	return predicate.RefreshToken(sql.FieldGT(FieldPreviousTokenHash, v))
+}
+
+// PreviousTokenHashGTE applies the GTE predicate on the "previous_token_hash" field.
+func PreviousTokenHashGTE(v string) predicate.RefreshToken {
+	return predicate.RefreshToken(sql.FieldGTE(FieldPreviousTokenHash, v))
+}
+
+// PreviousTokenHashLT applies the LT predicate on the "previous_token_hash" field.
+func PreviousTokenHashLT(v string) predicate.RefreshToken {
+	return predicate.RefreshToken(sql.FieldLT(FieldPreviousTokenHash, v))
+}
+
+// PreviousTokenHashLTE applies the LTE predicate on the "previous_token_hash" field.
+func PreviousTokenHashLTE(v string) predicate.RefreshToken {
+	return predicate.RefreshToken(sql.FieldLTE(FieldPreviousTokenHash, v))
+}
+
+// PreviousTokenHashContains applies the Contains predicate on the "previous_token_hash" field.
+func PreviousTokenHashContains(v string) predicate.RefreshToken {
+	return predicate.RefreshToken(sql.FieldContains(FieldPreviousTokenHash, v))
+}
+
+// PreviousTokenHashHasPrefix applies the HasPrefix predicate on the "previous_token_hash" field.
+func PreviousTokenHashHasPrefix(v string) predicate.RefreshToken {
+	return predicate.RefreshToken(sql.FieldHasPrefix(FieldPreviousTokenHash, v))
+}
+
+// PreviousTokenHashHasSuffix applies the HasSuffix predicate on the "previous_token_hash" field.
+func PreviousTokenHashHasSuffix(v string) predicate.RefreshToken {
+	return predicate.RefreshToken(sql.FieldHasSuffix(FieldPreviousTokenHash, v))
+}
+
+// PreviousTokenHashIsNil applies the IsNil predicate on the "previous_token_hash" field.
+func PreviousTokenHashIsNil() predicate.RefreshToken {
+	return predicate.RefreshToken(sql.FieldIsNull(FieldPreviousTokenHash))
+}
+
+// PreviousTokenHashNotNil applies the NotNil predicate on the "previous_token_hash" field.
+func PreviousTokenHashNotNil() predicate.RefreshToken {
+	return predicate.RefreshToken(sql.FieldNotNull(FieldPreviousTokenHash))
+}
+
+// PreviousTokenHashEqualFold applies the EqualFold predicate on the "previous_token_hash" field.
+func PreviousTokenHashEqualFold(v string) predicate.RefreshToken {
+	return predicate.RefreshToken(sql.FieldEqualFold(FieldPreviousTokenHash, v))
+}
+
+// PreviousTokenHashContainsFold applies the ContainsFold predicate on the "previous_token_hash" field.
+func PreviousTokenHashContainsFold(v string) predicate.RefreshToken {
+	return predicate.RefreshToken(sql.FieldContainsFold(FieldPreviousTokenHash, v))
+}
+
+// RotatedAtEQ applies the EQ predicate on the "rotated_at" field.
+func RotatedAtEQ(v time.Time) predicate.RefreshToken {
+	return predicate.RefreshToken(sql.FieldEQ(FieldRotatedAt, v))
+}
+
+// RotatedAtNEQ applies the NEQ predicate on the "rotated_at" field.
+func RotatedAtNEQ(v time.Time) predicate.RefreshToken {
+	return predicate.RefreshToken(sql.FieldNEQ(FieldRotatedAt, v))
+}
+
+// RotatedAtIn applies the In predicate on the "rotated_at" field.
+func RotatedAtIn(vs ...time.Time) predicate.RefreshToken {
+	return predicate.RefreshToken(sql.FieldIn(FieldRotatedAt, vs...))
+}
+
+// RotatedAtNotIn applies the NotIn predicate on the "rotated_at" field.
+func RotatedAtNotIn(vs ...time.Time) predicate.RefreshToken {
+	return predicate.RefreshToken(sql.FieldNotIn(FieldRotatedAt, vs...))
+}
+
+// RotatedAtGT applies the GT predicate on the "rotated_at" field.
+func RotatedAtGT(v time.Time) predicate.RefreshToken {
+	return predicate.RefreshToken(sql.FieldGT(FieldRotatedAt, v))
+}
+
+// RotatedAtGTE applies the GTE predicate on the "rotated_at" field.
+func RotatedAtGTE(v time.Time) predicate.RefreshToken {
+	return predicate.RefreshToken(sql.FieldGTE(FieldRotatedAt, v))
+}
+
+// RotatedAtLT applies the LT predicate on the "rotated_at" field.
+func RotatedAtLT(v time.Time) predicate.RefreshToken {
+	return predicate.RefreshToken(sql.FieldLT(FieldRotatedAt, v))
+}
+
+// RotatedAtLTE applies the LTE predicate on the "rotated_at" field.
+func RotatedAtLTE(v time.Time) predicate.RefreshToken {
+	return predicate.RefreshToken(sql.FieldLTE(FieldRotatedAt, v))
+}
+
+// RotatedAtIsNil applies the IsNil predicate on the "rotated_at" field.
+func RotatedAtIsNil() predicate.RefreshToken {
+	return predicate.RefreshToken(sql.FieldIsNull(FieldRotatedAt))
+}
+
+// RotatedAtNotNil applies the NotNil predicate on the "rotated_at" field.
+func RotatedAtNotNil() predicate.RefreshToken {
+	return predicate.RefreshToken(sql.FieldNotNull(FieldRotatedAt))
+}
+
+// LastUsedAtEQ applies the EQ predicate on the "last_used_at" field.
+func LastUsedAtEQ(v time.Time) predicate.RefreshToken {
+	return predicate.RefreshToken(sql.FieldEQ(FieldLastUsedAt, v))
+}
+
+// LastUsedAtNEQ applies the NEQ predicate on the "last_used_at" field.
+func LastUsedAtNEQ(v time.Time) predicate.RefreshToken {
+	return predicate.RefreshToken(sql.FieldNEQ(FieldLastUsedAt, v))
+}
+
+// LastUsedAtIn applies the In predicate on the "last_used_at" field.
+func LastUsedAtIn(vs ...time.Time) predicate.RefreshToken {
+	return predicate.RefreshToken(sql.FieldIn(FieldLastUsedAt, vs...))
+}
+
+// LastUsedAtNotIn applies the NotIn predicate on the "last_used_at" field.
+func LastUsedAtNotIn(vs ...time.Time) predicate.RefreshToken {
+	return predicate.RefreshToken(sql.FieldNotIn(FieldLastUsedAt, vs...))
+}
+
+// LastUsedAtGT applies the GT predicate on the "last_used_at" field.
+func LastUsedAtGT(v time.Time) predicate.RefreshToken {
+	return predicate.RefreshToken(sql.FieldGT(FieldLastUsedAt, v))
+}
+
+// LastUsedAtGTE applies the GTE predicate on the "last_used_at" field.
+func LastUsedAtGTE(v time.Time) predicate.RefreshToken {
+	return predicate.RefreshToken(sql.FieldGTE(FieldLastUsedAt, v))
+}
+
+// LastUsedAtLT applies the LT predicate on the "last_used_at" field.
+func LastUsedAtLT(v time.Time) predicate.RefreshToken {
+	return predicate.RefreshToken(sql.FieldLT(FieldLastUsedAt, v))
+}
+
+// LastUsedAtLTE applies the LTE predicate on the "last_used_at" field.
+func LastUsedAtLTE(v time.Time) predicate.RefreshToken {
+	return predicate.RefreshToken(sql.FieldLTE(FieldLastUsedAt, v))
+}
+
+// SessionExpiresAtEQ applies the EQ predicate on the "session_expires_at" field.
+func SessionExpiresAtEQ(v time.Time) predicate.RefreshToken {
+	return predicate.RefreshToken(sql.FieldEQ(FieldSessionExpiresAt, v))
+}
+
+// SessionExpiresAtNEQ applies the NEQ predicate on the "session_expires_at" field.
+func SessionExpiresAtNEQ(v time.Time) predicate.RefreshToken {
+	return predicate.RefreshToken(sql.FieldNEQ(FieldSessionExpiresAt, v))
+}
+
+// SessionExpiresAtIn applies the In predicate on the "session_expires_at" field.
+func SessionExpiresAtIn(vs ...time.Time) predicate.RefreshToken {
+	return predicate.RefreshToken(sql.FieldIn(FieldSessionExpiresAt, vs...))
+}
+
+// SessionExpiresAtNotIn applies the NotIn predicate on the "session_expires_at" field.
+func SessionExpiresAtNotIn(vs ...time.Time) predicate.RefreshToken {
+	return predicate.RefreshToken(sql.FieldNotIn(FieldSessionExpiresAt, vs...))
+}
+
+// SessionExpiresAtGT applies the GT predicate on the "session_expires_at" field.
+func SessionExpiresAtGT(v time.Time) predicate.RefreshToken {
+	return predicate.RefreshToken(sql.FieldGT(FieldSessionExpiresAt, v))
+}
+
+// SessionExpiresAtGTE applies the GTE predicate on the "session_expires_at" field.
+func SessionExpiresAtGTE(v time.Time) predicate.RefreshToken {
+	return predicate.RefreshToken(sql.FieldGTE(FieldSessionExpiresAt, v))
+}
+
+// SessionExpiresAtLT applies the LT predicate on the "session_expires_at" field.
+func SessionExpiresAtLT(v time.Time) predicate.RefreshToken {
+	return predicate.RefreshToken(sql.FieldLT(FieldSessionExpiresAt, v))
+}
+
+// SessionExpiresAtLTE applies the LTE predicate on the "session_expires_at" field.
+func SessionExpiresAtLTE(v time.Time) predicate.RefreshToken {
+	return predicate.RefreshToken(sql.FieldLTE(FieldSessionExpiresAt, v))
+}
+
+// SessionExpiresAtIsNil applies the IsNil predicate on the "session_expires_at" field.
+func SessionExpiresAtIsNil() predicate.RefreshToken {
+	return predicate.RefreshToken(sql.FieldIsNull(FieldSessionExpiresAt))
+}
+
+// SessionExpiresAtNotNil applies the NotNil predicate on the "session_expires_at" field.
+func SessionExpiresAtNotNil() predicate.RefreshToken {
+	return predicate.RefreshToken(sql.FieldNotNull(FieldSessionExpiresAt))
 }
 
 // HasUser applies the HasEdge predicate on the "user" edge.

@@ -43,14 +43,21 @@ func (PhoneOTP) Fields() []ent.Field {
 			Comment("when the code stops working"),
 		// created_at records when the row was inserted.
 		createdAt("when the code was sent"),
+		// attempts counts verification tries; each try takes one before the
+		// code is compared, so parallel guesses cannot outrun OTP_MAX_ATTEMPTS.
+		field.Int("attempts").
+			Default(0).
+			NonNegative().
+			Comment("verification tries used"),
 	}
 }
 
 // Indexes of the PhoneOTP.
 func (PhoneOTP) Indexes() []ent.Index {
 	return []ent.Index{
-		// verify and resend: "the live code of this number".
-		index.Fields("phone_number"),
+		// verify and resend: "the live code of this number"; unique, so a
+		// number has at most one code and a resend replaces it atomically.
+		index.Fields("phone_number").Unique(),
 		// cleanup: DELETE ... WHERE expires_at < now().
 		index.Fields("expires_at"),
 	}

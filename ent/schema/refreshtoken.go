@@ -1,6 +1,8 @@
 package schema
 
 import (
+	"time"
+
 	"entgo.io/ent"
 	"entgo.io/ent/dialect/entsql"
 	"entgo.io/ent/schema"
@@ -48,6 +50,38 @@ func (RefreshToken) Fields() []ent.Field {
 			Comment("when the refresh token stops working"),
 		// created_at is the sign-in time; the oldest session is evicted first.
 		createdAt("sign-in time; oldest is evicted first"),
+		// generation counts rotations; the refresh token carries it, so a
+		// replayed older token can be recognised as this session's ancestor.
+		field.Int64("generation").
+			Default(0).
+			NonNegative().
+			Comment("rotation counter carried by the token"),
+		// previous_token_hash is the hash of the token rotated away last: a
+		// retry within the grace window gets the current token back, a later
+		// replay revokes the session.
+		field.String("previous_token_hash").
+			Optional().
+			Nillable().
+			MaxLen(255).
+			SchemaType(varchar(255)).
+			Sensitive().
+			Comment("hash of the token rotated away last"),
+		// rotated_at is when the last rotation happened (start of the grace window).
+		field.Time("rotated_at").
+			Optional().
+			Nillable().
+			Comment("time of the last rotation"),
+		// last_used_at is the last sign-in or refresh, shown in the session list.
+		field.Time("last_used_at").
+			Default(time.Now).
+			Annotations(nowDefault()).
+			Comment("last sign-in or refresh"),
+		// session_expires_at is the absolute limit: refreshes never move
+		// expires_at past it (SESSION_MAX_AGE after sign-in).
+		field.Time("session_expires_at").
+			Optional().
+			Nillable().
+			Comment("absolute session limit"),
 	}
 }
 

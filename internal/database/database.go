@@ -117,7 +117,10 @@ func OpenSQLiteMemory(ctx context.Context) (*sql.DB, error) {
 	return db, nil
 }
 
-const sqlitePragmas = "_pragma=foreign_keys(1)&_pragma=busy_timeout(10000)&_time_format=sqlite"
+// _txlock=immediate makes every transaction take the write lock at BEGIN, so
+// a read-then-write transaction never fails on a stale snapshot; SQLite
+// serialises writers anyway.
+const sqlitePragmas = "_pragma=foreign_keys(1)&_pragma=busy_timeout(10000)&_time_format=sqlite&_txlock=immediate"
 
 func openSQLiteDSN(ctx context.Context, dsn string) (*sql.DB, error) {
 	registerSQLite()

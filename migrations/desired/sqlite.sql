@@ -5,13 +5,19 @@ CREATE UNIQUE INDEX `provider_unique_idx` ON `user_auth_identities` (`provider`,
 -- Create index "authidentity_user_id" to table: "user_auth_identities"
 CREATE INDEX `authidentity_user_id` ON `user_auth_identities` (`user_id`);
 -- Create "phone_otps" table
-CREATE TABLE `phone_otps` (`id` uuid NOT NULL, `phone_number` text NOT NULL, `otp_hash` text NOT NULL, `expires_at` datetime NOT NULL, `created_at` datetime NOT NULL DEFAULT (CURRENT_TIMESTAMP), PRIMARY KEY (`id`));
+CREATE TABLE `phone_otps` (`id` uuid NOT NULL, `phone_number` text NOT NULL, `otp_hash` text NOT NULL, `expires_at` datetime NOT NULL, `created_at` datetime NOT NULL DEFAULT (CURRENT_TIMESTAMP), `attempts` integer NOT NULL DEFAULT (0), PRIMARY KEY (`id`));
 -- Create index "phoneotp_phone_number" to table: "phone_otps"
-CREATE INDEX `phoneotp_phone_number` ON `phone_otps` (`phone_number`);
+CREATE UNIQUE INDEX `phoneotp_phone_number` ON `phone_otps` (`phone_number`);
 -- Create index "phoneotp_expires_at" to table: "phone_otps"
 CREATE INDEX `phoneotp_expires_at` ON `phone_otps` (`expires_at`);
+-- Create "auth_rate_limits" table
+CREATE TABLE `auth_rate_limits` (`id` uuid NOT NULL, `key` text NOT NULL, `window_start` datetime NOT NULL, `count` integer NOT NULL DEFAULT (0), `expires_at` datetime NOT NULL, PRIMARY KEY (`id`));
+-- Create index "ratelimit_key_window_start" to table: "auth_rate_limits"
+CREATE UNIQUE INDEX `ratelimit_key_window_start` ON `auth_rate_limits` (`key`, `window_start`);
+-- Create index "ratelimit_expires_at" to table: "auth_rate_limits"
+CREATE INDEX `ratelimit_expires_at` ON `auth_rate_limits` (`expires_at`);
 -- Create "user_refresh_tokens" table
-CREATE TABLE `user_refresh_tokens` (`id` uuid NOT NULL, `token_hash` text NOT NULL, `device_info` text NULL, `expires_at` datetime NOT NULL, `created_at` datetime NOT NULL DEFAULT (CURRENT_TIMESTAMP), `user_id` uuid NOT NULL, PRIMARY KEY (`id`), CONSTRAINT `user_refresh_tokens_users_refresh_tokens` FOREIGN KEY (`user_id`) REFERENCES `users` (`id`) ON DELETE CASCADE);
+CREATE TABLE `user_refresh_tokens` (`id` uuid NOT NULL, `token_hash` text NOT NULL, `device_info` text NULL, `expires_at` datetime NOT NULL, `created_at` datetime NOT NULL DEFAULT (CURRENT_TIMESTAMP), `generation` integer NOT NULL DEFAULT (0), `previous_token_hash` text NULL, `rotated_at` datetime NULL, `last_used_at` datetime NOT NULL DEFAULT (CURRENT_TIMESTAMP), `session_expires_at` datetime NULL, `user_id` uuid NOT NULL, PRIMARY KEY (`id`), CONSTRAINT `user_refresh_tokens_users_refresh_tokens` FOREIGN KEY (`user_id`) REFERENCES `users` (`id`) ON DELETE CASCADE);
 -- Create index "refreshtoken_user_id_created_at" to table: "user_refresh_tokens"
 CREATE INDEX `refreshtoken_user_id_created_at` ON `user_refresh_tokens` (`user_id`, `created_at`);
 -- Create index "refreshtoken_expires_at" to table: "user_refresh_tokens"
