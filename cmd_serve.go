@@ -12,7 +12,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/agency-platform/agency/config"
-	"github.com/agency-platform/agency/handlers"
 	"github.com/agency-platform/agency/internal/database"
 	"github.com/agency-platform/agency/services"
 )
@@ -53,10 +52,12 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		log.Info("migrations applied", "count", len(applied), "versions", applied)
 	}
 	client := database.NewClient(db, dialect)
-
-	router, err := handlers.New(handlers.Deps{Logger: log, DB: db, TrustedProxies: cfg.HTTP.TrustedProxies})
+	if err := fillDevSecrets(cfg, log); err != nil {
+		return err
+	}
+	router, err := buildHandler(cfg, db, client, newSender(cfg, log), time.Now, log)
 	if err != nil {
-		return fmt.Errorf("build router: %w", err)
+		return err
 	}
 	ln, err := net.Listen("tcp", cfg.HTTP.Addr)
 	if err != nil {

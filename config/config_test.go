@@ -99,9 +99,17 @@ func TestLoad(t *testing.T) {
 				"GOOGLE_CLIENT_IDS=a.apps.googleusercontent.com,b.apps.googleusercontent.com",
 				"JWT_ALGORITHM=HS256",
 				"JWT_SECRET=0123456789abcdef0123456789abcdef",
+				"SMS_PROVIDER=webhook",
+				"SMS_WEBHOOK_URL=https://sms.example.com/send",
+				"OTP_SECRET=otp-secret-otp-secret-otp-secret",
+				"REFRESH_TOKEN_SECRET=refresh-secret-refresh-secret-xx",
 			},
 			want: func(c *Config) {
 				c.AppEnv = "production"
+				c.SMS.Provider = "webhook"
+				c.SMS.WebhookURL = "https://sms.example.com/send"
+				c.OTP.Secret = "otp-secret-otp-secret-otp-secret"
+				c.Sessions.RefreshTokenSecret = "refresh-secret-refresh-secret-xx"
 				c.DB.URL = "postgres://u:p@db:5432/agency?sslmode=disable"
 				c.DB.MaxOpenConns = 20
 				c.DB.MigrateOnStart = false
@@ -209,6 +217,12 @@ func TestLoad_Errors(t *testing.T) {
 		{name: "int_below_minimum", env: []string{"DB_MAX_OPEN_CONNS=0"}, wantErr: []string{"config: DB_MAX_OPEN_CONNS: must be >= 1, got 0"}},
 		{name: "idle_above_open", env: []string{"DB_MAX_OPEN_CONNS=2"}, wantErr: []string{"config: DB_MAX_IDLE_CONNS: must be <= DB_MAX_OPEN_CONNS (2), got 10"}},
 		{name: "bad_bool", env: []string{"MIGRATE_ON_START=yes"}, wantErr: []string{`config: MIGRATE_ON_START: invalid boolean "yes"`}},
+		{name: "production_refuses_dev_defaults", env: []string{"APP_ENV=production"}, wantErr: []string{
+			"config: SMS_PROVIDER: the log sender", "config: OTP_SECRET: is required in production",
+			"config: REFRESH_TOKEN_SECRET: is required in production", "config: JWT_PRIVATE_KEY: is required in production"}},
+		{name: "webhook_needs_url", env: []string{"SMS_PROVIDER=webhook"}, wantErr: []string{"config: SMS_WEBHOOK_URL:"}},
+		{name: "twilio_needs_credentials", env: []string{"SMS_PROVIDER=twilio"}, wantErr: []string{
+			"config: TWILIO_ACCOUNT_SID:", "config: TWILIO_AUTH_TOKEN:", "config: TWILIO_FROM:"}},
 		{name: "bad_app_env", env: []string{"APP_ENV=staging"}, wantErr: []string{`config: APP_ENV: must be one of development, production, got "staging"`}},
 		{name: "bad_log_level", env: []string{"LOG_LEVEL=trace"}, wantErr: []string{"config: LOG_LEVEL:"}},
 		{name: "bad_log_format", env: []string{"LOG_FORMAT=xml"}, wantErr: []string{"config: LOG_FORMAT:"}},

@@ -35,7 +35,30 @@ func (c *Config) Validate() error {
 	c.Sessions.validate(&p)
 	p.httpURL("GOOGLE_ISSUER_URL", c.Google.IssuerURL, true)
 	p.httpURL("FACEBOOK_GRAPH_URL", c.Facebook.GraphURL, true)
+	if c.IsProduction() {
+		c.validateProduction(&p)
+	}
 	return errors.Join(p...)
+}
+
+// validateProduction refuses what is only acceptable in development: the
+// log SMS sender and secrets that dev mode would generate.
+func (c *Config) validateProduction(p *problems) {
+	if c.SMS.Provider == "log" {
+		p.add("SMS_PROVIDER", "the log sender prints codes and is refused in production; use webhook or twilio")
+	}
+	if c.OTP.Secret == "" {
+		p.add("OTP_SECRET", "is required in production")
+	}
+	if c.Sessions.RefreshTokenSecret == "" {
+		p.add("REFRESH_TOKEN_SECRET", "is required in production")
+	}
+	switch {
+	case c.JWT.Algorithm == "ES256" && c.JWT.PrivateKey == "":
+		p.add("JWT_PRIVATE_KEY", "is required in production with ES256")
+	case c.JWT.Algorithm == "HS256" && c.JWT.Secret == "":
+		p.add("JWT_SECRET", "is required in production with HS256")
+	}
 }
 
 func (h HTTPConfig) validate(p *problems) {
@@ -107,6 +130,14 @@ func (s SMSConfig) validate(p *problems) {
 		}
 	}
 	p.httpURL("TWILIO_BASE_URL", s.Twilio.BaseURL, true)
+	switch s.Provider {
+	case "webhook":
+		p.nonEmpty("SMS_WEBHOOK_URL", s.WebhookURL)
+	case "twilio":
+		p.nonEmpty("TWILIO_ACCOUNT_SID", s.Twilio.AccountSID)
+		p.nonEmpty("TWILIO_AUTH_TOKEN", s.Twilio.AuthToken)
+		p.nonEmpty("TWILIO_FROM", s.Twilio.From)
+	}
 }
 
 func (j JWTConfig) validate(p *problems) {

@@ -11,15 +11,18 @@ import (
 
 // statusByKind is the one table mapping service error kinds to HTTP.
 var statusByKind = map[services.Kind]int{
-	services.KindInvalid:         http.StatusBadRequest,
-	services.KindUnauthenticated: http.StatusUnauthorized,
-	services.KindForbidden:       http.StatusForbidden,
-	services.KindNotFound:        http.StatusNotFound,
-	services.KindConflict:        http.StatusConflict,
-	services.KindRateLimited:     http.StatusTooManyRequests,
-	services.KindUnavailable:     http.StatusServiceUnavailable,
-	services.KindUpstream:        http.StatusBadGateway,
-	services.KindNotImplemented:  http.StatusNotImplemented,
+	services.KindInvalid:          http.StatusBadRequest,
+	services.KindUnauthenticated:  http.StatusUnauthorized,
+	services.KindForbidden:        http.StatusForbidden,
+	services.KindNotFound:         http.StatusNotFound,
+	services.KindConflict:         http.StatusConflict,
+	services.KindRateLimited:      http.StatusTooManyRequests,
+	services.KindUnavailable:      http.StatusServiceUnavailable,
+	services.KindUpstream:         http.StatusBadGateway,
+	services.KindNotImplemented:   http.StatusNotImplemented,
+	services.KindUnprocessable:    http.StatusUnprocessableEntity,
+	services.KindTooLarge:         http.StatusRequestEntityTooLarge,
+	services.KindUnsupportedMedia: http.StatusUnsupportedMediaType,
 }
 
 // errorBody is the JSON shape of every error response.

@@ -9,6 +9,8 @@ import (
 	"net/http"
 
 	"github.com/gin-gonic/gin"
+
+	"github.com/agency-platform/agency/services"
 )
 
 // Pinger answers whether the database is reachable (a SELECT 1).
@@ -24,6 +26,12 @@ type Deps struct {
 	// TrustedProxies are the CIDRs whose X-Forwarded-For is believed; none
 	// by default, so the client IP is the TCP peer.
 	TrustedProxies []string
+	Sessions       *services.Sessions
+	Phone          *services.PhoneAuth
+	Users          *services.Users
+	// JWKS is the public key set document; OpenAPI the contract (YAML).
+	JWKS    []byte
+	OpenAPI []byte
 }
 
 // New builds the router: recovery, request id, request log and body limit
@@ -36,7 +44,7 @@ func New(d Deps) (http.Handler, error) {
 	if err := r.SetTrustedProxies(d.TrustedProxies); err != nil {
 		return nil, err
 	}
-	r.Use(requestID(), recovery(d.Logger), requestLog(d.Logger), limitBody(maxBodyBytes))
+	r.Use(requestID(), recovery(d.Logger), requestLog(d.Logger), limitAuthHeader(), limitBody(maxBodyBytes))
 	addRoutes(r, d)
 	return r, nil
 }

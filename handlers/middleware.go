@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+
+	"github.com/agency-platform/agency/services"
 )
 
 const (
@@ -36,6 +38,7 @@ func requestID() gin.HandlerFunc {
 		}
 		c.Set(ctxRequestID, id)
 		c.Header(requestIDHeader, id)
+		c.Request = c.Request.WithContext(services.WithRequestID(c.Request.Context(), id))
 		c.Next()
 	}
 }

@@ -7,7 +7,28 @@ func addRoutes(r *gin.Engine, d Deps) {
 	r.NoRoute(notFound())
 	r.NoMethod(methodNotAllowed())
 
-	// Probes for orchestrators and load balancers.
+	// Public: probes, keys, contract.
 	r.GET("/healthz", healthz())
 	r.GET("/readyz", readyz(d.DB))
+	r.GET("/.well-known/jwks.json", jwks(d.JWKS))
+	r.GET("/openapi.yaml", openAPI(d.OpenAPI))
+
+	// Public: sign-in and token endpoints.
+	auth := r.Group("/v1/auth")
+	auth.POST("/otp/send", otpSend(d.Phone))
+	auth.POST("/otp/verify", otpVerify(d.Phone))
+	auth.POST("/refresh", refresh(d.Sessions))
+	auth.POST("/logout", logout(d.Sessions))
+
+	// Signed in, role not required: what a new user needs to pick a role.
+	me := r.Group("/v1/me", requireAuth(d.Sessions))
+	me.GET("", getMe(d.Users))
+	me.PATCH("", patchMe(d.Users))
+	me.PUT("/role", setRole(d.Users))
+	me.GET("/sessions", listSessions(d.Sessions))
+	me.DELETE("/sessions/:id", deleteSession(d.Sessions))
+
+	// Signed in with a role: everything else under /v1.
+	withRole := r.Group("/v1", requireAuth(d.Sessions), requireRole())
+	withRole.GET("/me/identities", listIdentities(d.Users))
 }

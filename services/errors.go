@@ -23,6 +23,9 @@ const (
 	KindUnavailable
 	KindUpstream
 	KindNotImplemented
+	KindUnprocessable
+	KindTooLarge
+	KindUnsupportedMedia
 )
 
 // Error is a failure a client may be told about: a Kind, a stable
@@ -69,4 +72,3 @@ func AsError(err error) (*Error, bool) {
 
 // ErrUnavailable reports that a dependency (the database) cannot be reached.
 var ErrUnavailable = newError(KindUnavailable, "unavailable", "a dependency is not reachable, try again later")
-

@@ -109,7 +109,7 @@ func TestSchema_UpdatedAtMovesOnUpdate(t *testing.T) {
 	db := testdb.New(t)
 	created := db.Client.User.Create().SaveX(ctx)
 	u := db.Client.User.GetX(ctx, created.ID) // as stored (microseconds)
-	time.Sleep(5 * time.Millisecond)         // wall-clock distance between two writes, not an expiry wait
+	time.Sleep(5 * time.Millisecond)          // wall-clock distance between two writes, not an expiry wait
 	u.Update().SetFullName("Ajay Kumar").ExecX(ctx)
 	u2 := db.Client.User.GetX(ctx, u.ID)
 	if !u2.UpdatedAt.After(u.UpdatedAt) || !u2.CreatedAt.Equal(u.CreatedAt) {

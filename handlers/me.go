@@ -1,0 +1,119 @@
+package handlers
+
+import (
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
+
+	"github.com/agency-platform/agency/services"
+)
+
+func getMe(users *services.Users) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		u, err := users.Me(c.Request.Context(), principal(c))
+		if err != nil {
+			writeError(c, err)
+			return
+		}
+		c.JSON(http.StatusOK, meJSON{userJSON: newUserJSON(u), Identities: newIdentitiesJSON(u.Edges.Identities)})
+	}
+}
+
+type patchMeRequest struct {
+	FullName          *string `json:"full_name"`
+	ProfilePictureURL *string `json:"profile_picture_url"`
+}
+
+func patchMe(users *services.Users) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		var req patchMeRequest
+		if !bindJSON(c, &req) {
+			return
+		}
+		u, err := users.UpdateProfile(c.Request.Context(), principal(c), services.ProfileUpdate{
+			FullName: req.FullName, ProfilePictureURL: req.ProfilePictureURL,
+		})
+		if err != nil {
+			writeError(c, err)
+			return
+		}
+		c.JSON(http.StatusOK, newUserJSON(u))
+	}
+}
+
+type setRoleRequest struct {
+	Role *string `json:"role"`
+}
+
+func setRole(users *services.Users) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		var req setRoleRequest
+		if !bindJSON(c, &req) {
+			return
+		}
+		if err := required("role", req.Role); err != nil {
+			writeError(c, err)
+			return
+		}
+		pair, err := users.SetRole(c.Request.Context(), principal(c), *req.Role)
+		if err != nil {
+			writeError(c, err)
+			return
+		}
+		c.JSON(http.StatusOK, newTokenPairJSON(pair))
+	}
+}
+
+func listSessions(sessions *services.Sessions) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		p := principal(c)
+		rows, err := sessions.List(c.Request.Context(), p)
+		if err != nil {
+			writeError(c, err)
+			return
+		}
+		c.JSON(http.StatusOK, newSessionsJSON(rows, p.SessionID))
+	}
+}
+
+func deleteSession(sessions *services.Sessions) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		id, err := uuid.Parse(c.Param("id"))
+		if err != nil {
+			writeError(c, services.ErrSessionNotFound)
+			return
+		}
+		if err := sessions.Revoke(c.Request.Context(), principal(c), id); err != nil {
+			writeError(c, err)
+			return
+		}
+		c.Status(http.StatusNoContent)
+	}
+}
+
+func listIdentities(users *services.Users) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		u, err := users.Me(c.Request.Context(), principal(c))
+		if err != nil {
+			writeError(c, err)
+			return
+		}
+		c.JSON(http.StatusOK, newIdentitiesJSON(u.Edges.Identities))
+	}
+}
+
+// jwks publishes the public signing keys.
+func jwks(doc []byte) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		c.Header("Cache-Control", "public, max-age=300")
+		c.Data(http.StatusOK, "application/json", doc)
+	}
+}
+
+// openAPI serves the API contract.
+func openAPI(spec []byte) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		c.Data(http.StatusOK, "application/yaml", spec)
+	}
+}

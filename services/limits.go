@@ -1,0 +1,76 @@
+package services
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/agency-platform/agency/ent"
+	"github.com/agency-platform/agency/ent/ratelimit"
+)
+
+// limiter counts events in fixed windows stored in auth_rate_limits, so
+// every instance sharing the database sees the same counts.
+type limiter struct {
+	db  *ent.Client
+	now func() time.Time
+}
+
+// take records one event for key if the window has room. It never raises a
+// count past limit: the increment is a conditional UPDATE whose affected-row
+// count decides, and the first event of a window is an INSERT that the
+// unique (key, window_start) index arbitrates. When the window is full it
+// returns false and how long until the window ends.
+func (l *limiter) take(ctx context.Context, key string, limit int, window time.Duration) (bool, time.Duration, error) {
+	now := l.now()
+	start := now.Truncate(window)
+	for try := 0; try < 2; try++ {
+		n, err := l.db.RateLimit.Update().
+			Where(ratelimit.Key(key), ratelimit.WindowStart(start), ratelimit.CountLT(limit)).
+			AddCount(1).
+			Save(ctx)
+		if err != nil {
+			return false, 0, fmt.Errorf("rate limit %s: %w", key, err)
+		}
+		if n == 1 {
+			return true, 0, nil
+		}
+		exists, err := l.db.RateLimit.Query().Where(ratelimit.Key(key), ratelimit.WindowStart(start)).Exist(ctx)
+		if err != nil {
+			return false, 0, fmt.Errorf("rate limit %s: %w", key, err)
+		}
+		if exists {
+			return false, start.Add(window).Sub(now), nil
+		}
+		err = l.db.RateLimit.Create().
+			SetKey(key).SetWindowStart(start).SetCount(1).SetExpiresAt(start.Add(window)).
+			Exec(ctx)
+		if err == nil {
+			return true, 0, nil
+		}
+		if !ent.IsConstraintError(err) {
+			return false, 0, fmt.Errorf("rate limit %s: %w", key, err)
+		}
+		// Another request created the window's row first: count on it.
+	}
+	return false, start.Add(window).Sub(now), nil
+}
+
+// full reports, without counting, whether key's window has reached limit.
+func (l *limiter) full(ctx context.Context, key string, limit int, window time.Duration) (bool, time.Duration, error) {
+	now := l.now()
+	start := now.Truncate(window)
+	full, err := l.db.RateLimit.Query().
+		Where(ratelimit.Key(key), ratelimit.WindowStart(start), ratelimit.CountGTE(limit)).
+		Exist(ctx)
+	if err != nil {
+		return false, 0, fmt.Errorf("rate limit %s: %w", key, err)
+	}
+	return full, start.Add(window).Sub(now), nil
+}
+
+// retrySeconds rounds a wait up to whole seconds (at least 1) for Retry-After.
+func retrySeconds(d time.Duration) int {
+	s := int((d + time.Second - 1) / time.Second)
+	return max(s, 1)
+}

@@ -1,0 +1,357 @@
+package services
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/big"
+	"time"
+
+	entsql "entgo.io/ent/dialect/sql"
+
+	"github.com/agency-platform/agency/ent"
+	"github.com/agency-platform/agency/ent/authidentity"
+	"github.com/agency-platform/agency/ent/phoneotp"
+	"github.com/agency-platform/agency/internal/phone"
+	"github.com/agency-platform/agency/internal/sms"
+)
+
+// Phone sign-in errors.
+var (
+	ErrInvalidPhone        = newError(KindInvalid, "invalid_phone", "the phone number is not valid for SMS sign-in")
+	ErrInvalidOTP          = newError(KindUnauthenticated, "invalid_otp", "the code is wrong or expired")
+	ErrOTPAttemptsExceeded = newError(KindUnauthenticated, "otp_attempts_exceeded", "too many wrong codes; request a new code")
+	ErrSMSFailed           = newError(KindUpstream, "sms_failed", "the SMS could not be sent; try again")
+)
+
+// OTPConfig holds the OTP rules.
+type OTPConfig struct {
+	TTL                  time.Duration
+	ResendCooldown       time.Duration
+	MaxSendsPerHour      int
+	MaxSendsPerIPPerHour int
+	MaxAttempts          int
+	MaxFailuresPerDay    int
+	SendTimeout          time.Duration
+	Secret               []byte            // OTP_SECRET: key of the stored HMAC
+	AllowedCountries     []string          // empty: all
+	TestCodes            map[string]string // E.164 → fixed code, never sent
+}
+
+// PhoneAuth signs users in with a 6-digit code sent by SMS.
+type PhoneAuth struct {
+	db       *ent.Client
+	sender   sms.Sender
+	sessions *Sessions
+	limits   *limiter
+	cfg      OTPConfig
+	now      func() time.Time
+	events   *Events
+}
+
+// NewPhoneAuth returns the phone sign-in service.
+func NewPhoneAuth(db *ent.Client, sender sms.Sender, sessions *Sessions, cfg OTPConfig, now func() time.Time, events *Events) *PhoneAuth {
+	return &PhoneAuth{db: db, sender: sender, sessions: sessions, limits: &limiter{db: db, now: now}, cfg: cfg, now: now, events: events}
+}
+
+// SendResult tells the client how long the code lives and when it may ask again.
+type SendResult struct {
+	ExpiresIn   time.Duration
+	ResendAfter time.Duration
+}
+
+// Send issues a fresh code for rawPhone, replacing any earlier one, and
+// sends it. The answer does not depend on whether the number has an
+// account. Limits (cooldown, per number, per client IP) live in the
+// database. If the sender fails, the code is deleted again, so neither a
+// usable code nor a cooldown is left behind.
+func (a *PhoneAuth) Send(ctx context.Context, rawPhone, clientIP string) (*SendResult, error) {
+	num, err := phone.Normalize(rawPhone, a.cfg.AllowedCountries)
+	if err != nil {
+		return nil, ErrInvalidPhone
+	}
+	if err := a.checkCooldown(ctx, num); err != nil {
+		return nil, err
+	}
+	if err := a.take(ctx, "otp_send:ip:"+clientIP, a.cfg.MaxSendsPerIPPerHour, time.Hour, num); err != nil {
+		return nil, err
+	}
+	if err := a.take(ctx, "otp_send:phone:"+num, a.cfg.MaxSendsPerHour, time.Hour, num); err != nil {
+		return nil, err
+	}
+	code, fixed := a.cfg.TestCodes[num]
+	if !fixed {
+		if code, err = randomCode(); err != nil {
+			return nil, fmt.Errorf("send otp: %w", err)
+		}
+	}
+	hash := a.hashCode(num, code)
+	if err := a.store(ctx, num, hash); err != nil {
+		return nil, err
+	}
+	if !fixed {
+		sctx, cancel := context.WithTimeout(ctx, a.cfg.SendTimeout)
+		err = a.sender.Send(sctx, num, code)
+		cancel()
+		if err != nil {
+			a.unstore(num, hash)
+			a.events.log(ctx, "otp_send_failed", slog.String("phone", phone.Mask(num)), slog.String("err", err.Error()))
+			return nil, &Error{Kind: ErrSMSFailed.Kind, Code: ErrSMSFailed.Code, Message: ErrSMSFailed.Message}
+		}
+	}
+	a.events.log(ctx, "otp_sent", slog.String("phone", phone.Mask(num)), slog.Bool("test_number", fixed))
+	return &SendResult{ExpiresIn: a.cfg.TTL, ResendAfter: a.cfg.ResendCooldown}, nil
+}
+
+// checkCooldown refuses a resend while the live code is younger than the cooldown.
+func (a *PhoneAuth) checkCooldown(ctx context.Context, num string) error {
+	otp, err := a.db.PhoneOTP.Query().Where(phoneotp.PhoneNumber(num)).Only(ctx)
+	if ent.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("send otp: %w", err)
+	}
+	if wait := otp.CreatedAt.Add(a.cfg.ResendCooldown).Sub(a.now()); wait > 0 {
+		return a.tooSoon(ctx, num, wait)
+	}
+	return nil
+}
+
+func (a *PhoneAuth) tooSoon(ctx context.Context, num string, wait time.Duration) error {
+	a.events.log(ctx, "rate_limited", slog.String("limit", "otp_resend_cooldown"), slog.String("phone", phone.Mask(num)))
+	return &Error{Kind: KindRateLimited, Code: "otp_resend_too_soon", Message: "wait before asking for another code",
+		RetryAfterSeconds: retrySeconds(wait)}
+}
+
+// take counts one event against a limit, refusing when it is used up.
+func (a *PhoneAuth) take(ctx context.Context, key string, limit int, window time.Duration, num string) error {
+	ok, wait, err := a.limits.take(ctx, key, limit, window)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return a.rateLimited(ctx, key, num, wait)
+	}
+	return nil
+}
+
+func (a *PhoneAuth) rateLimited(ctx context.Context, key, num string, wait time.Duration) error {
+	a.events.log(ctx, "rate_limited", slog.String("limit", limitName(key)), slog.String("phone", phone.Mask(num)))
+	return &Error{Kind: KindRateLimited, Code: "rate_limited", Message: "too many requests; try again later",
+		RetryAfterSeconds: retrySeconds(wait)}
+}
+
+// limitName strips the counted value (number or IP) from a limiter key.
+func limitName(key string) string {
+	for i := len(key) - 1; i >= 0; i-- {
+		if key[i] == ':' {
+			return key[:i]
+		}
+	}
+	return key
+}
+
+// store writes the code as the number's only live code. The unique index on
+// phone_number makes this one upsert; its WHERE keeps the cooldown even
+// against a concurrent send that passed checkCooldown at the same moment.
+func (a *PhoneAuth) store(ctx context.Context, num, hash string) error {
+	now := a.now()
+	err := a.db.PhoneOTP.Create().
+		SetPhoneNumber(num).
+		SetOtpHash(hash).
+		SetExpiresAt(now.Add(a.cfg.TTL)).
+		SetCreatedAt(now).
+		SetAttempts(0).
+		OnConflict(
+			entsql.ConflictColumns(phoneotp.FieldPhoneNumber),
+			entsql.ResolveWith(func(u *entsql.UpdateSet) {
+				u.SetExcluded(phoneotp.FieldOtpHash)
+				u.SetExcluded(phoneotp.FieldExpiresAt)
+				u.SetExcluded(phoneotp.FieldCreatedAt)
+				u.SetExcluded(phoneotp.FieldAttempts)
+			}),
+			entsql.UpdateWhere(entsql.LTE(entsql.Table(phoneotp.Table).C(phoneotp.FieldCreatedAt), now.Add(-a.cfg.ResendCooldown))),
+		).
+		Exec(ctx)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("store otp: %w", err)
+	}
+	stored, err := a.db.PhoneOTP.Query().Where(phoneotp.PhoneNumber(num)).Only(ctx)
+	if err != nil {
+		return fmt.Errorf("store otp: %w", err)
+	}
+	if !equalHash(stored.OtpHash, hash) {
+		return a.tooSoon(ctx, num, stored.CreatedAt.Add(a.cfg.ResendCooldown).Sub(now))
+	}
+	return nil
+}
+
+// unstore deletes the code just stored (the SMS failed), unless a newer
+// one replaced it meanwhile. It runs even if the request was cancelled.
+func (a *PhoneAuth) unstore(num, hash string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, _ = a.db.PhoneOTP.Delete().Where(phoneotp.PhoneNumber(num), phoneotp.OtpHash(hash)).Exec(ctx)
+}
+
+// hashCode is the stored form of a code: HMAC-SHA256 under OTP_SECRET,
+// bound to the number so a row cannot be replayed for another number.
+func (a *PhoneAuth) hashCode(num, code string) string {
+	m := hmac.New(sha256.New, a.cfg.Secret)
+	m.Write([]byte(num))
+	m.Write([]byte{0})
+	m.Write([]byte(code))
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+// randomCode draws a uniform 6-digit code from crypto/rand.
+func randomCode() (string, error) {
+	n, err := rand.Int(rand.Reader, big.NewInt(1_000_000))
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("%06d", n.Int64()), nil
+}
+
+// Verify checks a code and signs the number's user in, creating the user
+// (role NULL) and its phone identity on first sign-in.
+//
+// Each try first takes one attempt with a conditional UPDATE (attempts <
+// max), then compares; so parallel guesses cannot get more comparisons than
+// OTP_MAX_ATTEMPTS. A matching code is deleted with a conditional DELETE
+// whose affected-row count decides: of parallel verifies of one code,
+// exactly one signs in.
+func (a *PhoneAuth) Verify(ctx context.Context, rawPhone, code, device string) (*TokenPair, error) {
+	num, err := phone.Normalize(rawPhone, nil)
+	if err != nil {
+		return nil, ErrInvalidPhone
+	}
+	failKey := "otp_fail:phone:" + num
+	full, wait, err := a.limits.full(ctx, failKey, a.cfg.MaxFailuresPerDay, 24*time.Hour)
+	if err != nil {
+		return nil, err
+	}
+	if full {
+		return nil, a.rateLimited(ctx, failKey, num, wait)
+	}
+	otp, err := a.takeAttempt(ctx, num)
+	if err != nil {
+		return nil, a.failed(ctx, failKey, num, err)
+	}
+	if !validCode(code) || !equalHash(otp.OtpHash, a.hashCode(num, code)) {
+		return nil, a.failed(ctx, failKey, num, ErrInvalidOTP)
+	}
+	n, err := a.db.PhoneOTP.Delete().Where(phoneotp.ID(otp.ID), phoneotp.OtpHash(otp.OtpHash)).Exec(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("verify otp: consume: %w", err)
+	}
+	if n == 0 {
+		return nil, ErrInvalidOTP // used by a parallel request
+	}
+	return a.signIn(ctx, num, device)
+}
+
+// takeAttempt spends one attempt on the number's live code and returns it.
+func (a *PhoneAuth) takeAttempt(ctx context.Context, num string) (*ent.PhoneOTP, error) {
+	now := a.now()
+	n, err := a.db.PhoneOTP.Update().
+		Where(phoneotp.PhoneNumber(num), phoneotp.ExpiresAtGT(now), phoneotp.AttemptsLT(a.cfg.MaxAttempts)).
+		AddAttempts(1).
+		Save(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("verify otp: %w", err)
+	}
+	otp, err := a.db.PhoneOTP.Query().Where(phoneotp.PhoneNumber(num)).Only(ctx)
+	switch {
+	case ent.IsNotFound(err):
+		return nil, ErrInvalidOTP
+	case err != nil:
+		return nil, fmt.Errorf("verify otp: %w", err)
+	case !otp.ExpiresAt.After(now):
+		return nil, ErrInvalidOTP
+	case n == 0:
+		return nil, ErrOTPAttemptsExceeded
+	}
+	return otp, nil
+}
+
+// failed counts a failed verification against the daily budget and logs it.
+func (a *PhoneAuth) failed(ctx context.Context, failKey, num string, cause error) error {
+	if _, _, err := a.limits.take(ctx, failKey, a.cfg.MaxFailuresPerDay, 24*time.Hour); err != nil {
+		return err
+	}
+	se, _ := AsError(cause)
+	if se == nil {
+		return cause
+	}
+	a.events.log(ctx, "signin_failed", slog.String("method", "phone"), slog.String("phone", phone.Mask(num)), slog.String("reason", se.Code))
+	return cause
+}
+
+func validCode(code string) bool {
+	if len(code) != 6 {
+		return false
+	}
+	for _, c := range code {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// signIn finds or creates the user holding (phone, num) and starts a
+// session, all in one transaction.
+func (a *PhoneAuth) signIn(ctx context.Context, num, device string) (*TokenPair, error) {
+	var (
+		u   *ent.User
+		tok refreshToken
+		neu bool
+	)
+	err := withTx(ctx, a.db, func(tx *ent.Tx) error {
+		var err error
+		if u, neu, err = findOrCreateUser(ctx, tx, authidentity.ProviderPhone, num, nil); err != nil {
+			return err
+		}
+		tok, err = a.sessions.start(ctx, tx, u, device)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sign in: %w", err)
+	}
+	a.events.log(ctx, "signin_succeeded", slog.String("method", "phone"), slog.String("user_id", u.ID.String()),
+		slog.String("phone", phone.Mask(num)), slog.String("session_id", tok.session.String()), slog.Bool("new_user", neu))
+	return a.sessions.pair(u, tok)
+}
+
+// findOrCreateUser returns the user holding (provider, id), creating the
+// user and identity when none does. A concurrent first sign-in of the same
+// identity loses on the unique index and the whole transaction is retried
+// by the caller's next attempt; here it reports the conflict as an error.
+func findOrCreateUser(ctx context.Context, tx *ent.Tx, provider authidentity.Provider, providerID string, email *string) (*ent.User, bool, error) {
+	ident, err := tx.AuthIdentity.Query().
+		Where(authidentity.ProviderEQ(provider), authidentity.ProviderID(providerID)).
+		WithUser().
+		Only(ctx)
+	if err == nil {
+		return ident.Edges.User, false, nil
+	}
+	if !ent.IsNotFound(err) {
+		return nil, false, fmt.Errorf("find identity: %w", err)
+	}
+	u, err := tx.User.Create().Save(ctx)
+	if err != nil {
+		return nil, false, fmt.Errorf("create user: %w", err)
+	}
+	if err := tx.AuthIdentity.Create().SetUser(u).SetProvider(provider).SetProviderID(providerID).SetNillableEmail(email).Exec(ctx); err != nil {
+		return nil, false, fmt.Errorf("create identity: %w", err)
+	}
+	return u, true, nil
+}

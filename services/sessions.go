@@ -1,0 +1,338 @@
+package services
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	entsql "entgo.io/ent/dialect/sql"
+	"github.com/google/uuid"
+
+	"github.com/agency-platform/agency/ent"
+	"github.com/agency-platform/agency/ent/refreshtoken"
+	"github.com/agency-platform/agency/ent/user"
+	"github.com/agency-platform/agency/internal/accesstoken"
+)
+
+// Session and token errors.
+var (
+	ErrInvalidRefreshToken = newError(KindUnauthenticated, "invalid_refresh_token", "the refresh token is unknown, expired or revoked")
+	ErrRefreshTokenReused  = newError(KindUnauthenticated, "refresh_token_reused", "this refresh token was already used; the session has been ended")
+	ErrUnauthorized        = newError(KindUnauthenticated, "unauthorized", "a valid access token is required")
+	ErrSessionNotFound     = newError(KindNotFound, "not_found", "no such session")
+	ErrInvalidScope        = newError(KindInvalid, "invalid_request", "scope must be current, others or global")
+)
+
+// SessionConfig sets token lifetimes and the device limit.
+type SessionConfig struct {
+	RefreshTTL time.Duration // idle expiry, moved forward by each refresh
+	MaxAge     time.Duration // absolute limit from sign-in
+	ReuseGrace time.Duration // a retried refresh within this gets the same token back
+	MaxPerUser int           // device limit
+	RefreshKey []byte        // REFRESH_TOKEN_SECRET
+}
+
+// Sessions issues, rotates, lists and ends sessions (one row of
+// user_refresh_tokens per signed-in device).
+type Sessions struct {
+	db      *ent.Client
+	dialect string
+	access  *accesstoken.Issuer
+	cfg     SessionConfig
+	key     refreshKey
+	now     func() time.Time
+	events  *Events
+}
+
+// NewSessions returns the session service.
+func NewSessions(db *ent.Client, dialect string, access *accesstoken.Issuer, cfg SessionConfig, now func() time.Time, events *Events) *Sessions {
+	return &Sessions{db: db, dialect: dialect, access: access, cfg: cfg, key: refreshKey(cfg.RefreshKey), now: now, events: events}
+}
+
+// TokenPair is what a sign-in or refresh hands the client.
+type TokenPair struct {
+	AccessToken  string
+	ExpiresIn    time.Duration
+	RefreshToken string
+	User         *ent.User
+}
+
+// Principal is the caller behind a verified access token.
+type Principal struct {
+	User      *ent.User
+	SessionID uuid.UUID
+	// SignedInAt is when the session was created (for re-authentication rules).
+	SignedInAt time.Time
+}
+
+// start creates a session for u inside tx and enforces the device limit:
+// the user's row is locked first, so concurrent sign-ins of one user take
+// turns and the count never passes MaxPerUser; sessions beyond the limit
+// are deleted oldest first, never the one just created.
+func (s *Sessions) start(ctx context.Context, tx *ent.Tx, u *ent.User, device string) (refreshToken, error) {
+	if err := lockUser(ctx, tx, s.dialect, u.ID); err != nil {
+		return refreshToken{}, err
+	}
+	now := s.now()
+	tok, err := newRefreshToken(uuid.New())
+	if err != nil {
+		return refreshToken{}, fmt.Errorf("start session: %w", err)
+	}
+	create := tx.RefreshToken.Create().
+		SetID(tok.session).
+		SetUserID(u.ID).
+		SetTokenHash(tok.hash()).
+		SetExpiresAt(minTime(now.Add(s.cfg.RefreshTTL), now.Add(s.cfg.MaxAge))).
+		SetSessionExpiresAt(now.Add(s.cfg.MaxAge)).
+		SetCreatedAt(now).
+		SetLastUsedAt(now)
+	if device != "" {
+		create.SetDeviceInfo(device)
+	}
+	if err := create.Exec(ctx); err != nil {
+		return refreshToken{}, fmt.Errorf("start session: %w", err)
+	}
+	evict, err := tx.RefreshToken.Query().
+		Where(refreshtoken.UserID(u.ID), refreshtoken.IDNEQ(tok.session)).
+		Order(refreshtoken.ByCreatedAt(entsql.OrderDesc()), refreshtoken.ByID(entsql.OrderDesc())).
+		Offset(s.cfg.MaxPerUser - 1).
+		IDs(ctx)
+	if err != nil {
+		return refreshToken{}, fmt.Errorf("start session: list sessions: %w", err)
+	}
+	if len(evict) > 0 {
+		if _, err := tx.RefreshToken.Delete().Where(refreshtoken.IDIn(evict...)).Exec(ctx); err != nil {
+			return refreshToken{}, fmt.Errorf("start session: evict: %w", err)
+		}
+		s.events.log(ctx, "session_evicted", slog.String("user_id", u.ID.String()), slog.Int("count", len(evict)))
+	}
+	return tok, nil
+}
+
+// lockUser takes the user's row lock for the rest of the transaction. On
+// SQLite every write transaction already holds the database's single write
+// lock (BEGIN IMMEDIATE), which serialises just as well.
+func lockUser(ctx context.Context, tx *ent.Tx, dialect string, id uuid.UUID) error {
+	if dialect != "postgres" {
+		return nil
+	}
+	if _, err := tx.User.Query().Where(user.ID(id)).ForUpdate().OnlyID(ctx); err != nil {
+		return fmt.Errorf("lock user: %w", err)
+	}
+	return nil
+}
+
+// pair issues an access token for u on session and packages the pair.
+func (s *Sessions) pair(u *ent.User, tok refreshToken) (*TokenPair, error) {
+	role := ""
+	if u.Role != nil {
+		role = string(*u.Role)
+	}
+	at, ttl, err := s.access.Issue(u.ID, tok.session, role)
+	if err != nil {
+		return nil, fmt.Errorf("issue access token: %w", err)
+	}
+	return &TokenPair{AccessToken: at, ExpiresIn: ttl, RefreshToken: tok.String(), User: u}, nil
+}
+
+// Refresh rotates a refresh token: the old one dies, the idle expiry moves
+// to now + RefreshTTL (never past the absolute limit). The common case is
+// one conditional UPDATE (whose affected-row count decides who rotated)
+// and one SELECT of the user.
+func (s *Sessions) Refresh(ctx context.Context, raw string) (*TokenPair, error) {
+	tok, ok := parseRefreshToken(raw)
+	if !ok {
+		return nil, ErrInvalidRefreshToken
+	}
+	now := s.now()
+	h := tok.hash()
+	next := s.key.next(tok.session, tok.gen, h)
+	n, err := s.db.RefreshToken.Update().
+		Where(refreshtoken.ID(tok.session), refreshtoken.TokenHash(h), refreshtoken.Generation(tok.gen), refreshtoken.ExpiresAtGT(now)).
+		SetTokenHash(next.hash()).
+		SetPreviousTokenHash(h).
+		SetGeneration(next.gen).
+		SetRotatedAt(now).
+		SetLastUsedAt(now).
+		Modify(s.capExpiry(now.Add(s.cfg.RefreshTTL))).
+		Save(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("rotate refresh token: %w", err)
+	}
+	if n == 0 {
+		return s.refreshMiss(ctx, tok, h, next, now)
+	}
+	u, err := s.db.User.Query().Where(user.HasRefreshTokensWith(refreshtoken.ID(tok.session))).Only(ctx)
+	if err != nil {
+		return nil, notFoundAs(err, ErrInvalidRefreshToken, "refresh: load user")
+	}
+	return s.pair(u, next)
+}
+
+// capExpiry sets expires_at to the earlier of idle and the session's
+// absolute limit, computed by the database in the same UPDATE.
+func (s *Sessions) capExpiry(idle time.Time) func(*entsql.UpdateBuilder) {
+	fn := "LEAST"
+	if s.dialect != "postgres" {
+		fn = "MIN"
+	}
+	return func(u *entsql.UpdateBuilder) {
+		u.Set(refreshtoken.FieldExpiresAt, entsql.Expr(
+			fn+"(?, COALESCE("+refreshtoken.FieldSessionExpiresAt+", ?))", idle, idle))
+	}
+}
+
+// refreshMiss explains a refresh whose UPDATE matched nothing: a retry
+// within the grace window (answered with the current token), a replay of an
+// older token (the session is revoked), or an invalid token.
+func (s *Sessions) refreshMiss(ctx context.Context, tok refreshToken, h string, next refreshToken, now time.Time) (*TokenPair, error) {
+	row, err := s.db.RefreshToken.Query().Where(refreshtoken.ID(tok.session)).WithUser().Only(ctx)
+	if err != nil {
+		return nil, notFoundAs(err, ErrInvalidRefreshToken, "refresh: load session")
+	}
+	if !row.ExpiresAt.After(now) {
+		return nil, ErrInvalidRefreshToken
+	}
+	isPredecessor := row.Generation == tok.gen+1 && row.PreviousTokenHash != nil && equalHash(*row.PreviousTokenHash, h)
+	if isPredecessor && row.RotatedAt != nil && now.Sub(*row.RotatedAt) <= s.cfg.ReuseGrace && equalHash(next.hash(), row.TokenHash) {
+		return s.pair(row.Edges.User, next)
+	}
+	if isPredecessor || s.key.rollsForwardTo(tok, row.Generation, row.TokenHash) {
+		if _, err := s.db.RefreshToken.Delete().Where(refreshtoken.ID(row.ID)).Exec(ctx); err != nil {
+			return nil, fmt.Errorf("revoke reused session: %w", err)
+		}
+		s.events.log(ctx, "refresh_token_reused", slog.String("user_id", row.UserID.String()),
+			slog.String("session_id", row.ID.String()))
+		return nil, ErrRefreshTokenReused
+	}
+	return nil, ErrInvalidRefreshToken
+}
+
+// Authenticate verifies an access token and checks its session still
+// exists, so logout takes effect at once. One SELECT loads the user (with
+// the current role) only if the session is live.
+func (s *Sessions) Authenticate(ctx context.Context, token string) (*Principal, error) {
+	claims, err := s.access.Verify(token)
+	if err != nil {
+		return nil, &Error{Kind: KindUnauthenticated, Code: ErrUnauthorized.Code, Message: ErrUnauthorized.Message}
+	}
+	u, err := s.db.User.Query().
+		Where(user.ID(claims.UserID), user.HasRefreshTokensWith(
+			refreshtoken.ID(claims.SessionID), refreshtoken.ExpiresAtGT(s.now()))).
+		Only(ctx)
+	if err != nil {
+		return nil, notFoundAs(err, ErrUnauthorized, "authenticate")
+	}
+	return &Principal{User: u, SessionID: claims.SessionID, SignedInAt: claims.IssuedAt}, nil
+}
+
+// Logout ends sessions of the caller: scope "current" (or ""), "others"
+// (all but the current one) or "global" (all). Idempotent.
+func (s *Sessions) Logout(ctx context.Context, p *Principal, scope string) error {
+	q := s.db.RefreshToken.Delete().Where(refreshtoken.UserID(p.User.ID))
+	switch scope {
+	case "", "current":
+		q.Where(refreshtoken.ID(p.SessionID))
+	case "others":
+		q.Where(refreshtoken.IDNEQ(p.SessionID))
+	case "global":
+	default:
+		return ErrInvalidScope
+	}
+	n, err := q.Exec(ctx)
+	if err != nil {
+		return fmt.Errorf("logout: %w", err)
+	}
+	s.events.log(ctx, "logout", slog.String("user_id", p.User.ID.String()),
+		slog.String("session_id", p.SessionID.String()), slog.String("scope", scope), slog.Int("sessions_ended", n))
+	return nil
+}
+
+// LogoutRefreshToken ends the session a refresh token belongs to, when the
+// token is its current one or the one just rotated away. Anything else is
+// ignored: the answer is the same, so the call reveals nothing.
+func (s *Sessions) LogoutRefreshToken(ctx context.Context, raw string) error {
+	tok, ok := parseRefreshToken(raw)
+	if !ok {
+		return nil
+	}
+	h := tok.hash()
+	n, err := s.db.RefreshToken.Delete().
+		Where(refreshtoken.ID(tok.session), refreshtoken.Or(refreshtoken.TokenHash(h), refreshtoken.PreviousTokenHash(h))).
+		Exec(ctx)
+	if err != nil {
+		return fmt.Errorf("logout by refresh token: %w", err)
+	}
+	if n > 0 {
+		s.events.log(ctx, "logout", slog.String("session_id", tok.session.String()), slog.String("scope", "refresh_token"))
+	}
+	return nil
+}
+
+// List returns the caller's live sessions, newest first.
+func (s *Sessions) List(ctx context.Context, p *Principal) ([]*ent.RefreshToken, error) {
+	rows, err := s.db.RefreshToken.Query().
+		Where(refreshtoken.UserID(p.User.ID), refreshtoken.ExpiresAtGT(s.now())).
+		Order(refreshtoken.ByCreatedAt(entsql.OrderDesc()), refreshtoken.ByID()).
+		All(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list sessions: %w", err)
+	}
+	return rows, nil
+}
+
+// Revoke ends one of the caller's sessions; another user's is not found.
+func (s *Sessions) Revoke(ctx context.Context, p *Principal, id uuid.UUID) error {
+	n, err := s.db.RefreshToken.Delete().Where(refreshtoken.ID(id), refreshtoken.UserID(p.User.ID)).Exec(ctx)
+	if err != nil {
+		return fmt.Errorf("revoke session: %w", err)
+	}
+	if n == 0 {
+		return ErrSessionNotFound
+	}
+	s.events.log(ctx, "logout", slog.String("user_id", p.User.ID.String()), slog.String("session_id", id.String()), slog.String("scope", "session"))
+	return nil
+}
+
+// rotateInTx rotates session sid from the server side (after a role
+// change), inside tx, and returns the new token. The client's previous
+// token becomes the predecessor, with the usual grace window.
+func (s *Sessions) rotateInTx(ctx context.Context, tx *ent.Tx, sid uuid.UUID) (refreshToken, error) {
+	row, err := tx.RefreshToken.Get(ctx, sid)
+	if err != nil {
+		return refreshToken{}, notFoundAs(err, ErrUnauthorized, "rotate session")
+	}
+	now := s.now()
+	next := s.key.next(sid, row.Generation, row.TokenHash)
+	n, err := tx.RefreshToken.Update().
+		Where(refreshtoken.ID(sid), refreshtoken.Generation(row.Generation)).
+		SetTokenHash(next.hash()).
+		SetPreviousTokenHash(row.TokenHash).
+		SetGeneration(next.gen).
+		SetRotatedAt(now).
+		SetLastUsedAt(now).
+		Save(ctx)
+	if err != nil {
+		return refreshToken{}, fmt.Errorf("rotate session: %w", err)
+	}
+	if n == 0 {
+		return refreshToken{}, ErrUnauthorized
+	}
+	return next, nil
+}
+
+// notFoundAs maps Ent's not-found to a service error; other errors wrap.
+func notFoundAs(err error, as *Error, op string) error {
+	if ent.IsNotFound(err) {
+		return as
+	}
+	return fmt.Errorf("%s: %w", op, err)
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}

@@ -1,0 +1,126 @@
+package services
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"unicode/utf8"
+
+	"github.com/agency-platform/agency/ent"
+	"github.com/agency-platform/agency/ent/user"
+)
+
+// User errors.
+var (
+	ErrInvalidRole     = newError(KindUnprocessable, "invalid_role", "role must be one of creator, agency, brand, gifter")
+	ErrRoleAlreadySet  = newError(KindConflict, "role_already_set", "the role is already set")
+	ErrRoleRequired    = newError(KindForbidden, "role_required", "choose a role first (PUT /v1/me/role)")
+	ErrUserNotFound    = newError(KindNotFound, "not_found", "no such user")
+	selfSelectableRole = map[string]user.Role{
+		"creator": user.RoleCreator, "agency": user.RoleAgency, "brand": user.RoleBrand, "gifter": user.RoleGifter,
+	}
+)
+
+// Users reads and changes the signed-in user's own record.
+type Users struct {
+	db       *ent.Client
+	sessions *Sessions
+	events   *Events
+}
+
+// NewUsers returns the user service.
+func NewUsers(db *ent.Client, sessions *Sessions, events *Events) *Users {
+	return &Users{db: db, sessions: sessions, events: events}
+}
+
+// Me returns the user with their sign-in methods.
+func (s *Users) Me(ctx context.Context, p *Principal) (*ent.User, error) {
+	u, err := s.db.User.Query().Where(user.ID(p.User.ID)).WithIdentities().Only(ctx)
+	if err != nil {
+		return nil, notFoundAs(err, ErrUnauthorized, "load user")
+	}
+	return u, nil
+}
+
+// ProfileUpdate holds the fields PATCH /v1/me may change; nil leaves a
+// field as it is.
+type ProfileUpdate struct {
+	FullName          *string
+	ProfilePictureURL *string
+}
+
+// UpdateProfile validates and applies a profile change.
+func (s *Users) UpdateProfile(ctx context.Context, p *Principal, in ProfileUpdate) (*ent.User, error) {
+	upd := s.db.User.UpdateOneID(p.User.ID)
+	if in.FullName != nil {
+		if n := utf8.RuneCountInString(*in.FullName); n < 1 || n > 255 || !utf8.ValidString(*in.FullName) {
+			return nil, validationFailed("full_name", "full_name must be 1 to 255 characters")
+		}
+		upd.SetFullName(*in.FullName)
+	}
+	if in.ProfilePictureURL != nil {
+		if !validPictureURL(*in.ProfilePictureURL) {
+			return nil, validationFailed("profile_picture_url", "profile_picture_url must be an http(s) URL of at most 2048 characters")
+		}
+		upd.SetProfilePictureURL(*in.ProfilePictureURL)
+	}
+	u, err := upd.Save(ctx)
+	if err != nil {
+		return nil, notFoundAs(err, ErrUnauthorized, "update profile")
+	}
+	return u, nil
+}
+
+func validPictureURL(s string) bool {
+	if len(s) > 2048 {
+		return false
+	}
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
+}
+
+// validationFailed is a 422 naming the field.
+func validationFailed(field, msg string) *Error {
+	return &Error{Kind: KindUnprocessable, Code: "validation_failed", Message: msg, Field: field}
+}
+
+// SetRole sets the caller's role once. The UPDATE only matches while role
+// IS NULL, so of two racing requests exactly one succeeds. The session is
+// rotated in the same transaction and a token pair carrying the role is
+// returned.
+func (s *Users) SetRole(ctx context.Context, p *Principal, role string) (*TokenPair, error) {
+	r, ok := selfSelectableRole[role]
+	if !ok {
+		return nil, ErrInvalidRole
+	}
+	var tok refreshToken
+	err := withTx(ctx, s.db, func(tx *ent.Tx) error {
+		n, err := tx.User.Update().Where(user.ID(p.User.ID), user.RoleIsNil()).SetRole(r).Save(ctx)
+		if err != nil {
+			return fmt.Errorf("set role: %w", err)
+		}
+		if n == 0 {
+			return ErrRoleAlreadySet
+		}
+		tok, err = s.sessions.rotateInTx(ctx, tx, p.SessionID)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	u, err := s.db.User.Get(ctx, p.User.ID)
+	if err != nil {
+		return nil, fmt.Errorf("set role: reload user: %w", err)
+	}
+	s.events.log(ctx, "role_set", slog.String("user_id", u.ID.String()), slog.String("role", role))
+	return s.sessions.pair(u, tok)
+}
+
+// RequireRole refuses a caller who has not chosen a role yet.
+func RequireRole(p *Principal) error {
+	if p.User.Role == nil {
+		return ErrRoleRequired
+	}
+	return nil
+}
