@@ -81,7 +81,7 @@ func (a *app) cleanupCmd() *cobra.Command {
 					a.printf("another instance is running the cleanup; nothing done\n")
 					return nil
 				}
-				a.printf("deleted %d expired OTPs, %d expired sessions\n", res.OTPs, res.Sessions)
+				a.printf("deleted %d expired OTPs, %d expired sessions, %d expired rate-limit counters\n", res.OTPs, res.Sessions, res.Counters)
 				return nil
 			})
 		},

@@ -117,9 +117,8 @@ func runCleanupLoop(ctx context.Context, c *services.Cleanup, interval time.Dura
 			case res.Skipped:
 				log.Debug("cleanup skipped: another instance holds the lock")
 			case err == nil:
-				log.Info("cleanup", "otps_deleted", res.OTPs, "sessions_deleted", res.Sessions)
+				log.Info("cleanup", "otps_deleted", res.OTPs, "sessions_deleted", res.Sessions, "counters_deleted", res.Counters)
 			}
 		}
 	}
 }
-

@@ -116,4 +116,3 @@ func buildHandler(cfg *config.Config, db *sql.DB, client *ent.Client, sender sms
 	}
 	return h, nil
 }
-

@@ -9,6 +9,7 @@ import (
 
 	"github.com/agency-platform/agency/ent"
 	"github.com/agency-platform/agency/ent/phoneotp"
+	"github.com/agency-platform/agency/ent/ratelimit"
 	"github.com/agency-platform/agency/ent/refreshtoken"
 )
 
@@ -16,8 +17,8 @@ import (
 // a time run the cleanup when several share a database.
 const cleanupLockKey = "agency_cleanup"
 
-// Cleanup deletes rows whose time has passed: expired OTP codes and expired
-// sessions (refresh tokens).
+// Cleanup deletes rows whose time has passed: expired OTP codes, expired
+// sessions (refresh tokens) and rate-limit counters of past windows.
 type Cleanup struct {
 	db      *ent.Client
 	dialect string
@@ -34,6 +35,7 @@ func NewCleanup(db *ent.Client, d string, now func() time.Time) *Cleanup {
 type CleanupResult struct {
 	OTPs     int
 	Sessions int
+	Counters int
 	Skipped  bool
 }
 
@@ -61,6 +63,11 @@ func (c *Cleanup) Run(ctx context.Context) (CleanupResult, error) {
 			return fmt.Errorf("delete expired sessions: %w", err)
 		}
 		res.Sessions = n
+		n, err = tx.RateLimit.Delete().Where(ratelimit.ExpiresAtLT(now)).Exec(ctx)
+		if err != nil {
+			return fmt.Errorf("delete expired rate-limit counters: %w", err)
+		}
+		res.Counters = n
 		return nil
 	})
 	if err != nil {

@@ -20,13 +20,14 @@ func TestCleanup_Run(t *testing.T) {
 	for i, exp := range []time.Duration{-time.Hour, -time.Second, time.Second, time.Hour} {
 		db.Client.PhoneOTP.Create().SetPhoneNumber("+1555000000" + string(rune('0'+i))).SetOtpHash("h").SetExpiresAt(now.Add(exp)).SaveX(ctx)
 		db.Client.RefreshToken.Create().SetUser(u).SetTokenHash("h" + string(rune('0'+i))).SetExpiresAt(now.Add(exp)).SaveX(ctx)
+		db.Client.RateLimit.Create().SetKey("k").SetWindowStart(now.Add(exp - time.Hour)).SetCount(1).SetExpiresAt(now.Add(exp)).SaveX(ctx)
 	}
 	res, err := services.NewCleanup(db.Client, migration.Postgres, func() time.Time { return now }).Run(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.OTPs != 2 || res.Sessions != 2 || res.Skipped {
-		t.Fatalf("got %+v, want 2 OTPs and 2 sessions deleted", res)
+	if res.OTPs != 2 || res.Sessions != 2 || res.Counters != 2 || res.Skipped {
+		t.Fatalf("got %+v, want 2 OTPs, 2 sessions and 2 counters deleted", res)
 	}
 	if n := db.Client.PhoneOTP.Query().Where(phoneotp.ExpiresAtGT(now)).CountX(ctx); n != 2 {
 		t.Fatalf("live OTPs left: got %d, want 2", n)

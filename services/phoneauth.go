@@ -177,7 +177,7 @@ func (a *PhoneAuth) store(ctx context.Context, num, hash string) error {
 				u.SetExcluded(phoneotp.FieldCreatedAt)
 				u.SetExcluded(phoneotp.FieldAttempts)
 			}),
-			entsql.UpdateWhere(entsql.LTE(entsql.Table(phoneotp.Table).C(phoneotp.FieldCreatedAt), now.Add(-a.cfg.ResendCooldown))),
+			entsql.UpdateWhere(entsql.LTE(phoneotp.FieldCreatedAt, now.Add(-a.cfg.ResendCooldown))),
 		).
 		Exec(ctx)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {

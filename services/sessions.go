@@ -178,8 +178,10 @@ func (s *Sessions) capExpiry(idle time.Time) func(*entsql.UpdateBuilder) {
 		fn = "MIN"
 	}
 	return func(u *entsql.UpdateBuilder) {
-		u.Set(refreshtoken.FieldExpiresAt, entsql.Expr(
-			fn+"(?, COALESCE("+refreshtoken.FieldSessionExpiresAt+", ?))", idle, idle))
+		u.Set(refreshtoken.FieldExpiresAt, entsql.ExprFunc(func(b *entsql.Builder) {
+			b.WriteString(fn + "(").Arg(idle).WriteString(", COALESCE(").Ident(refreshtoken.FieldSessionExpiresAt).
+				WriteString(", ").Arg(idle).WriteString("))")
+		}))
 	}
 }
 

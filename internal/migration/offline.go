@@ -48,11 +48,11 @@ type oneValue struct {
 	done bool
 }
 
-func (r *oneValue) Close() error                             { return nil }
+func (r *oneValue) Close() error                            { return nil }
 func (r *oneValue) ColumnTypes() ([]*sql.ColumnType, error) { return nil, nil }
 func (r *oneValue) Columns() ([]string, error)              { return []string{"v"}, nil }
-func (r *oneValue) Err() error                               { return nil }
-func (r *oneValue) NextResultSet() bool                      { return false }
+func (r *oneValue) Err() error                              { return nil }
+func (r *oneValue) NextResultSet() bool                     { return false }
 
 func (r *oneValue) Next() bool {
 	if r.done {
