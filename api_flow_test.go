@@ -65,4 +65,3 @@ func TestAPI_Walkthrough(t *testing.T) {
 			a.cfg.OTP.Secret, a.cfg.Sessions.RefreshTokenSecret)
 	})
 }
-

@@ -1,0 +1,91 @@
+package services_test
+
+import (
+	"context"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/agency-platform/agency/ent"
+	"github.com/agency-platform/agency/ent/refreshtoken"
+	"github.com/agency-platform/agency/internal/accesstoken"
+	"github.com/agency-platform/agency/internal/database"
+	"github.com/agency-platform/agency/internal/migration"
+	"github.com/agency-platform/agency/internal/testdb"
+	"github.com/agency-platform/agency/migrations"
+	"github.com/agency-platform/agency/services"
+)
+
+func newSessions(t *testing.T, client *ent.Client, dialect string) *services.Sessions {
+	t.Helper()
+	issuer, err := accesstoken.New(accesstoken.Config{Algorithm: "HS256", Secret: "0123456789abcdef0123456789abcdef",
+		Issuer: "i", Audience: "a", TTL: 15 * time.Minute}, time.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return services.NewSessions(client, dialect, issuer, services.SessionConfig{
+		RefreshTTL: time.Hour, MaxAge: 2 * time.Hour, ReuseGrace: 10 * time.Second, MaxPerUser: 5,
+		RefreshKey: []byte("refresh-key"),
+	}, time.Now, nil)
+}
+
+func sqliteClient(t *testing.T) *ent.Client {
+	t.Helper()
+	ctx := context.Background()
+	db, err := database.OpenSQLite(ctx, filepath.Join(t.TempDir(), "a.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	dir, err := migration.NewEmbeddedDir(migrations.FS, "sqlite")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := migration.Apply(ctx, db, migration.SQLite, dir); err != nil {
+		t.Fatal(err)
+	}
+	return database.NewClient(db, migration.SQLite)
+}
+
+// TestSessions_DeviceLimitConcurrent signs one user in 20 times at once:
+// the user row lock keeps the count at MAX_SESSIONS_PER_USER.
+func TestSessions_DeviceLimitConcurrent(t *testing.T) {
+	for _, d := range []string{migration.Postgres, migration.SQLite} {
+		t.Run(d, func(t *testing.T) {
+			var client *ent.Client
+			if d == migration.Postgres {
+				client = testdb.New(t).Client
+			} else {
+				client = sqliteClient(t)
+			}
+			s := newSessions(t, client, d)
+			ctx := context.Background()
+			for round := range 5 {
+				u := client.User.Create().SaveX(ctx)
+				var wg sync.WaitGroup
+				start := make(chan struct{})
+				errs := make(chan error, 20)
+				for range 20 {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						<-start
+						if _, err := s.StartSession(ctx, u, "phone"); err != nil {
+							errs <- err
+						}
+					}()
+				}
+				close(start)
+				wg.Wait()
+				close(errs)
+				for err := range errs {
+					t.Fatalf("round %d: sign-in failed: %v", round, err)
+				}
+				if n := client.RefreshToken.Query().Where(refreshtoken.UserID(u.ID)).CountX(ctx); n != 5 {
+					t.Fatalf("round %d: got %d sessions, want 5", round, n)
+				}
+			}
+		})
+	}
+}
