@@ -106,10 +106,14 @@ func buildHandler(cfg *config.Config, db *sql.DB, client *ent.Client, sender sms
 		slices.Sort(masked)
 		log.Warn("SMS_TEST_OTPS: fixed codes accepted for these numbers; no SMS is sent to them", "numbers", strings.Join(masked, ","))
 	}
+	googleV, facebookV := newVerifiers(cfg, now)
+	providers := services.NewProviderAuth(client, sessions, googleV, facebookV, now, events)
 	h, err := handlers.New(handlers.Deps{
 		Logger: log, DB: db, TrustedProxies: cfg.HTTP.TrustedProxies,
 		Sessions: sessions, Phone: phoneAuth, Users: services.NewUsers(client, sessions, events),
-		JWKS: issuer.JWKS(), OpenAPI: openAPISpec,
+		Providers: providers, Identities: services.NewIdentities(client, dialect, phoneAuth, providers, now, events),
+		Admin: services.NewAdmin(client, events),
+		JWKS:  issuer.JWKS(), OpenAPI: openAPISpec,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("build router: %w", err)

@@ -30,6 +30,8 @@ type AuthIdentity struct {
 	Email *string `json:"email,omitempty"`
 	// when the method was added
 	CreatedAt time.Time `json:"created_at,omitempty"`
+	// last sign-in with this method
+	LastUsedAt *time.Time `json:"last_used_at,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the AuthIdentityQuery when eager-loading is set.
 	Edges        AuthIdentityEdges `json:"edges"`
@@ -63,7 +65,7 @@ func (*AuthIdentity) scanValues(columns []string) ([]any, error) {
 		switch columns[i] {
 		case authidentity.FieldProvider, authidentity.FieldProviderID, authidentity.FieldEmail:
 			values[i] = new(sql.NullString)
-		case authidentity.FieldCreatedAt:
+		case authidentity.FieldCreatedAt, authidentity.FieldLastUsedAt:
 			values[i] = new(sql.NullTime)
 		case authidentity.FieldID, authidentity.FieldUserID:
 			values[i] = new(uuid.UUID)
@@ -118,6 +120,13 @@ func (_m *AuthIdentity) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field created_at", values[i])
 			} else if value.Valid {
 				_m.CreatedAt = value.Time
+			}
+		case authidentity.FieldLastUsedAt:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field last_used_at", values[i])
+			} else if value.Valid {
+				_m.LastUsedAt = new(time.Time)
+				*_m.LastUsedAt = value.Time
 			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
@@ -176,6 +185,11 @@ func (_m *AuthIdentity) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("created_at=")
 	builder.WriteString(_m.CreatedAt.Format(time.ANSIC))
+	builder.WriteString(", ")
+	if v := _m.LastUsedAt; v != nil {
+		builder.WriteString("last_used_at=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
 	builder.WriteByte(')')
 	return builder.String()
 }

@@ -71,6 +71,20 @@ func (_c *AuthIdentityCreate) SetNillableCreatedAt(v *time.Time) *AuthIdentityCr
 	return _c
 }
 
+// SetLastUsedAt sets the "last_used_at" field.
+func (_c *AuthIdentityCreate) SetLastUsedAt(v time.Time) *AuthIdentityCreate {
+	_c.mutation.SetLastUsedAt(v)
+	return _c
+}
+
+// SetNillableLastUsedAt sets the "last_used_at" field if the given value is not nil.
+func (_c *AuthIdentityCreate) SetNillableLastUsedAt(v *time.Time) *AuthIdentityCreate {
+	if v != nil {
+		_c.SetLastUsedAt(*v)
+	}
+	return _c
+}
+
 // SetID sets the "id" field.
 func (_c *AuthIdentityCreate) SetID(v uuid.UUID) *AuthIdentityCreate {
 	_c.mutation.SetID(v)
@@ -222,6 +236,10 @@ func (_c *AuthIdentityCreate) createSpec() (*AuthIdentity, *sqlgraph.CreateSpec)
 		_spec.SetField(authidentity.FieldCreatedAt, field.TypeTime, value)
 		_node.CreatedAt = value
 	}
+	if value, ok := _c.mutation.LastUsedAt(); ok {
+		_spec.SetField(authidentity.FieldLastUsedAt, field.TypeTime, value)
+		_node.LastUsedAt = &value
+	}
 	if nodes := _c.mutation.UserIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.M2O,
@@ -345,6 +363,24 @@ func (u *AuthIdentityUpsert) ClearEmail() *AuthIdentityUpsert {
 	return u
 }
 
+// SetLastUsedAt sets the "last_used_at" field.
+func (u *AuthIdentityUpsert) SetLastUsedAt(v time.Time) *AuthIdentityUpsert {
+	u.Set(authidentity.FieldLastUsedAt, v)
+	return u
+}
+
+// UpdateLastUsedAt sets the "last_used_at" field to the value that was provided on create.
+func (u *AuthIdentityUpsert) UpdateLastUsedAt() *AuthIdentityUpsert {
+	u.SetExcluded(authidentity.FieldLastUsedAt)
+	return u
+}
+
+// ClearLastUsedAt clears the value of the "last_used_at" field.
+func (u *AuthIdentityUpsert) ClearLastUsedAt() *AuthIdentityUpsert {
+	u.SetNull(authidentity.FieldLastUsedAt)
+	return u
+}
+
 // UpdateNewValues updates the mutable fields using the new values that were set on create except the ID field.
 // Using this option is equivalent to using:
 //
@@ -456,6 +492,27 @@ func (u *AuthIdentityUpsertOne) UpdateEmail() *AuthIdentityUpsertOne {
 func (u *AuthIdentityUpsertOne) ClearEmail() *AuthIdentityUpsertOne {
 	return u.Update(func(s *AuthIdentityUpsert) {
 		s.ClearEmail()
+	})
+}
+
+// SetLastUsedAt sets the "last_used_at" field.
+func (u *AuthIdentityUpsertOne) SetLastUsedAt(v time.Time) *AuthIdentityUpsertOne {
+	return u.Update(func(s *AuthIdentityUpsert) {
+		s.SetLastUsedAt(v)
+	})
+}
+
+// UpdateLastUsedAt sets the "last_used_at" field to the value that was provided on create.
+func (u *AuthIdentityUpsertOne) UpdateLastUsedAt() *AuthIdentityUpsertOne {
+	return u.Update(func(s *AuthIdentityUpsert) {
+		s.UpdateLastUsedAt()
+	})
+}
+
+// ClearLastUsedAt clears the value of the "last_used_at" field.
+func (u *AuthIdentityUpsertOne) ClearLastUsedAt() *AuthIdentityUpsertOne {
+	return u.Update(func(s *AuthIdentityUpsert) {
+		s.ClearLastUsedAt()
 	})
 }
 
@@ -737,6 +794,27 @@ func (u *AuthIdentityUpsertBulk) UpdateEmail() *AuthIdentityUpsertBulk {
 func (u *AuthIdentityUpsertBulk) ClearEmail() *AuthIdentityUpsertBulk {
 	return u.Update(func(s *AuthIdentityUpsert) {
 		s.ClearEmail()
+	})
+}
+
+// SetLastUsedAt sets the "last_used_at" field.
+func (u *AuthIdentityUpsertBulk) SetLastUsedAt(v time.Time) *AuthIdentityUpsertBulk {
+	return u.Update(func(s *AuthIdentityUpsert) {
+		s.SetLastUsedAt(v)
+	})
+}
+
+// UpdateLastUsedAt sets the "last_used_at" field to the value that was provided on create.
+func (u *AuthIdentityUpsertBulk) UpdateLastUsedAt() *AuthIdentityUpsertBulk {
+	return u.Update(func(s *AuthIdentityUpsert) {
+		s.UpdateLastUsedAt()
+	})
+}
+
+// ClearLastUsedAt clears the value of the "last_used_at" field.
+func (u *AuthIdentityUpsertBulk) ClearLastUsedAt() *AuthIdentityUpsertBulk {
+	return u.Update(func(s *AuthIdentityUpsert) {
+		s.ClearLastUsedAt()
 	})
 }
 

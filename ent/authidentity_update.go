@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
@@ -89,6 +90,26 @@ func (_u *AuthIdentityUpdate) SetNillableEmail(v *string) *AuthIdentityUpdate {
 // ClearEmail clears the value of the "email" field.
 func (_u *AuthIdentityUpdate) ClearEmail() *AuthIdentityUpdate {
 	_u.mutation.ClearEmail()
+	return _u
+}
+
+// SetLastUsedAt sets the "last_used_at" field.
+func (_u *AuthIdentityUpdate) SetLastUsedAt(v time.Time) *AuthIdentityUpdate {
+	_u.mutation.SetLastUsedAt(v)
+	return _u
+}
+
+// SetNillableLastUsedAt sets the "last_used_at" field if the given value is not nil.
+func (_u *AuthIdentityUpdate) SetNillableLastUsedAt(v *time.Time) *AuthIdentityUpdate {
+	if v != nil {
+		_u.SetLastUsedAt(*v)
+	}
+	return _u
+}
+
+// ClearLastUsedAt clears the value of the "last_used_at" field.
+func (_u *AuthIdentityUpdate) ClearLastUsedAt() *AuthIdentityUpdate {
+	_u.mutation.ClearLastUsedAt()
 	return _u
 }
 
@@ -187,6 +208,12 @@ func (_u *AuthIdentityUpdate) sqlSave(ctx context.Context) (_node int, err error
 	}
 	if _u.mutation.EmailCleared() {
 		_spec.ClearField(authidentity.FieldEmail, field.TypeString)
+	}
+	if value, ok := _u.mutation.LastUsedAt(); ok {
+		_spec.SetField(authidentity.FieldLastUsedAt, field.TypeTime, value)
+	}
+	if _u.mutation.LastUsedAtCleared() {
+		_spec.ClearField(authidentity.FieldLastUsedAt, field.TypeTime)
 	}
 	if _u.mutation.UserCleared() {
 		edge := &sqlgraph.EdgeSpec{
@@ -298,6 +325,26 @@ func (_u *AuthIdentityUpdateOne) SetNillableEmail(v *string) *AuthIdentityUpdate
 // ClearEmail clears the value of the "email" field.
 func (_u *AuthIdentityUpdateOne) ClearEmail() *AuthIdentityUpdateOne {
 	_u.mutation.ClearEmail()
+	return _u
+}
+
+// SetLastUsedAt sets the "last_used_at" field.
+func (_u *AuthIdentityUpdateOne) SetLastUsedAt(v time.Time) *AuthIdentityUpdateOne {
+	_u.mutation.SetLastUsedAt(v)
+	return _u
+}
+
+// SetNillableLastUsedAt sets the "last_used_at" field if the given value is not nil.
+func (_u *AuthIdentityUpdateOne) SetNillableLastUsedAt(v *time.Time) *AuthIdentityUpdateOne {
+	if v != nil {
+		_u.SetLastUsedAt(*v)
+	}
+	return _u
+}
+
+// ClearLastUsedAt clears the value of the "last_used_at" field.
+func (_u *AuthIdentityUpdateOne) ClearLastUsedAt() *AuthIdentityUpdateOne {
+	_u.mutation.ClearLastUsedAt()
 	return _u
 }
 
@@ -426,6 +473,12 @@ func (_u *AuthIdentityUpdateOne) sqlSave(ctx context.Context) (_node *AuthIdenti
 	}
 	if _u.mutation.EmailCleared() {
 		_spec.ClearField(authidentity.FieldEmail, field.TypeString)
+	}
+	if value, ok := _u.mutation.LastUsedAt(); ok {
+		_spec.SetField(authidentity.FieldLastUsedAt, field.TypeTime, value)
+	}
+	if _u.mutation.LastUsedAtCleared() {
+		_spec.ClearField(authidentity.FieldLastUsedAt, field.TypeTime)
 	}
 	if _u.mutation.UserCleared() {
 		edge := &sqlgraph.EdgeSpec{

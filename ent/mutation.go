@@ -46,6 +46,7 @@ type AuthIdentityMutation struct {
 	provider_id   *string
 	email         *string
 	created_at    *time.Time
+	last_used_at  *time.Time
 	clearedFields map[string]struct{}
 	user          *uuid.UUID
 	cleareduser   bool
@@ -351,6 +352,55 @@ func (m *AuthIdentityMutation) ResetCreatedAt() {
 	m.created_at = nil
 }
 
+// SetLastUsedAt sets the "last_used_at" field.
+func (m *AuthIdentityMutation) SetLastUsedAt(t time.Time) {
+	m.last_used_at = &t
+}
+
+// LastUsedAt returns the value of the "last_used_at" field in the mutation.
+func (m *AuthIdentityMutation) LastUsedAt() (r time.Time, exists bool) {
+	v := m.last_used_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLastUsedAt returns the old "last_used_at" field's value of the AuthIdentity entity.
+// If the AuthIdentity object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AuthIdentityMutation) OldLastUsedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLastUsedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLastUsedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLastUsedAt: %w", err)
+	}
+	return oldValue.LastUsedAt, nil
+}
+
+// ClearLastUsedAt clears the value of the "last_used_at" field.
+func (m *AuthIdentityMutation) ClearLastUsedAt() {
+	m.last_used_at = nil
+	m.clearedFields[authidentity.FieldLastUsedAt] = struct{}{}
+}
+
+// LastUsedAtCleared returns if the "last_used_at" field was cleared in this mutation.
+func (m *AuthIdentityMutation) LastUsedAtCleared() bool {
+	_, ok := m.clearedFields[authidentity.FieldLastUsedAt]
+	return ok
+}
+
+// ResetLastUsedAt resets all changes to the "last_used_at" field.
+func (m *AuthIdentityMutation) ResetLastUsedAt() {
+	m.last_used_at = nil
+	delete(m.clearedFields, authidentity.FieldLastUsedAt)
+}
+
 // ClearUser clears the "user" edge to the User entity.
 func (m *AuthIdentityMutation) ClearUser() {
 	m.cleareduser = true
@@ -412,7 +462,7 @@ func (m *AuthIdentityMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *AuthIdentityMutation) Fields() []string {
-	fields := make([]string, 0, 5)
+	fields := make([]string, 0, 6)
 	if m.user != nil {
 		fields = append(fields, authidentity.FieldUserID)
 	}
@@ -427,6 +477,9 @@ func (m *AuthIdentityMutation) Fields() []string {
 	}
 	if m.created_at != nil {
 		fields = append(fields, authidentity.FieldCreatedAt)
+	}
+	if m.last_used_at != nil {
+		fields = append(fields, authidentity.FieldLastUsedAt)
 	}
 	return fields
 }
@@ -446,6 +499,8 @@ func (m *AuthIdentityMutation) Field(name string) (ent.Value, bool) {
 		return m.Email()
 	case authidentity.FieldCreatedAt:
 		return m.CreatedAt()
+	case authidentity.FieldLastUsedAt:
+		return m.LastUsedAt()
 	}
 	return nil, false
 }
@@ -465,6 +520,8 @@ func (m *AuthIdentityMutation) OldField(ctx context.Context, name string) (ent.V
 		return m.OldEmail(ctx)
 	case authidentity.FieldCreatedAt:
 		return m.OldCreatedAt(ctx)
+	case authidentity.FieldLastUsedAt:
+		return m.OldLastUsedAt(ctx)
 	}
 	return nil, fmt.Errorf("unknown AuthIdentity field %s", name)
 }
@@ -509,6 +566,13 @@ func (m *AuthIdentityMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetCreatedAt(v)
 		return nil
+	case authidentity.FieldLastUsedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLastUsedAt(v)
+		return nil
 	}
 	return fmt.Errorf("unknown AuthIdentity field %s", name)
 }
@@ -542,6 +606,9 @@ func (m *AuthIdentityMutation) ClearedFields() []string {
 	if m.FieldCleared(authidentity.FieldEmail) {
 		fields = append(fields, authidentity.FieldEmail)
 	}
+	if m.FieldCleared(authidentity.FieldLastUsedAt) {
+		fields = append(fields, authidentity.FieldLastUsedAt)
+	}
 	return fields
 }
 
@@ -558,6 +625,9 @@ func (m *AuthIdentityMutation) ClearField(name string) error {
 	switch name {
 	case authidentity.FieldEmail:
 		m.ClearEmail()
+		return nil
+	case authidentity.FieldLastUsedAt:
+		m.ClearLastUsedAt()
 		return nil
 	}
 	return fmt.Errorf("unknown AuthIdentity nullable field %s", name)
@@ -581,6 +651,9 @@ func (m *AuthIdentityMutation) ResetField(name string) error {
 		return nil
 	case authidentity.FieldCreatedAt:
 		m.ResetCreatedAt()
+		return nil
+	case authidentity.FieldLastUsedAt:
+		m.ResetLastUsedAt()
 		return nil
 	}
 	return fmt.Errorf("unknown AuthIdentity field %s", name)

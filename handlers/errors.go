@@ -58,7 +58,12 @@ func writeError(c *gin.Context, err error) {
 		c.Header("Retry-After", strconv.Itoa(se.RetryAfterSeconds))
 	}
 	if status == http.StatusUnauthorized {
-		c.Header("WWW-Authenticate", `Bearer error="invalid_token"`)
+		// RFC 6750: name the error only when a token was presented.
+		challenge := "Bearer"
+		if se.Code == "unauthorized" && c.GetHeader("Authorization") != "" {
+			challenge = `Bearer error="invalid_token"`
+		}
+		c.Header("WWW-Authenticate", challenge)
 	}
 	c.AbortWithStatusJSON(status, errorBody{Error: errorDetail{
 		Code: se.Code, Message: se.Message, Field: se.Field, RequestID: requestIDFrom(c),

@@ -29,6 +29,9 @@ type Deps struct {
 	Sessions       *services.Sessions
 	Phone          *services.PhoneAuth
 	Users          *services.Users
+	Providers      *services.ProviderAuth
+	Identities     *services.Identities
+	Admin          *services.Admin
 	// JWKS is the public key set document; OpenAPI the contract (YAML).
 	JWKS    []byte
 	OpenAPI []byte

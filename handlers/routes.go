@@ -1,6 +1,10 @@
 package handlers
 
-import "github.com/gin-gonic/gin"
+import (
+	"github.com/gin-gonic/gin"
+
+	"github.com/agency-platform/agency/ent/authidentity"
+)
 
 // addRoutes lists every route of the service.
 func addRoutes(r *gin.Engine, d Deps) {
@@ -19,6 +23,8 @@ func addRoutes(r *gin.Engine, d Deps) {
 	auth.POST("/otp/verify", otpVerify(d.Phone))
 	auth.POST("/refresh", refresh(d.Sessions))
 	auth.POST("/logout", logout(d.Sessions))
+	auth.POST("/google", providerSignIn(d.Providers, authidentity.ProviderGoogle))
+	auth.POST("/facebook", providerSignIn(d.Providers, authidentity.ProviderFacebook))
 
 	// Signed in, role not required: what a new user needs to pick a role.
 	me := r.Group("/v1/me", requireAuth(d.Sessions))
@@ -31,4 +37,16 @@ func addRoutes(r *gin.Engine, d Deps) {
 	// Signed in with a role: everything else under /v1.
 	withRole := r.Group("/v1", requireAuth(d.Sessions), requireRole())
 	withRole.GET("/me/identities", listIdentities(d.Users))
+	withRole.POST("/me/identities/phone", linkPhone(d.Identities))
+	withRole.POST("/me/identities/google", linkProvider(d.Identities, authidentity.ProviderGoogle))
+	withRole.POST("/me/identities/facebook", linkProvider(d.Identities, authidentity.ProviderFacebook))
+	withRole.DELETE("/me/identities/:id", unlinkIdentity(d.Identities))
+
+	// Operators: the admin role only.
+	admin := r.Group("/v1/admin", requireAuth(d.Sessions), requireAdmin())
+	admin.GET("/users", adminListUsers(d.Admin))
+	admin.GET("/users/:id", adminGetUser(d.Admin))
+	admin.PUT("/users/:id/role", adminSetRole(d.Admin))
+	admin.DELETE("/users/:id", adminDeleteUser(d.Admin))
+	admin.DELETE("/users/:id/sessions", adminEndSessions(d.Admin))
 }

@@ -16,6 +16,7 @@ var (
 		{Name: "provider_id", Type: field.TypeString, Size: 2147483647},
 		{Name: "email", Type: field.TypeString, Nullable: true, Size: 255, SchemaType: map[string]string{"postgres": "varchar(255)"}},
 		{Name: "created_at", Type: field.TypeTime, Default: map[string]schema.Expr{"postgres": "now()", "sqlite3": "CURRENT_TIMESTAMP"}},
+		{Name: "last_used_at", Type: field.TypeTime, Nullable: true},
 		{Name: "user_id", Type: field.TypeUUID},
 	}
 	// UserAuthIdentitiesTable holds the schema information for the "user_auth_identities" table.
@@ -26,7 +27,7 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "user_auth_identities_users_identities",
-				Columns:    []*schema.Column{UserAuthIdentitiesColumns[5]},
+				Columns:    []*schema.Column{UserAuthIdentitiesColumns[6]},
 				RefColumns: []*schema.Column{UsersColumns[0]},
 				OnDelete:   schema.Cascade,
 			},
@@ -40,7 +41,7 @@ var (
 			{
 				Name:    "authidentity_user_id",
 				Unique:  false,
-				Columns: []*schema.Column{UserAuthIdentitiesColumns[5]},
+				Columns: []*schema.Column{UserAuthIdentitiesColumns[6]},
 			},
 		},
 	}
@@ -151,6 +152,13 @@ var (
 		Name:       "users",
 		Columns:    UsersColumns,
 		PrimaryKey: []*schema.Column{UsersColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "user_created_at_id",
+				Unique:  false,
+				Columns: []*schema.Column{UsersColumns[4], UsersColumns[0]},
+			},
+		},
 	}
 	// Tables holds all the tables in the schema.
 	Tables = []*schema.Table{

@@ -45,11 +45,16 @@ func (AuthIdentity) Fields() []ent.Field {
 		field.String("email").
 			Optional().
 			Nillable().
-			MaxLen(255).
+			MaxRuneLen(255).
 			SchemaType(varchar(255)).
 			Comment("provider email, for reference only"),
 		// created_at records when the row was inserted.
 		createdAt("when the method was added"),
+		// last_used_at is the last sign-in with this method (NULL: never since linking).
+		field.Time("last_used_at").
+			Optional().
+			Nillable().
+			Comment("last sign-in with this method"),
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"entgo.io/ent/schema"
 	"entgo.io/ent/schema/edge"
 	"entgo.io/ent/schema/field"
+	"entgo.io/ent/schema/index"
 )
 
 // User is the person behind every sign-in method: who they are and what role
@@ -40,7 +41,7 @@ func (User) Fields() []ent.Field {
 		field.String("full_name").
 			Optional().
 			Nillable().
-			MaxLen(255).
+			MaxRuneLen(255).
 			SchemaType(varchar(255)).
 			Comment("display name"),
 		// profile_picture_url points at the avatar, pre-filled from Google/Facebook.
@@ -56,6 +57,14 @@ func (User) Fields() []ent.Field {
 			UpdateDefault(time.Now).
 			Annotations(nowDefault()).
 			Comment("last change of the row"),
+	}
+}
+
+// Indexes of the User.
+func (User) Indexes() []ent.Index {
+	return []ent.Index{
+		// admin user list: keyset pagination ORDER BY created_at DESC, id DESC.
+		index.Fields("created_at", "id"),
 	}
 }
 

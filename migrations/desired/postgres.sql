@@ -12,8 +12,10 @@ CREATE TABLE "auth_rate_limits" ("id" uuid NOT NULL DEFAULT (gen_random_uuid()),
 CREATE INDEX "ratelimit_expires_at" ON "auth_rate_limits" ("expires_at");
 -- Create "users" table
 CREATE TABLE "users" ("id" uuid NOT NULL DEFAULT (gen_random_uuid()), "role" "user_role" NULL, "full_name" character varying(255) NULL, "profile_picture_url" text NULL, "created_at" timestamptz NOT NULL DEFAULT (now()), "updated_at" timestamptz NOT NULL DEFAULT (now()), PRIMARY KEY ("id"));
+-- Create index "user_created_at_id" to table: "users"
+CREATE INDEX "user_created_at_id" ON "users" ("created_at", "id");
 -- Create "user_auth_identities" table
-CREATE TABLE "user_auth_identities" ("id" uuid NOT NULL DEFAULT (gen_random_uuid()), "provider" "auth_provider" NOT NULL, "provider_id" text NOT NULL, "email" character varying(255) NULL, "created_at" timestamptz NOT NULL DEFAULT (now()), "user_id" uuid NOT NULL, PRIMARY KEY ("id"), CONSTRAINT "provider_unique_idx" UNIQUE ("provider", "provider_id"), CONSTRAINT "user_auth_identities_users_identities" FOREIGN KEY ("user_id") REFERENCES "users" ("id") ON DELETE CASCADE);
+CREATE TABLE "user_auth_identities" ("id" uuid NOT NULL DEFAULT (gen_random_uuid()), "provider" "auth_provider" NOT NULL, "provider_id" text NOT NULL, "email" character varying(255) NULL, "created_at" timestamptz NOT NULL DEFAULT (now()), "last_used_at" timestamptz NULL, "user_id" uuid NOT NULL, PRIMARY KEY ("id"), CONSTRAINT "provider_unique_idx" UNIQUE ("provider", "provider_id"), CONSTRAINT "user_auth_identities_users_identities" FOREIGN KEY ("user_id") REFERENCES "users" ("id") ON DELETE CASCADE);
 -- Create index "authidentity_user_id" to table: "user_auth_identities"
 CREATE INDEX "authidentity_user_id" ON "user_auth_identities" ("user_id");
 -- Create "user_refresh_tokens" table

@@ -1,5 +1,5 @@
 -- Create "user_auth_identities" table
-CREATE TABLE `user_auth_identities` (`id` uuid NOT NULL, `provider` text NOT NULL, `provider_id` text NOT NULL, `email` text NULL, `created_at` datetime NOT NULL DEFAULT (CURRENT_TIMESTAMP), `user_id` uuid NOT NULL, PRIMARY KEY (`id`), CONSTRAINT `user_auth_identities_users_identities` FOREIGN KEY (`user_id`) REFERENCES `users` (`id`) ON DELETE CASCADE);
+CREATE TABLE `user_auth_identities` (`id` uuid NOT NULL, `provider` text NOT NULL, `provider_id` text NOT NULL, `email` text NULL, `created_at` datetime NOT NULL DEFAULT (CURRENT_TIMESTAMP), `last_used_at` datetime NULL, `user_id` uuid NOT NULL, PRIMARY KEY (`id`), CONSTRAINT `user_auth_identities_users_identities` FOREIGN KEY (`user_id`) REFERENCES `users` (`id`) ON DELETE CASCADE);
 -- Create index "provider_unique_idx" to table: "user_auth_identities"
 CREATE UNIQUE INDEX `provider_unique_idx` ON `user_auth_identities` (`provider`, `provider_id`);
 -- Create index "authidentity_user_id" to table: "user_auth_identities"
@@ -24,3 +24,5 @@ CREATE INDEX `refreshtoken_user_id_created_at` ON `user_refresh_tokens` (`user_i
 CREATE INDEX `refreshtoken_expires_at` ON `user_refresh_tokens` (`expires_at`);
 -- Create "users" table
 CREATE TABLE `users` (`id` uuid NOT NULL, `role` text NULL, `full_name` text NULL, `profile_picture_url` text NULL, `created_at` datetime NOT NULL DEFAULT (CURRENT_TIMESTAMP), `updated_at` datetime NOT NULL DEFAULT (CURRENT_TIMESTAMP), PRIMARY KEY (`id`));
+-- Create index "user_created_at_id" to table: "users"
+CREATE INDEX `user_created_at_id` ON `users` (`created_at`, `id`);

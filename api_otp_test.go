@@ -1,0 +1,559 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/agency-platform/agency/ent"
+	"github.com/agency-platform/agency/ent/authidentity"
+	"github.com/agency-platform/agency/ent/phoneotp"
+	"github.com/agency-platform/agency/ent/refreshtoken"
+	"github.com/agency-platform/agency/internal/migration"
+)
+
+// The phone numbers the OTP tests use: valid Indian mobiles, plus a US
+// number for the country filter and a US premium-rate number.
+const (
+	otpPhone        = "+919876543210"
+	otpPhoneSpaced  = "+91 98765 43210"
+	otpPhoneMasked  = "+91******3210"
+	otpOtherPhone   = "+919876543211"
+	otpUSPhone      = "+1 650 253 0000"
+	otpPremiumPhone = "+1 900 555 0123"
+)
+
+// otpTestPhone returns the i-th of a family of distinct valid mobiles.
+func otpTestPhone(i int) string { return fmt.Sprintf("+9198765%05d", 10000+i) }
+
+// postSend asks for a code without asserting the answer.
+func postSend(a *api, phone string) resp {
+	a.t.Helper()
+	return a.call("POST", "/v1/auth/otp/send", "", map[string]string{"phone": phone})
+}
+
+// postVerify posts a code for phone without asserting the answer.
+func postVerify(a *api, phone, code string) resp {
+	a.t.Helper()
+	return a.call("POST", "/v1/auth/otp/verify", "", map[string]string{"phone": phone, "code": code})
+}
+
+// wantAPIError fails unless r is an error response with status and code.
+func wantAPIError(t *testing.T, r resp, status int, code string) {
+	t.Helper()
+	if r.Status != status || r.ErrCode() != code {
+		t.Fatalf("got %d %s %s, want %d %s", r.Status, r.ErrCode(), r.Body, status, code)
+	}
+}
+
+// wantRetryAfter fails unless r carries an integer Retry-After in [1, most]
+// seconds, and returns it.
+func wantRetryAfter(t *testing.T, r resp, most int) int {
+	t.Helper()
+	s, err := strconv.Atoi(r.Header.Get("Retry-After"))
+	if err != nil || s < 1 || s > most {
+		t.Fatalf("Retry-After: got %q, want an integer in [1, %d]", r.Header.Get("Retry-After"), most)
+	}
+	return s
+}
+
+// otpRows returns the phone_otps rows stored for an E.164 number.
+func otpRows(t *testing.T, a *api, num string) []*ent.PhoneOTP {
+	t.Helper()
+	rows, err := a.client.PhoneOTP.Query().Where(phoneotp.PhoneNumber(num)).All(context.Background())
+	if err != nil {
+		t.Fatalf("query phone_otps: %v", err)
+	}
+	return rows
+}
+
+// otpRowCount counts every phone_otps row.
+func otpRowCount(t *testing.T, a *api) int {
+	t.Helper()
+	n, err := a.client.PhoneOTP.Query().Count(context.Background())
+	if err != nil {
+		t.Fatalf("count phone_otps: %v", err)
+	}
+	return n
+}
+
+// otherCode is a well-formed code different from code.
+func otherCode(code string) string {
+	n, _ := strconv.Atoi(code)
+	return fmt.Sprintf("%06d", (n+1)%1_000_000)
+}
+
+// otpCase is one subtest: its extra configuration and its body.
+type otpCase struct {
+	name string
+	env  []string
+	run  func(t *testing.T, a *api)
+}
+
+// runOTPCases runs every case on a fresh service of each dialect.
+func runOTPCases(t *testing.T, cases []otpCase) {
+	forEachDialect(t, func(t *testing.T, d string) {
+		for _, tc := range cases {
+			t.Run(tc.name, func(t *testing.T) {
+				tc.run(t, newAPI(t, d, tc.env...))
+			})
+		}
+	})
+}
+
+func TestOTPSend(t *testing.T) {
+	runOTPCases(t, []otpCase{
+		{name: "ok_normalises_number", run: func(t *testing.T, a *api) {
+			r := postSend(a, otpPhoneSpaced)
+			var body struct {
+				ExpiresIn   int `json:"expires_in"`
+				ResendAfter int `json:"resend_after"`
+			}
+			r.JSON(t, &body)
+			if r.Status != http.StatusAccepted || body.ExpiresIn != 300 || body.ResendAfter != 60 {
+				t.Fatalf("got %d %s, want 202 with expires_in 300 and resend_after 60", r.Status, r.Body)
+			}
+			code := a.sms.code(t, otpPhone)
+			if got := a.sms.count(); got != 1 {
+				t.Fatalf("SMS sent: got %d, want 1", got)
+			}
+			rows := otpRows(t, a, otpPhone)
+			if len(rows) != 1 || otpRowCount(t, a) != 1 {
+				t.Fatalf("phone_otps rows for %s: got %d (of %d), want the only one", otpPhone, len(rows), otpRowCount(t, a))
+			}
+			if rows[0].Attempts != 0 || !rows[0].ExpiresAt.Equal(a.clock.Now().Add(5*time.Minute)) {
+				t.Fatalf("stored code: got attempts %d expires %v, want 0 and now+5m", rows[0].Attempts, rows[0].ExpiresAt)
+			}
+			if !regexp.MustCompile(`^[0-9a-f]{64}$`).MatchString(rows[0].OtpHash) || strings.Contains(rows[0].OtpHash, code) {
+				t.Fatalf("otp_hash: got %q, want 64 hex chars of an HMAC, not the code", rows[0].OtpHash)
+			}
+		}},
+		{name: "invalid_phone", run: func(t *testing.T, a *api) {
+			for _, raw := range []string{"not a phone", "12345", "+91 12", "+919876543210x", otpPremiumPhone, ""} {
+				wantAPIError(t, postSend(a, raw), http.StatusBadRequest, "invalid_phone")
+			}
+			if got := a.sms.count(); got != 0 {
+				t.Fatalf("SMS sent: got %d, want 0", got)
+			}
+			if got := otpRowCount(t, a); got != 0 {
+				t.Fatalf("phone_otps rows: got %d, want 0", got)
+			}
+		}},
+		{name: "country_not_allowed", env: []string{"SMS_ALLOWED_COUNTRIES=IN"}, run: func(t *testing.T, a *api) {
+			wantAPIError(t, postSend(a, otpUSPhone), http.StatusBadRequest, "invalid_phone")
+			if a.sms.count() != 0 || otpRowCount(t, a) != 0 {
+				t.Fatalf("after a refused country: got %d SMS and %d rows, want none", a.sms.count(), otpRowCount(t, a))
+			}
+			if r := postSend(a, otpPhone); r.Status != http.StatusAccepted {
+				t.Fatalf("allowed country: got %d %s, want 202", r.Status, r.Body)
+			}
+		}},
+		{name: "cooldown", run: func(t *testing.T, a *api) {
+			a.sendCode(otpPhone)
+			r := postSend(a, otpPhone)
+			wantAPIError(t, r, http.StatusTooManyRequests, "otp_resend_too_soon")
+			wantRetryAfter(t, r, 60)
+			a.clock.Advance(45 * time.Second)
+			r = postSend(a, otpPhone)
+			wantAPIError(t, r, http.StatusTooManyRequests, "otp_resend_too_soon")
+			wantRetryAfter(t, r, 15)
+			if got := a.sms.count(); got != 1 {
+				t.Fatalf("SMS sent: got %d, want 1", got)
+			}
+		}},
+		{name: "resend_replaces_code", run: func(t *testing.T, a *api) {
+			old := a.sendCode(otpPhone)
+			a.clock.Advance(60 * time.Second)
+			fresh := a.sendCode(otpPhone)
+			for fresh == old { // one chance in a million
+				a.clock.Advance(60 * time.Second)
+				fresh = a.sendCode(otpPhone)
+			}
+			if n := len(otpRows(t, a, otpPhone)); n != 1 {
+				t.Fatalf("phone_otps rows after a resend: got %d, want 1", n)
+			}
+			wantAPIError(t, postVerify(a, otpPhone, old), http.StatusUnauthorized, "invalid_otp")
+			if r := postVerify(a, otpPhone, fresh); r.Status != http.StatusOK {
+				t.Fatalf("new code: got %d %s, want 200", r.Status, r.Body)
+			}
+		}},
+		{name: "per_number_limit", run: func(t *testing.T, a *api) {
+			for i := range 5 {
+				if r := postSend(a, otpPhone); r.Status != http.StatusAccepted {
+					t.Fatalf("send %d: got %d %s, want 202", i+1, r.Status, r.Body)
+				}
+				a.clock.Advance(61 * time.Second)
+			}
+			r := postSend(a, otpPhone)
+			wantAPIError(t, r, http.StatusTooManyRequests, "rate_limited")
+			wantRetryAfter(t, r, 3600)
+			if got := a.sms.count(); got != 5 {
+				t.Fatalf("SMS sent: got %d, want 5", got)
+			}
+			if r := postSend(a, otpOtherPhone); r.Status != http.StatusAccepted {
+				t.Fatalf("another number: got %d %s, want 202", r.Status, r.Body)
+			}
+		}},
+		{name: "per_ip_limit", env: []string{"OTP_MAX_SENDS_PER_IP_PER_HOUR=3"}, run: func(t *testing.T, a *api) {
+			for i := range 3 {
+				if r := postSend(a, otpTestPhone(i)); r.Status != http.StatusAccepted {
+					t.Fatalf("send %d: got %d %s, want 202", i+1, r.Status, r.Body)
+				}
+			}
+			r := postSend(a, otpTestPhone(3))
+			wantAPIError(t, r, http.StatusTooManyRequests, "rate_limited")
+			wantRetryAfter(t, r, 3600)
+			if got := a.sms.count(); got != 3 {
+				t.Fatalf("SMS sent: got %d, want 3", got)
+			}
+			if n := len(otpRows(t, a, otpTestPhone(3))); n != 0 {
+				t.Fatalf("phone_otps rows for the refused number: got %d, want 0", n)
+			}
+		}},
+		{name: "same_answer_with_and_without_account", run: func(t *testing.T, a *api) {
+			a.signIn(otpPhone)
+			known, unknown := postSend(a, otpPhone), postSend(a, otpOtherPhone)
+			if known.Status != http.StatusAccepted || unknown.Status != known.Status || string(known.Body) != string(unknown.Body) {
+				t.Fatalf("got %d %s for a user's number and %d %s for a new one, want the same 202",
+					known.Status, known.Body, unknown.Status, unknown.Body)
+			}
+			for _, h := range []string{"Content-Type", "Content-Length", "Retry-After"} {
+				if known.Header.Get(h) != unknown.Header.Get(h) {
+					t.Fatalf("header %s: got %q and %q, want the same", h, known.Header.Get(h), unknown.Header.Get(h))
+				}
+			}
+		}},
+		{name: "sms_failure_leaves_nothing", run: func(t *testing.T, a *api) {
+			a.sms.set(true, false)
+			wantAPIError(t, postSend(a, otpPhone), http.StatusBadGateway, "sms_failed")
+			if n := len(otpRows(t, a, otpPhone)); n != 0 {
+				t.Fatalf("phone_otps rows after a failed SMS: got %d, want 0", n)
+			}
+			a.sms.set(false, false)
+			code := a.sendCode(otpPhone) // at once: no cooldown was left
+			if r := postVerify(a, otpPhone, code); r.Status != http.StatusOK {
+				t.Fatalf("verify after the retry: got %d %s, want 200", r.Status, r.Body)
+			}
+		}},
+		{name: "sms_hang_times_out", env: []string{"SMS_TIMEOUT=200ms"}, run: func(t *testing.T, a *api) {
+			a.sms.set(false, true)
+			start := time.Now()
+			wantAPIError(t, postSend(a, otpPhone), http.StatusBadGateway, "sms_failed")
+			if took := time.Since(start); took > time.Second {
+				t.Fatalf("a hanging sender: got an answer after %v, want within 1s", took)
+			}
+			if n := len(otpRows(t, a, otpPhone)); n != 0 {
+				t.Fatalf("phone_otps rows after a timed-out SMS: got %d, want 0", n)
+			}
+			a.sms.set(false, false)
+			a.sendCode(otpPhone)
+		}},
+		{name: "test_number", env: []string{"SMS_TEST_OTPS=+15555550100=123456"},
+			run: func(t *testing.T, a *api) {
+				const testPhone = "+15555550100"
+				if r := postSend(a, testPhone); r.Status != http.StatusAccepted {
+					t.Fatalf("send: got %d %s, want 202", r.Status, r.Body)
+				}
+				if got := a.sms.count(); got != 0 {
+					t.Fatalf("SMS sent to a test number: got %d, want 0", got)
+				}
+				wantAPIError(t, postVerify(a, testPhone, "654321"), http.StatusUnauthorized, "invalid_otp")
+				if r := postVerify(a, testPhone, "123456"); r.Status != http.StatusOK {
+					t.Fatalf("fixed code: got %d %s, want 200", r.Status, r.Body)
+				}
+			}},
+		{name: "test_number_valid", env: []string{"SMS_TEST_OTPS=+919812345678=123456"}, run: func(t *testing.T, a *api) {
+			// The same feature with a number the phone library accepts.
+			r := postSend(a, "+91 98123 45678")
+			if r.Status != http.StatusAccepted {
+				t.Fatalf("send: got %d %s, want 202", r.Status, r.Body)
+			}
+			if got := a.sms.count(); got != 0 {
+				t.Fatalf("SMS sent to a test number: got %d, want 0", got)
+			}
+			if n := len(otpRows(t, a, "+919812345678")); n != 1 {
+				t.Fatalf("phone_otps rows: got %d, want 1", n)
+			}
+			wantAPIError(t, postVerify(a, "+919812345678", "654321"), http.StatusUnauthorized, "invalid_otp")
+			if r := postVerify(a, "+919812345678", "123456"); r.Status != http.StatusOK {
+				t.Fatalf("fixed code: got %d %s, want 200", r.Status, r.Body)
+			}
+		}},
+	})
+}
+
+func TestOTPVerify(t *testing.T) {
+	runOTPCases(t, []otpCase{
+		{name: "ok_creates_user", run: func(t *testing.T, a *api) {
+			code := a.sendCode(otpPhone)
+			r := postVerify(a, otpPhone, code)
+			var p tokens
+			r.JSON(t, &p)
+			if r.Status != http.StatusOK || p.TokenType != "Bearer" || p.AccessToken == "" || p.RefreshToken == "" || p.User.Role != nil || !p.User.NeedsRole {
+				t.Fatalf("got %d %s, want 200 with a token pair for a user without role", r.Status, r.Body)
+			}
+			ctx := context.Background()
+			users, err := a.client.User.Query().WithIdentities().All(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(users) != 1 || users[0].ID.String() != p.User.ID || users[0].Role != nil {
+				t.Fatalf("users: got %+v, want one user %s with role NULL", users, p.User.ID)
+			}
+			ids := users[0].Edges.Identities
+			if len(ids) != 1 || ids[0].Provider != authidentity.ProviderPhone || ids[0].ProviderID != otpPhone {
+				t.Fatalf("identities: got %+v, want one phone identity %s", ids, otpPhone)
+			}
+			if n := len(otpRows(t, a, otpPhone)); n != 0 {
+				t.Fatalf("phone_otps rows after sign-in: got %d, want 0 (a code is deleted when used)", n)
+			}
+			if n := otpSessionCount(t, a, users[0].ID); n != 1 {
+				t.Fatalf("sessions: got %d, want 1", n)
+			}
+		}},
+		{name: "second_sign_in_same_user", run: func(t *testing.T, a *api) {
+			first, second := a.signIn(otpPhone), a.signIn(otpPhone)
+			if first.User.ID != second.User.ID {
+				t.Fatalf("user ids: got %s and %s, want the same", first.User.ID, second.User.ID)
+			}
+			if n, _ := a.client.User.Query().Count(context.Background()); n != 1 {
+				t.Fatalf("users: got %d, want 1", n)
+			}
+			if n := otpSessionCount(t, a, uuid.MustParse(first.User.ID)); n != 2 {
+				t.Fatalf("sessions: got %d, want 2", n)
+			}
+		}},
+		{name: "wrong_code", run: func(t *testing.T, a *api) {
+			code := a.sendCode(otpPhone)
+			wantAPIError(t, postVerify(a, otpPhone, otherCode(code)), http.StatusUnauthorized, "invalid_otp")
+			rows := otpRows(t, a, otpPhone)
+			if len(rows) != 1 || rows[0].Attempts != 1 {
+				t.Fatalf("after a wrong code: got %d rows, want 1 with attempts 1", len(rows))
+			}
+			if n, _ := a.client.User.Query().Count(context.Background()); n != 0 {
+				t.Fatalf("users: got %d, want 0", n)
+			}
+		}},
+		{name: "any_equivalent_format", run: func(t *testing.T, a *api) {
+			code := a.sendCode(otpPhone)
+			if r := postVerify(a, otpPhoneSpaced, code); r.Status != http.StatusOK {
+				t.Fatalf("verify with %q: got %d %s, want 200", otpPhoneSpaced, r.Status, r.Body)
+			}
+		}},
+		{name: "never_sent", run: func(t *testing.T, a *api) {
+			wantAPIError(t, postVerify(a, otpPhone, "123456"), http.StatusUnauthorized, "invalid_otp")
+		}},
+		{name: "expired", run: func(t *testing.T, a *api) {
+			code := a.sendCode(otpPhone)
+			a.clock.Advance(5*time.Minute + time.Second)
+			wantAPIError(t, postVerify(a, otpPhone, code), http.StatusUnauthorized, "invalid_otp")
+		}},
+		{name: "valid_until_expiry", run: func(t *testing.T, a *api) {
+			code := a.sendCode(otpPhone)
+			a.clock.Advance(5*time.Minute - time.Second)
+			if r := postVerify(a, otpPhone, code); r.Status != http.StatusOK {
+				t.Fatalf("a second before expiry: got %d %s, want 200", r.Status, r.Body)
+			}
+		}},
+		{name: "used_twice", run: func(t *testing.T, a *api) {
+			code := a.sendCode(otpPhone)
+			if r := postVerify(a, otpPhone, code); r.Status != http.StatusOK {
+				t.Fatalf("first use: got %d %s, want 200", r.Status, r.Body)
+			}
+			if n := len(otpRows(t, a, otpPhone)); n != 0 {
+				t.Fatalf("phone_otps rows after use: got %d, want 0", n)
+			}
+			wantAPIError(t, postVerify(a, otpPhone, code), http.StatusUnauthorized, "invalid_otp")
+		}},
+		{name: "attempts_exceeded", run: func(t *testing.T, a *api) {
+			code := a.sendCode(otpPhone)
+			for range 5 {
+				wantAPIError(t, postVerify(a, otpPhone, otherCode(code)), http.StatusUnauthorized, "invalid_otp")
+			}
+			wantAPIError(t, postVerify(a, otpPhone, code), http.StatusUnauthorized, "otp_attempts_exceeded")
+		}},
+		{name: "daily_failure_budget", env: []string{"OTP_MAX_FAILURES_PER_DAY=3"}, run: func(t *testing.T, a *api) {
+			code := a.sendCode(otpPhone)
+			for range 2 {
+				wantAPIError(t, postVerify(a, otpPhone, otherCode(code)), http.StatusUnauthorized, "invalid_otp")
+			}
+			a.clock.Advance(60 * time.Second)
+			code = a.sendCode(otpPhone) // a fresh code does not reset the budget
+			wantAPIError(t, postVerify(a, otpPhone, otherCode(code)), http.StatusUnauthorized, "invalid_otp")
+			r := postVerify(a, otpPhone, code)
+			wantAPIError(t, r, http.StatusTooManyRequests, "rate_limited")
+			wantRetryAfter(t, r, 24*3600)
+			if n, _ := a.client.User.Query().Count(context.Background()); n != 0 {
+				t.Fatalf("users: got %d, want 0", n)
+			}
+		}},
+		{name: "malformed_code", run: func(t *testing.T, a *api) {
+			code := a.sendCode(otpPhone)
+			for _, bad := range []string{"12345", "abcdef", code + "0", " " + code[1:]} {
+				wantAPIError(t, postVerify(a, otpPhone, bad), http.StatusUnauthorized, "invalid_otp")
+			}
+			if r := postVerify(a, otpPhone, code); r.Status != http.StatusOK {
+				t.Fatalf("right code after 4 malformed ones: got %d %s, want 200", r.Status, r.Body)
+			}
+		}},
+	})
+}
+
+// otpSessionCount counts a user's sessions.
+func otpSessionCount(t *testing.T, a *api, userID uuid.UUID) int {
+	t.Helper()
+	n, err := a.client.RefreshToken.Query().Where(refreshtoken.UserID(userID)).Count(context.Background())
+	if err != nil {
+		t.Fatalf("count sessions: %v", err)
+	}
+	return n
+}
+
+// TestOTPVerifyConcurrent races verifies of one code, each race on a fresh
+// number, five times per dialect.
+func TestOTPVerifyConcurrent(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, d string) {
+		t.Run("one_code_one_sign_in", func(t *testing.T) {
+			a := newAPI(t, d)
+			for i := range 5 {
+				num := otpTestPhone(i)
+				code := a.sendCode(num)
+				status := make([]int, 20)
+				errCode := make([]string, 20)
+				release(20, func(j int) {
+					r := postVerify(a, num, code)
+					status[j], errCode[j] = r.Status, r.ErrCode()
+				})
+				ok := 0
+				for j, s := range status {
+					switch {
+					case s == http.StatusOK:
+						ok++
+					case s != http.StatusUnauthorized || (errCode[j] != "invalid_otp" && errCode[j] != "otp_attempts_exceeded"):
+						t.Fatalf("round %d: got %d %s, want 200 or 401 invalid_otp/otp_attempts_exceeded", i, s, errCode[j])
+					}
+				}
+				if ok != 1 {
+					t.Fatalf("round %d: got %d sign-ins (statuses %v), want exactly 1", i, ok, status)
+				}
+				ids, err := a.client.AuthIdentity.Query().
+					Where(authidentity.ProviderEQ(authidentity.ProviderPhone), authidentity.ProviderID(num)).
+					QueryUser().IDs(context.Background())
+				if err != nil || len(ids) != 1 {
+					t.Fatalf("round %d: users for %s: got %v (%v), want 1", i, num, ids, err)
+				}
+				if n := otpSessionCount(t, a, ids[0]); n != 1 {
+					t.Fatalf("round %d: sessions: got %d, want 1", i, n)
+				}
+				if n := len(otpRows(t, a, num)); n != 0 {
+					t.Fatalf("round %d: phone_otps rows: got %d, want 0", i, n)
+				}
+			}
+		})
+		t.Run("parallel_wrong_guesses", func(t *testing.T) {
+			// The daily budget is raised so that it does not answer first:
+			// this case is about the per-code attempts counter.
+			a := newAPI(t, d, "OTP_MAX_ATTEMPTS=5", "OTP_MAX_FAILURES_PER_DAY=1000")
+			for i := range 5 {
+				num := otpTestPhone(i)
+				code := a.sendCode(num)
+				wrong := otherCode(code)
+				status := make([]int, 20)
+				release(20, func(j int) { status[j] = postVerify(a, num, wrong).Status })
+				for _, s := range status {
+					if s != http.StatusUnauthorized {
+						t.Fatalf("round %d: got statuses %v, want all 401", i, status)
+					}
+				}
+				rows := otpRows(t, a, num)
+				if len(rows) != 1 || rows[0].Attempts != 5 {
+					got := -1
+					if len(rows) == 1 {
+						got = rows[0].Attempts
+					}
+					t.Fatalf("round %d: attempts: got %d (%d rows), want exactly 5", i, got, len(rows))
+				}
+				wantAPIError(t, postVerify(a, num, code), http.StatusUnauthorized, "otp_attempts_exceeded")
+			}
+		})
+	})
+}
+
+// TestOTPLogs walks send, verify and refresh, then reads the captured log:
+// security events are there, secrets and the plain number are not.
+func TestOTPLogs(t *testing.T) {
+	a := newAPI(t, migration.Postgres)
+	r := postSend(a, otpPhoneSpaced)
+	if r.Status != http.StatusAccepted {
+		t.Fatalf("send: got %d %s, want 202", r.Status, r.Body)
+	}
+	code := a.sms.code(t, otpPhone)
+	wantAPIError(t, postVerify(a, otpPhone, otherCode(code)), http.StatusUnauthorized, "invalid_otp")
+	r = postVerify(a, otpPhone, code)
+	var p, q tokens
+	r.JSON(t, &p)
+	if r.Status != http.StatusOK {
+		t.Fatalf("verify: got %d %s, want 200", r.Status, r.Body)
+	}
+	r = a.refresh(p.RefreshToken)
+	r.JSON(t, &q)
+	if r.Status != http.StatusOK {
+		t.Fatalf("refresh: got %d %s, want 200", r.Status, r.Body)
+	}
+	keyBody := strings.Join(strings.Split(strings.TrimSpace(a.cfg.JWT.PrivateKey), "\n")[1:2], "")
+	a.noSecretsIn(code, otherCode(code), p.AccessToken, p.RefreshToken, q.AccessToken, q.RefreshToken,
+		a.cfg.OTP.Secret, a.cfg.Sessions.RefreshTokenSecret, keyBody)
+	logs := a.logs.String()
+	for _, plain := range []string{otpPhone, "9876543210", otpPhoneSpaced} {
+		if strings.Contains(logs, plain) {
+			t.Fatalf("the unmasked number %q reached the log", plain)
+		}
+	}
+	for _, want := range []string{"msg=security_event event=otp_sent", "msg=security_event event=signin_succeeded",
+		"msg=security_event event=signin_failed", "phone=" + otpPhoneMasked} {
+		if !strings.Contains(logs, want) {
+			t.Fatalf("log: %q is missing from\n%s", want, logs)
+		}
+	}
+}
+
+// TestOTPSendConcurrent races sends for one number: however many arrive at
+// once, one code is stored and one SMS goes out.
+func TestOTPSendConcurrent(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, d string) {
+		a := newAPI(t, d, "OTP_MAX_SENDS_PER_IP_PER_HOUR=1000")
+		for i := range 5 {
+			num := otpTestPhone(i)
+			before := a.sms.count()
+			status := make([]int, 10)
+			errCode := make([]string, 10)
+			release(10, func(j int) {
+				r := postSend(a, num)
+				status[j], errCode[j] = r.Status, r.ErrCode()
+			})
+			accepted := 0
+			for j, s := range status {
+				switch {
+				case s == http.StatusAccepted:
+					accepted++
+				case s != http.StatusTooManyRequests || (errCode[j] != "otp_resend_too_soon" && errCode[j] != "rate_limited"):
+					t.Fatalf("round %d: got %d %s, want 202 or 429", i, s, errCode[j])
+				}
+			}
+			if accepted != 1 || a.sms.count()-before != 1 || len(otpRows(t, a, num)) != 1 {
+				t.Fatalf("round %d: got %d accepted, %d SMS, %d rows, want 1 of each",
+					i, accepted, a.sms.count()-before, len(otpRows(t, a, num)))
+			}
+			if r := postVerify(a, num, a.sms.code(t, num)); r.Status != http.StatusOK {
+				t.Fatalf("round %d: the SMS'd code: got %d %s, want 200", i, r.Status, r.Body)
+			}
+		}
+	})
+}

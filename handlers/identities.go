@@ -1,0 +1,74 @@
+package handlers
+
+import (
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
+
+	"github.com/agency-platform/agency/ent"
+	"github.com/agency-platform/agency/ent/authidentity"
+	"github.com/agency-platform/agency/services"
+)
+
+type linkPhoneRequest struct {
+	Phone *string `json:"phone"`
+	Code  *string `json:"code"`
+}
+
+func linkPhone(ids *services.Identities) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		var req linkPhoneRequest
+		if !bindJSON(c, &req) {
+			return
+		}
+		for field, v := range map[string]*string{"phone": req.Phone, "code": req.Code} {
+			if err := required(field, v); err != nil {
+				writeError(c, err)
+				return
+			}
+		}
+		ident, err := ids.LinkPhone(c.Request.Context(), principal(c), *req.Phone, *req.Code)
+		writeIdentity(c, ident, err)
+	}
+}
+
+func linkProvider(ids *services.Identities, provider authidentity.Provider) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		var req providerSignInRequest
+		token, ok := providerToken(c, provider, &req)
+		if !ok {
+			return
+		}
+		if req.DeviceInfo != nil {
+			writeError(c, invalidRequest("device_info", "unknown field device_info"))
+			return
+		}
+		ident, err := ids.LinkProvider(c.Request.Context(), principal(c), provider, token)
+		writeIdentity(c, ident, err)
+	}
+}
+
+// writeIdentity answers a link: 201 with the new identity, or the error.
+func writeIdentity(c *gin.Context, ident *ent.AuthIdentity, err error) {
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	c.JSON(http.StatusCreated, newIdentitiesJSON([]*ent.AuthIdentity{ident})[0])
+}
+
+func unlinkIdentity(ids *services.Identities) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		id, err := uuid.Parse(c.Param("id"))
+		if err != nil {
+			writeError(c, services.ErrIdentityNotFound)
+			return
+		}
+		if err := ids.Unlink(c.Request.Context(), principal(c), id); err != nil {
+			writeError(c, err)
+			return
+		}
+		c.Status(http.StatusNoContent)
+	}
+}

@@ -1,0 +1,316 @@
+// Package google verifies Google ID tokens with OIDC discovery and the
+// issuer's JWKS.
+package google
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/coreos/go-oidc/v3/oidc"
+)
+
+var (
+	// ErrDisabled is returned by every Verify when no client ids are configured.
+	ErrDisabled = errors.New("google: sign-in is not configured")
+	// ErrInvalid is wrapped by every failure that is the token's fault.
+	ErrInvalid = errors.New("google: invalid id token")
+	// ErrUnavailable is wrapped when discovery or the JWKS fetch failed
+	// (network error, timeout, 5xx), so the token could not be judged.
+	ErrUnavailable = errors.New("google: issuer unavailable")
+)
+
+const (
+	defaultIssuer  = "https://accounts.google.com"
+	defaultTimeout = 5 * time.Second
+)
+
+// Identity is what a verified ID token says about the user.
+type Identity struct {
+	Subject       string
+	Email         string
+	EmailVerified bool
+	Name          string
+	Picture       string
+}
+
+// Config configures a Verifier.
+type Config struct {
+	// IssuerURL defaults to https://accounts.google.com; tests pass a fake
+	// issuer's URL.
+	IssuerURL string
+	// ClientIDs are the accepted audiences (web, iOS, Android client ids).
+	// Empty disables sign-in: every Verify returns ErrDisabled.
+	ClientIDs []string
+	// Timeout bounds each network step (discovery, JWKS fetch); default 5s.
+	Timeout time.Duration
+	// HTTPClient is optional; it is copied, and given Timeout if it has none.
+	HTTPClient *http.Client
+}
+
+// Verifier checks Google ID tokens. It is safe for concurrent use.
+type Verifier struct {
+	issuer    string
+	clientIDs map[string]bool
+	timeout   time.Duration
+	client    *http.Client
+	now       func() time.Time
+
+	// discovering holds one token while a discovery runs, so concurrent
+	// first calls do not all hit the issuer, yet each can give up on its ctx.
+	discovering chan struct{}
+	// tokens is set once discovery succeeds; nil means not yet (or failed).
+	tokens atomic.Pointer[oidc.IDTokenVerifier]
+}
+
+// New returns a Verifier. It does no network I/O: discovery happens on the
+// first Verify.
+func New(cfg Config, now func() time.Time) *Verifier {
+	v := &Verifier{
+		issuer:      cfg.IssuerURL,
+		clientIDs:   make(map[string]bool, len(cfg.ClientIDs)),
+		timeout:     cfg.Timeout,
+		now:         now,
+		discovering: make(chan struct{}, 1),
+	}
+	if v.issuer == "" {
+		v.issuer = defaultIssuer
+	}
+	if v.timeout <= 0 {
+		v.timeout = defaultTimeout
+	}
+	for _, id := range cfg.ClientIDs {
+		// An empty id would match a token whose aud is "".
+		if id != "" {
+			v.clientIDs[id] = true
+		}
+	}
+	client := http.Client{}
+	if cfg.HTTPClient != nil {
+		client = *cfg.HTTPClient
+	}
+	if client.Timeout == 0 {
+		// go-oidc fetches the JWKS with a context that never ends, so the
+		// client's own timeout is what bounds that request.
+		client.Timeout = v.timeout
+	}
+	client.Transport = issuerTransport{base: client.Transport}
+	v.client = &client
+	return v
+}
+
+// Enabled reports whether at least one client id is configured.
+func (v *Verifier) Enabled() bool {
+	return len(v.clientIDs) > 0
+}
+
+// Verify checks idToken's signature (RS256, issuer JWKS), issuer, audience
+// and expiry, and returns the identity it asserts. Failures wrap ErrDisabled,
+// ErrInvalid or ErrUnavailable and never contain the token.
+func (v *Verifier) Verify(ctx context.Context, idToken string) (*Identity, error) {
+	if !v.Enabled() {
+		return nil, ErrDisabled
+	}
+	tokens, err := v.tokenVerifier(ctx)
+	if err != nil {
+		return nil, err
+	}
+
+	ctx, cancel := context.WithTimeout(ctx, v.timeout)
+	defer cancel()
+	// go-oidc flattens key-fetch errors into text before returning, so the
+	// key set notes them here, on this call's own record.
+	rec := &callRecord{}
+	tok, err := tokens.Verify(context.WithValue(ctx, callKey{}, rec), idToken)
+	if err != nil {
+		if rec.keysUnavailable.Load() || ctx.Err() != nil {
+			return nil, fmt.Errorf("%w: fetch signing keys: %w", ErrUnavailable, err)
+		}
+		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	return v.identity(tok)
+}
+
+// tokenVerifier returns the verifier built from a successful discovery,
+// running discovery first if none has succeeded yet. A failure is not cached.
+func (v *Verifier) tokenVerifier(ctx context.Context) (*oidc.IDTokenVerifier, error) {
+	if tokens := v.tokens.Load(); tokens != nil {
+		return tokens, nil
+	}
+	select {
+	case v.discovering <- struct{}{}:
+		defer func() { <-v.discovering }()
+	case <-ctx.Done():
+		return nil, fmt.Errorf("%w: wait for discovery: %w", ErrUnavailable, ctx.Err())
+	}
+	if tokens := v.tokens.Load(); tokens != nil {
+		return tokens, nil // another call discovered while we waited
+	}
+
+	dctx, cancel := context.WithTimeout(ctx, v.timeout)
+	defer cancel()
+	provider, err := oidc.NewProvider(oidc.ClientContext(dctx, v.client), v.issuer)
+	if err != nil {
+		return nil, fmt.Errorf("%w: discovery: %w", ErrUnavailable, err)
+	}
+	var meta struct {
+		JWKSURI string `json:"jwks_uri"`
+	}
+	if err := provider.Claims(&meta); err != nil || meta.JWKSURI == "" {
+		return nil, fmt.Errorf("%w: discovery: no jwks_uri", ErrUnavailable)
+	}
+	// This is what provider.VerifierContext builds, with the key set wrapped
+	// so fetch failures can be told from bad signatures. The remote key set
+	// keeps this context (minus cancellation) for every JWKS fetch; one per
+	// discovery keeps its key cache and its refetch on an unknown kid.
+	remote := oidc.NewRemoteKeySet(oidc.ClientContext(context.Background(), v.client), meta.JWKSURI)
+	tokens := oidc.NewVerifier(v.issuer, keySet{remote: remote}, &oidc.Config{
+		SkipClientIDCheck:    true, // several client ids: checked in identity
+		SkipIssuerCheck:      true, // two spellings: checked in identity
+		SupportedSigningAlgs: []string{oidc.RS256},
+		Now:                  v.now,
+	})
+	v.tokens.Store(tokens)
+	return tokens, nil
+}
+
+// identity applies the checks go-oidc was told to skip and reads the claims.
+func (v *Verifier) identity(tok *oidc.IDToken) (*Identity, error) {
+	if !v.issuerAccepted(tok.Issuer) {
+		return nil, fmt.Errorf("%w: unexpected issuer %q", ErrInvalid, tok.Issuer)
+	}
+	if !v.audienceAccepted(tok.Audience) {
+		return nil, fmt.Errorf("%w: audience is not one of our client ids", ErrInvalid)
+	}
+	if tok.Subject == "" {
+		return nil, fmt.Errorf("%w: missing sub", ErrInvalid)
+	}
+	var claims struct {
+		Email         string   `json:"email"`
+		EmailVerified flexBool `json:"email_verified"`
+		Name          string   `json:"name"`
+		Picture       string   `json:"picture"`
+	}
+	if err := tok.Claims(&claims); err != nil {
+		return nil, fmt.Errorf("%w: read claims: %w", ErrInvalid, err)
+	}
+	return &Identity{
+		Subject:       tok.Subject,
+		Email:         claims.Email,
+		EmailVerified: bool(claims.EmailVerified),
+		Name:          claims.Name,
+		Picture:       claims.Picture,
+	}, nil
+}
+
+// issuerAccepted allows the issuer URL and the same without its scheme:
+// Google issues both "https://accounts.google.com" and "accounts.google.com".
+func (v *Verifier) issuerAccepted(iss string) bool {
+	if iss == v.issuer {
+		return true
+	}
+	for _, scheme := range []string{"https://", "http://"} {
+		if bare, ok := strings.CutPrefix(v.issuer, scheme); ok {
+			return iss == bare
+		}
+	}
+	return false
+}
+
+func (v *Verifier) audienceAccepted(aud []string) bool {
+	for _, a := range aud {
+		if v.clientIDs[a] {
+			return true
+		}
+	}
+	return false
+}
+
+// flexBool reads a JSON bool or its string form: Google sometimes sends
+// email_verified as "true".
+type flexBool bool
+
+func (b *flexBool) UnmarshalJSON(data []byte) error {
+	switch string(data) {
+	case "true", `"true"`:
+		*b = true
+	case "false", `"false"`, "null":
+		*b = false
+	default:
+		return errors.New("email_verified is not a boolean")
+	}
+	return nil
+}
+
+// callKey is the context key under which a Verify call passes its
+// *callRecord down to the key set.
+type callKey struct{}
+
+// callRecord is what one Verify call learned about the issuer.
+type callRecord struct {
+	keysUnavailable atomic.Bool
+}
+
+// keySet wraps go-oidc's remote key set. It sees each call's own context
+// and the fetch error still wrapped, which the verifier above it turns into
+// text; the remote set itself fetches with a shared context and may hand a
+// call the result of a fetch another call started.
+type keySet struct {
+	remote *oidc.RemoteKeySet
+}
+
+// VerifySignature implements oidc.KeySet.
+func (k keySet) VerifySignature(ctx context.Context, jwt string) ([]byte, error) {
+	payload, err := k.remote.VerifySignature(ctx, jwt)
+	// Every issuer-side failure reaches here as a *url.Error (the client
+	// wraps all of them, issuerTransport makes 5xx one) or as the end of ctx.
+	var urlErr *url.Error
+	if err != nil && (errors.As(err, &urlErr) || ctx.Err() != nil) {
+		if rec, ok := ctx.Value(callKey{}).(*callRecord); ok {
+			rec.keysUnavailable.Store(true)
+		}
+	}
+	return payload, err
+}
+
+// maxResponseBody bounds discovery and JWKS documents (a few KiB in practice).
+const maxResponseBody = 1 << 20
+
+// issuerTransport makes every failure on the issuer's side a transport
+// error: a 5xx answer, or a body cut off by the client timeout. go-oidc
+// keeps transport errors in its error chain but flattens the others.
+type issuerTransport struct {
+	base http.RoundTripper
+}
+
+// RoundTrip implements http.RoundTripper.
+func (t issuerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	base := t.base
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	resp, err := base.RoundTrip(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode >= http.StatusInternalServerError {
+		return nil, fmt.Errorf("issuer answered %s", resp.Status)
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBody+1))
+	if err != nil {
+		return nil, fmt.Errorf("read issuer response: %w", err)
+	}
+	if len(body) > maxResponseBody {
+		return nil, errors.New("issuer response too large")
+	}
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	return resp, nil
+}

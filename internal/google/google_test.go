@@ -1,0 +1,266 @@
+package google_test
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/agency-platform/agency/internal/fakeidp"
+	"github.com/agency-platform/agency/internal/google"
+)
+
+const (
+	webClient = "web-client"
+	iosClient = "ios-client"
+)
+
+var t0 = time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+
+// clock is the injected clock: tokens are judged at t0, whatever the wall
+// time.
+func clock() time.Time { return t0 }
+
+func newVerifier(idp *fakeidp.Server, timeout time.Duration) *google.Verifier {
+	return google.New(google.Config{
+		IssuerURL: idp.URL,
+		ClientIDs: []string{webClient, iosClient},
+		Timeout:   timeout,
+	}, clock)
+}
+
+func TestVerifier_Verify(t *testing.T) {
+	idp := fakeidp.New(t)
+	v := newVerifier(idp, 2*time.Second)
+	otherKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// with returns the default claims for user-1 with edits applied; a nil
+	// value deletes the claim.
+	with := func(edits map[string]any) map[string]any {
+		c := idp.Claims("user-1", webClient, t0)
+		for k, val := range edits {
+			if val == nil {
+				delete(c, k)
+			} else {
+				c[k] = val
+			}
+		}
+		return c
+	}
+	bareIssuer := strings.TrimPrefix(idp.URL, "http://")
+	okIdentity := &google.Identity{
+		Subject:       "user-1",
+		Email:         "user-1@example.com",
+		EmailVerified: true,
+		Name:          "Test User",
+		Picture:       "https://example.com/p.png",
+	}
+	notVerified := *okIdentity
+	notVerified.EmailVerified = false
+
+	tests := []struct {
+		name    string
+		token   string
+		want    *google.Identity
+		wantErr error
+	}{
+		{name: "ok", token: idp.Token(t, with(nil)), want: okIdentity},
+		{name: "ok_iss_without_scheme", token: idp.Token(t, with(map[string]any{"iss": bareIssuer})), want: okIdentity},
+		{name: "ok_second_client_in_aud_list", token: idp.Token(t, with(map[string]any{"aud": []string{"someone-else", iosClient}})), want: okIdentity},
+		{name: "email_verified_string_true", token: idp.Token(t, with(map[string]any{"email_verified": "true"})), want: okIdentity},
+		{name: "email_verified_string_false", token: idp.Token(t, with(map[string]any{"email_verified": "false"})), want: &notVerified},
+		{name: "email_verified_not_bool", token: idp.Token(t, with(map[string]any{"email_verified": 1})), wantErr: google.ErrInvalid},
+		{name: "wrong_key_same_kid", token: idp.SignWith(t, otherKey, "k1", with(nil)), wantErr: google.ErrInvalid},
+		{name: "unknown_kid", token: idp.SignWith(t, otherKey, "k9", with(nil)), wantErr: google.ErrInvalid},
+		{name: "wrong_aud", token: idp.Token(t, with(map[string]any{"aud": "someone-else"})), wantErr: google.ErrInvalid},
+		{name: "empty_aud", token: idp.Token(t, with(map[string]any{"aud": ""})), wantErr: google.ErrInvalid},
+		{name: "missing_aud", token: idp.Token(t, with(map[string]any{"aud": nil})), wantErr: google.ErrInvalid},
+		{name: "wrong_iss", token: idp.Token(t, with(map[string]any{"iss": "https://evil.example.com"})), wantErr: google.ErrInvalid},
+		{name: "iss_with_other_scheme", token: idp.Token(t, with(map[string]any{"iss": "https://" + bareIssuer})), wantErr: google.ErrInvalid},
+		{name: "missing_sub", token: idp.Token(t, with(map[string]any{"sub": nil})), wantErr: google.ErrInvalid},
+		{name: "expired", token: idp.Token(t, with(map[string]any{"exp": t0.Add(-time.Second).Unix()})), wantErr: google.ErrInvalid},
+		{name: "missing_exp", token: idp.Token(t, with(map[string]any{"exp": nil})), wantErr: google.ErrInvalid},
+		{name: "alg_none", token: rawJWT(t, map[string]any{"alg": "none", "typ": "JWT"}, with(nil), nil), wantErr: google.ErrInvalid},
+		{name: "hs256", token: hs256(t, "k1", with(nil)), wantErr: google.ErrInvalid},
+		{name: "garbage", token: "garbage-not-a-jwt-zq7", wantErr: google.ErrInvalid},
+		{name: "empty", token: "", wantErr: google.ErrInvalid},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := v.Verify(context.Background(), tt.token)
+			if tt.wantErr != nil {
+				if !errors.Is(err, tt.wantErr) {
+					t.Fatalf("got error %v, want %v", err, tt.wantErr)
+				}
+				if tt.token != "" && strings.Contains(err.Error(), tt.token) {
+					t.Errorf("got error %q, want it without the token text", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("got error %v, want nil", err)
+			}
+			if *got != *tt.want {
+				t.Errorf("got %+v, want %+v", *got, *tt.want)
+			}
+		})
+	}
+}
+
+func TestVerifier_Disabled(t *testing.T) {
+	idp := fakeidp.New(t)
+	tok := idp.Token(t, idp.Claims("user-1", webClient, t0))
+	for _, ids := range [][]string{nil, {}, {""}} {
+		v := google.New(google.Config{IssuerURL: idp.URL, ClientIDs: ids}, clock)
+		if v.Enabled() {
+			t.Errorf("client ids %q: got Enabled true, want false", ids)
+		}
+		if _, err := v.Verify(context.Background(), tok); !errors.Is(err, google.ErrDisabled) {
+			t.Errorf("client ids %q: got error %v, want %v", ids, err, google.ErrDisabled)
+		}
+	}
+	if got := idp.JWKSFetches(); got != 0 {
+		t.Errorf("got %d JWKS fetches, want 0", got)
+	}
+}
+
+func TestVerifier_KeyRotation(t *testing.T) {
+	idp := fakeidp.New(t)
+	v := newVerifier(idp, 2*time.Second)
+	claims := idp.Claims("user-1", webClient, t0)
+	mustVerify(t, v, idp.Token(t, claims))
+	before := idp.JWKSFetches()
+
+	kid := idp.RotateKey(t)
+	if kid == "k1" {
+		t.Fatalf("got kid %q after rotation, want a new one", kid)
+	}
+	mustVerify(t, v, idp.Token(t, claims))
+	if got := idp.JWKSFetches(); got <= before {
+		t.Errorf("got %d JWKS fetches, want more than %d (refetch on unknown kid)", got, before)
+	}
+}
+
+func TestVerifier_IssuerDown(t *testing.T) {
+	tests := []struct {
+		name string
+		// prepare runs before the issuer goes down and returns the token to
+		// verify while it is down.
+		prepare func(t *testing.T, idp *fakeidp.Server, v *google.Verifier) string
+	}{
+		{"discovery", func(t *testing.T, idp *fakeidp.Server, v *google.Verifier) string {
+			return idp.Token(t, idp.Claims("user-1", webClient, t0))
+		}},
+		{"jwks", func(t *testing.T, idp *fakeidp.Server, v *google.Verifier) string {
+			mustVerify(t, v, idp.Token(t, idp.Claims("user-1", webClient, t0)))
+			idp.RotateKey(t) // the next token's kid forces a JWKS refetch
+			return idp.Token(t, idp.Claims("user-1", webClient, t0))
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			idp := fakeidp.New(t)
+			v := newVerifier(idp, 2*time.Second)
+			tok := tt.prepare(t, idp, v)
+
+			idp.SetDown(true)
+			if _, err := v.Verify(context.Background(), tok); !errors.Is(err, google.ErrUnavailable) {
+				t.Fatalf("issuer down: got error %v, want %v", err, google.ErrUnavailable)
+			}
+			idp.SetDown(false)
+			// go-oidc hands a failed JWKS fetch's error to calls that join it
+			// in the instant before it forgets it, so the first call after
+			// recovery may still be unavailable, but never invalid.
+			var err error
+			for range 1000 {
+				if _, err = v.Verify(context.Background(), tok); !errors.Is(err, google.ErrUnavailable) {
+					break
+				}
+				runtime.Gosched()
+			}
+			if err != nil {
+				t.Fatalf("issuer back up: got error %v, want nil (failure not cached)", err)
+			}
+		})
+	}
+}
+
+func TestVerifier_SlowIssuer(t *testing.T) {
+	tests := []struct {
+		name    string
+		prepare func(t *testing.T, idp *fakeidp.Server, v *google.Verifier) string
+	}{
+		{"discovery", func(t *testing.T, idp *fakeidp.Server, v *google.Verifier) string {
+			return idp.Token(t, idp.Claims("user-1", webClient, t0))
+		}},
+		{"jwks", func(t *testing.T, idp *fakeidp.Server, v *google.Verifier) string {
+			mustVerify(t, v, idp.Token(t, idp.Claims("user-1", webClient, t0)))
+			idp.RotateKey(t)
+			return idp.Token(t, idp.Claims("user-1", webClient, t0))
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			idp := fakeidp.New(t)
+			v := newVerifier(idp, 200*time.Millisecond)
+			tok := tt.prepare(t, idp, v)
+
+			idp.SetDelay(2 * time.Second)
+			start := time.Now()
+			_, err := v.Verify(context.Background(), tok)
+			if elapsed := time.Since(start); elapsed > time.Second {
+				t.Errorf("got Verify taking %v, want under 1s", elapsed)
+			}
+			if !errors.Is(err, google.ErrUnavailable) {
+				t.Errorf("got error %v, want %v", err, google.ErrUnavailable)
+			}
+		})
+	}
+}
+
+func mustVerify(t *testing.T, v *google.Verifier, tok string) {
+	t.Helper()
+	if _, err := v.Verify(context.Background(), tok); err != nil {
+		t.Fatalf("got error %v, want nil", err)
+	}
+}
+
+// rawJWT assembles a compact JWT from a header, claims and signature bytes,
+// for tokens the fake issuer would never sign.
+func rawJWT(t *testing.T, header, claims map[string]any, sig []byte) string {
+	t.Helper()
+	return signingInput(t, header, claims) + "." + base64.RawURLEncoding.EncodeToString(sig)
+}
+
+func signingInput(t *testing.T, header, claims map[string]any) string {
+	t.Helper()
+	h, err := json.Marshal(header)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := json.Marshal(claims)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return base64.RawURLEncoding.EncodeToString(h) + "." + base64.RawURLEncoding.EncodeToString(c)
+}
+
+// hs256 signs with a shared secret, as an attacker would to slip past an
+// RS256-only verifier.
+func hs256(t *testing.T, kid string, claims map[string]any) string {
+	t.Helper()
+	header := map[string]any{"alg": "HS256", "typ": "JWT", "kid": kid}
+	mac := hmac.New(sha256.New, []byte("shared-secret"))
+	mac.Write([]byte(signingInput(t, header, claims)))
+	return rawJWT(t, header, claims, mac.Sum(nil))
+}

@@ -1,0 +1,128 @@
+package services
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/agency-platform/agency/ent"
+	"github.com/agency-platform/agency/ent/authidentity"
+	"github.com/agency-platform/agency/internal/phone"
+)
+
+// ReauthWindow is how recent the session's sign-in must be to link a new
+// sign-in method: a stolen long-lived session cannot add an attacker's
+// account to the victim's user.
+const ReauthWindow = 10 * time.Minute
+
+// Identity errors.
+var (
+	ErrIdentityInUse    = newError(KindConflict, "identity_in_use", "this sign-in method already belongs to an account")
+	ErrLastIdentity     = newError(KindConflict, "last_identity", "the last sign-in method cannot be removed")
+	ErrReauthRequired   = newError(KindForbidden, "reauth_required", "sign in again (within the last 10 minutes) to change sign-in methods")
+	ErrIdentityNotFound = newError(KindNotFound, "not_found", "no such sign-in method")
+)
+
+// Identities links and unlinks the sign-in methods of the signed-in user.
+type Identities struct {
+	db        *ent.Client
+	dialect   string
+	phone     *PhoneAuth
+	providers *ProviderAuth
+	now       func() time.Time
+	events    *Events
+}
+
+// NewIdentities returns the linking service.
+func NewIdentities(db *ent.Client, dialect string, phone *PhoneAuth, providers *ProviderAuth, now func() time.Time, events *Events) *Identities {
+	return &Identities{db: db, dialect: dialect, phone: phone, providers: providers, now: now, events: events}
+}
+
+// LinkPhone links a phone number proven by a code from /v1/auth/otp/send.
+func (s *Identities) LinkPhone(ctx context.Context, p *Principal, rawPhone, code string) (*ent.AuthIdentity, error) {
+	if err := s.recentSignIn(ctx, p); err != nil {
+		return nil, err
+	}
+	num, err := s.phone.consume(ctx, rawPhone, code)
+	if err != nil {
+		return nil, err
+	}
+	return s.link(ctx, p, external{provider: authidentity.ProviderPhone, id: num,
+		logAttrs: []slog.Attr{slog.String("phone", phone.Mask(num))}})
+}
+
+// LinkProvider links a Google or Facebook account proven by its token.
+func (s *Identities) LinkProvider(ctx context.Context, p *Principal, provider authidentity.Provider, token string) (*ent.AuthIdentity, error) {
+	if err := s.recentSignIn(ctx, p); err != nil {
+		return nil, err
+	}
+	ext, err := s.providers.verify(ctx, provider, token)
+	if err != nil {
+		return nil, err
+	}
+	return s.link(ctx, p, *ext)
+}
+
+// recentSignIn requires the caller's session to have signed in within ReauthWindow.
+func (s *Identities) recentSignIn(ctx context.Context, p *Principal) error {
+	sess, err := s.db.RefreshToken.Get(ctx, p.SessionID)
+	if err != nil {
+		return notFoundAs(err, ErrUnauthorized, "link: load session")
+	}
+	if s.now().Sub(sess.CreatedAt) > ReauthWindow {
+		return ErrReauthRequired
+	}
+	return nil
+}
+
+// link inserts the identity; the unique (provider, provider_id) index
+// decides between concurrent or conflicting links.
+func (s *Identities) link(ctx context.Context, p *Principal, ext external) (*ent.AuthIdentity, error) {
+	ident, err := s.db.AuthIdentity.Create().
+		SetUserID(p.User.ID).SetProvider(ext.provider).SetProviderID(ext.id).SetNillableEmail(ext.email).
+		SetCreatedAt(s.now()).
+		Save(ctx)
+	if ent.IsConstraintError(err) {
+		return nil, ErrIdentityInUse
+	}
+	if err != nil {
+		return nil, fmt.Errorf("link identity: %w", err)
+	}
+	attrs := append([]slog.Attr{slog.String("user_id", p.User.ID.String()), slog.String("method", string(ext.provider))}, ext.logAttrs...)
+	s.events.log(ctx, "identity_linked", attrs...)
+	return ident, nil
+}
+
+// Unlink removes one of the caller's sign-in methods, never the last one.
+// The user's row is locked so two concurrent unlinks cannot both pass the
+// count and leave the user with none.
+func (s *Identities) Unlink(ctx context.Context, p *Principal, id uuid.UUID) error {
+	err := withTx(ctx, s.db, func(tx *ent.Tx) error {
+		if err := lockUser(ctx, tx, s.dialect, p.User.ID); err != nil {
+			return err
+		}
+		mine, err := tx.AuthIdentity.Query().Where(authidentity.UserID(p.User.ID)).IDs(ctx)
+		if err != nil {
+			return fmt.Errorf("unlink: %w", err)
+		}
+		found := false
+		for _, m := range mine {
+			found = found || m == id
+		}
+		switch {
+		case !found:
+			return ErrIdentityNotFound
+		case len(mine) == 1:
+			return ErrLastIdentity
+		}
+		return tx.AuthIdentity.DeleteOneID(id).Exec(ctx)
+	})
+	if err != nil {
+		return err
+	}
+	s.events.log(ctx, "identity_unlinked", slog.String("user_id", p.User.ID.String()), slog.String("identity_id", id.String()))
+	return nil
+}
