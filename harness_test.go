@@ -78,7 +78,7 @@ func (s *smsBox) Send(ctx context.Context, to, code string) error {
 	return nil
 }
 
-func (s *smsBox) code(t *testing.T, to string) string {
+func (s *smsBox) code(t testing.TB, to string) string {
 	t.Helper()
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -103,7 +103,7 @@ func (s *smsBox) set(fail, hang bool) {
 
 // api is one test's running service.
 type api struct {
-	t       *testing.T
+	t       testing.TB
 	dialect string
 	srv     *httptest.Server
 	clock   *clock
@@ -138,7 +138,7 @@ func testEnv(extra ...string) []string {
 }
 
 // newAPI starts the service on a fresh database of dialect d.
-func newAPI(t *testing.T, d string, env ...string) *api {
+func newAPI(t testing.TB, d string, env ...string) *api {
 	t.Helper()
 	a := &api{t: t, dialect: d, clock: &clock{t: time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)},
 		sms: &smsBox{codes: map[string]string{}}, logs: &syncBuffer{}, spec: apitest.Load(t, "openapi.yaml")}
@@ -189,7 +189,7 @@ type resp struct {
 }
 
 // JSON decodes the body into v.
-func (r resp) JSON(t *testing.T, v any) {
+func (r resp) JSON(t testing.TB, v any) {
 	t.Helper()
 	if err := json.Unmarshal(r.Body, v); err != nil {
 		t.Fatalf("decode %s: %v", r.Body, err)

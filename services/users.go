@@ -8,6 +8,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/agency-platform/agency/ent"
+	"github.com/agency-platform/agency/ent/authidentity"
 	"github.com/agency-platform/agency/ent/user"
 )
 
@@ -34,13 +35,19 @@ func NewUsers(db *ent.Client, sessions *Sessions, events *Events) *Users {
 	return &Users{db: db, sessions: sessions, events: events}
 }
 
-// Me returns the user with their sign-in methods.
+// Me returns the caller (already loaded by Authenticate) with their
+// sign-in methods: one more query.
 func (s *Users) Me(ctx context.Context, p *Principal) (*ent.User, error) {
-	u, err := s.db.User.Query().Where(user.ID(p.User.ID)).WithIdentities().Only(ctx)
+	ids, err := s.db.AuthIdentity.Query().
+		Where(authidentity.UserID(p.User.ID)).
+		Order(authidentity.ByCreatedAt(), authidentity.ByID()).
+		All(ctx)
 	if err != nil {
-		return nil, notFoundAs(err, ErrUnauthorized, "load user")
+		return nil, fmt.Errorf("load identities: %w", err)
 	}
-	return u, nil
+	u := *p.User
+	u.Edges.Identities = ids
+	return &u, nil
 }
 
 // ProfileUpdate holds the fields PATCH /v1/me may change; nil leaves a
