@@ -103,8 +103,7 @@ func adminSetRole(admin *services.Admin) gin.HandlerFunc {
 		if !bindJSON(c, &req) {
 			return
 		}
-		if err := required("role", req.Role); err != nil {
-			writeError(c, err)
+		if !requireFields(c, field{"role", req.Role}) {
 			return
 		}
 		d, err := admin.SetRole(c.Request.Context(), principal(c), id, *req.Role)

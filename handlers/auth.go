@@ -28,8 +28,7 @@ func otpSend(phone *services.PhoneAuth) gin.HandlerFunc {
 		if !bindJSON(c, &req) {
 			return
 		}
-		if err := required("phone", req.Phone); err != nil {
-			writeError(c, err)
+		if !requireFields(c, field{"phone", req.Phone}) {
 			return
 		}
 		res, err := phone.Send(c.Request.Context(), *req.Phone, c.ClientIP())
@@ -55,11 +54,8 @@ func otpVerify(phone *services.PhoneAuth) gin.HandlerFunc {
 		if !bindJSON(c, &req) {
 			return
 		}
-		for field, v := range map[string]*string{"phone": req.Phone, "code": req.Code} {
-			if err := required(field, v); err != nil {
-				writeError(c, err)
-				return
-			}
+		if !requireFields(c, field{"phone", req.Phone}, field{"code", req.Code}) {
+			return
 		}
 		device, err := deviceInfo(c, req.DeviceInfo)
 		if err != nil {
@@ -102,8 +98,7 @@ func refresh(sessions *services.Sessions) gin.HandlerFunc {
 		if !bindJSON(c, &req) {
 			return
 		}
-		if err := required("refresh_token", req.RefreshToken); err != nil {
-			writeError(c, err)
+		if !requireFields(c, field{"refresh_token", req.RefreshToken}) {
 			return
 		}
 		pair, err := sessions.Refresh(c.Request.Context(), *req.RefreshToken)
@@ -140,8 +135,7 @@ func logout(sessions *services.Sessions) gin.HandlerFunc {
 		if !bindJSON(c, &req) {
 			return
 		}
-		if err := required("refresh_token", req.RefreshToken); err != nil {
-			writeError(c, err)
+		if !requireFields(c, field{"refresh_token", req.RefreshToken}) {
 			return
 		}
 		if err := sessions.LogoutRefreshToken(ctx, *req.RefreshToken); err != nil {

@@ -82,10 +82,20 @@ func jsonError(err error) error {
 	return invalidRequest("", "the body could not be read as the expected JSON object")
 }
 
-// required checks a required string field is present.
-func required(field string, v *string) error {
-	if v == nil {
-		return invalidRequest(field, "field "+field+" is required")
+// field is a named request field, for requireFields.
+type field struct {
+	name  string
+	value *string
+}
+
+// requireFields answers 400 naming the first absent field, in the order
+// given, and reports whether all were present.
+func requireFields(c *gin.Context, fields ...field) bool {
+	for _, f := range fields {
+		if f.value == nil {
+			writeError(c, invalidRequest(f.name, "field "+f.name+" is required"))
+			return false
+		}
 	}
-	return nil
+	return true
 }

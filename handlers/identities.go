@@ -22,11 +22,8 @@ func linkPhone(ids *services.Identities) gin.HandlerFunc {
 		if !bindJSON(c, &req) {
 			return
 		}
-		for field, v := range map[string]*string{"phone": req.Phone, "code": req.Code} {
-			if err := required(field, v); err != nil {
-				writeError(c, err)
-				return
-			}
+		if !requireFields(c, field{"phone", req.Phone}, field{"code", req.Code}) {
+			return
 		}
 		ident, err := ids.LinkPhone(c.Request.Context(), principal(c), *req.Phone, *req.Code)
 		writeIdentity(c, ident, err)
@@ -35,13 +32,8 @@ func linkPhone(ids *services.Identities) gin.HandlerFunc {
 
 func linkProvider(ids *services.Identities, provider authidentity.Provider) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		var req providerSignInRequest
-		token, ok := providerToken(c, provider, &req)
+		_, token, ok := bindProvider(c, provider, false)
 		if !ok {
-			return
-		}
-		if req.DeviceInfo != nil {
-			writeError(c, invalidRequest("device_info", "unknown field device_info"))
 			return
 		}
 		ident, err := ids.LinkProvider(c.Request.Context(), principal(c), provider, token)

@@ -52,8 +52,7 @@ func setRole(users *services.Users) gin.HandlerFunc {
 		if !bindJSON(c, &req) {
 			return
 		}
-		if err := required("role", req.Role); err != nil {
-			writeError(c, err)
+		if !requireFields(c, field{"role", req.Role}) {
 			return
 		}
 		pair, err := users.SetRole(c.Request.Context(), principal(c), *req.Role)

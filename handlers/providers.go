@@ -9,53 +9,73 @@ import (
 	"github.com/agency-platform/agency/services"
 )
 
-// providerSignInRequest is the body of Google and Facebook sign-in: the
-// provider's token under its own name (id_token or access_token).
-type providerSignInRequest struct {
-	IDToken     *string `json:"id_token"`
+// providerRequest is the body of Google and Facebook sign-in and linking:
+// the provider's token under its own name. Only the fields a route
+// accepts are decoded; any other is an unknown field (400).
+type providerRequest interface {
+	token() field
+	device() *string
+}
+
+type googleSignInRequest struct {
+	IDToken    *string `json:"id_token"`
+	DeviceInfo *string `json:"device_info"`
+}
+
+func (r *googleSignInRequest) token() field    { return field{"id_token", r.IDToken} }
+func (r *googleSignInRequest) device() *string { return r.DeviceInfo }
+
+type facebookSignInRequest struct {
 	AccessToken *string `json:"access_token"`
 	DeviceInfo  *string `json:"device_info"`
 }
 
-// tokenField is the body field holding each provider's token.
-var tokenField = map[authidentity.Provider]string{
-	authidentity.ProviderGoogle:   "id_token",
-	authidentity.ProviderFacebook: "access_token",
+func (r *facebookSignInRequest) token() field    { return field{"access_token", r.AccessToken} }
+func (r *facebookSignInRequest) device() *string { return r.DeviceInfo }
+
+type googleLinkRequest struct {
+	IDToken *string `json:"id_token"`
 }
 
-// providerToken binds a provider body and returns its token; the other
-// provider's field is an unknown field.
-func providerToken(c *gin.Context, provider authidentity.Provider, req *providerSignInRequest) (string, bool) {
-	if !bindJSON(c, req) {
-		return "", false
+func (r *googleLinkRequest) token() field    { return field{"id_token", r.IDToken} }
+func (r *googleLinkRequest) device() *string { return nil }
+
+type facebookLinkRequest struct {
+	AccessToken *string `json:"access_token"`
+}
+
+func (r *facebookLinkRequest) token() field    { return field{"access_token", r.AccessToken} }
+func (r *facebookLinkRequest) device() *string { return nil }
+
+// newProviderRequest returns the body type of a provider route.
+func newProviderRequest(provider authidentity.Provider, signIn bool) providerRequest {
+	switch {
+	case provider == authidentity.ProviderGoogle && signIn:
+		return &googleSignInRequest{}
+	case provider == authidentity.ProviderGoogle:
+		return &googleLinkRequest{}
+	case signIn:
+		return &facebookSignInRequest{}
 	}
-	token, other := req.IDToken, req.AccessToken
-	if provider == authidentity.ProviderFacebook {
-		token, other = req.AccessToken, req.IDToken
+	return &facebookLinkRequest{}
+}
+
+// bindProvider decodes a provider body and returns it with its token.
+func bindProvider(c *gin.Context, provider authidentity.Provider, signIn bool) (providerRequest, string, bool) {
+	req := newProviderRequest(provider, signIn)
+	if !bindJSON(c, req) || !requireFields(c, req.token()) {
+		return nil, "", false
 	}
-	if other != nil {
-		otherName := tokenField[authidentity.ProviderGoogle]
-		if provider == authidentity.ProviderGoogle {
-			otherName = tokenField[authidentity.ProviderFacebook]
-		}
-		writeError(c, invalidRequest(otherName, "unknown field "+otherName))
-		return "", false
-	}
-	if err := required(tokenField[provider], token); err != nil {
-		writeError(c, err)
-		return "", false
-	}
-	return *token, true
+	return req, *req.token().value, true
 }
 
 func providerSignIn(auth *services.ProviderAuth, provider authidentity.Provider) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		var req providerSignInRequest
-		token, ok := providerToken(c, provider, &req)
+		req, token, ok := bindProvider(c, provider, true)
 		if !ok {
 			return
 		}
-		device, err := deviceInfo(c, req.DeviceInfo)
+		device, err := deviceInfo(c, req.device())
 		if err != nil {
 			writeError(c, err)
 			return
