@@ -62,8 +62,6 @@ type TokenPair struct {
 type Principal struct {
 	User      *ent.User
 	SessionID uuid.UUID
-	// SignedInAt is when the session was created (for re-authentication rules).
-	SignedInAt time.Time
 }
 
 // start creates a session for u inside tx and enforces the device limit:
@@ -226,7 +224,7 @@ func (s *Sessions) Authenticate(ctx context.Context, token string) (*Principal, 
 	if err != nil {
 		return nil, notFoundAs(err, ErrUnauthorized, "authenticate")
 	}
-	return &Principal{User: u, SessionID: claims.SessionID, SignedInAt: claims.IssuedAt}, nil
+	return &Principal{User: u, SessionID: claims.SessionID}, nil
 }
 
 // Logout ends sessions of the caller: scope "current" (or ""), "others"
