@@ -146,5 +146,9 @@ func ping(ctx context.Context, db *sql.DB, timeout time.Duration) error {
 
 // NewClient wraps an open pool in an Ent client of the given dialect.
 func NewClient(db *sql.DB, d string) *ent.Client {
-	return ent.NewClient(ent.Driver(entsql.OpenDB(d, db)))
+	var drv dialect.Driver = entsql.OpenDB(d, db)
+	if d == dialect.SQLite {
+		drv = utcDriver{drv}
+	}
+	return ent.NewClient(ent.Driver(drv))
 }

@@ -1,0 +1,602 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/agency-platform/agency/ent"
+	"github.com/agency-platform/agency/ent/authidentity"
+	"github.com/agency-platform/agency/ent/refreshtoken"
+	"github.com/agency-platform/agency/ent/user"
+	"github.com/agency-platform/agency/internal/fakegraph"
+	"github.com/agency-platform/agency/internal/migration"
+)
+
+// adminUser is an AdminUser or AdminUserDetail as the API returns it.
+type adminUser struct {
+	ID           string           `json:"id"`
+	Role         *string          `json:"role"`
+	FullName     *string          `json:"full_name"`
+	CreatedAt    time.Time        `json:"created_at"`
+	Identities   []linkedIdentity `json:"identities"`
+	SessionCount *int             `json:"session_count"`
+}
+
+// userPage is one page of GET /v1/admin/users.
+type userPage struct {
+	Users      []adminUser `json:"users"`
+	NextCursor *string     `json:"next_cursor"`
+}
+
+// runGrant runs `agency admin grant args...` against a's database, as an
+// operator would, and returns its standard output.
+func runGrant(t testing.TB, a *api, args ...string) (string, error) {
+	t.Helper()
+	env := testEnv()
+	if a.dialect == migration.Postgres {
+		env = append(env, "DATABASE_URL="+a.cfg.DB.URL)
+	} else {
+		env = append(env, "SQLITE_PATH="+a.cfg.DB.SQLitePath)
+	}
+	var out, errOut bytes.Buffer
+	err := run(context.Background(), append([]string{"admin", "grant"}, args...), env, &out, &errOut)
+	return out.String(), err
+}
+
+// newAdmin signs phone in and makes that user admin from the command line;
+// it returns the pair issued before the grant.
+func newAdmin(t testing.TB, a *api, phone string) tokens {
+	t.Helper()
+	pair := a.signIn(phone)
+	if out, err := runGrant(t, a, "--phone", phone); err != nil {
+		t.Fatalf("admin grant --phone %s: %v", phone, err)
+	} else if want := "user " + pair.User.ID + " is now admin"; !strings.Contains(out, want) {
+		t.Fatalf("admin grant output: got %q, want it to contain %q", out, want)
+	}
+	return pair
+}
+
+// listUsers calls GET /v1/admin/users with q.
+func listUsers(a *api, bearer string, q url.Values) resp {
+	a.t.Helper()
+	path := "/v1/admin/users"
+	if len(q) > 0 {
+		path += "?" + q.Encode()
+	}
+	return a.call("GET", path, bearer, nil)
+}
+
+func mustPage(t testing.TB, r resp) userPage {
+	t.Helper()
+	if r.Status != http.StatusOK {
+		t.Fatalf("list users: got %d %s, want 200", r.Status, r.Body)
+	}
+	var p userPage
+	r.JSON(t, &p)
+	return p
+}
+
+func mustDetail(t testing.TB, r resp) adminUser {
+	t.Helper()
+	if r.Status != http.StatusOK {
+		t.Fatalf("admin user: got %d %s, want 200", r.Status, r.Body)
+	}
+	var u adminUser
+	r.JSON(t, &u)
+	if u.SessionCount == nil {
+		t.Fatalf("admin user without session_count: %s", r.Body)
+	}
+	return u
+}
+
+// wantEvent fails unless one log line carries event and every k=v of attrs.
+func wantEvent(t testing.TB, a *api, event string, attrs ...string) {
+	t.Helper()
+	for line := range strings.SplitSeq(a.logs.String(), "\n") {
+		if !strings.Contains(line, " event="+event+" ") && !strings.HasSuffix(line, " event="+event) {
+			continue
+		}
+		if !slices.ContainsFunc(attrs, func(kv string) bool { return !strings.Contains(line, " "+kv) }) {
+			return
+		}
+	}
+	t.Fatalf("log: got no line with event=%s %v\n%s", event, attrs, a.logs.String())
+}
+
+func sessionRows(t testing.TB, a *api, userID string) int {
+	t.Helper()
+	n, err := a.client.RefreshToken.Query().Where(refreshtoken.UserID(uuid.MustParse(userID))).Count(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func TestAdminGrant(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, d string) {
+		t.Run("by_phone_existing_token_works_at_once", func(t *testing.T) {
+			a := newAPI(t, d)
+			p := a.signIn("+919800000099")
+			wantAPIError(t, listUsers(a, p.AccessToken, nil), http.StatusForbidden, "forbidden")
+			if _, err := runGrant(t, a, "--phone", "+919800000099"); err != nil {
+				t.Fatalf("admin grant: %v", err)
+			}
+			mustPage(t, listUsers(a, p.AccessToken, nil))
+			if u := userRow(t, a, p.User.ID); u.Role == nil || *u.Role != user.RoleAdmin {
+				t.Fatalf("stored role: got %v, want admin", u.Role)
+			}
+		})
+	})
+	t.Run("by_user", func(t *testing.T) {
+		a := newAPI(t, migration.Postgres)
+		p := a.signIn("+919800000099")
+		out, err := runGrant(t, a, "--user", p.User.ID)
+		if err != nil {
+			t.Fatalf("admin grant --user: %v", err)
+		}
+		if want := "user " + p.User.ID + " is now admin"; !strings.Contains(out, want) {
+			t.Fatalf("output: got %q, want it to contain %q", out, want)
+		}
+		mustPage(t, listUsers(a, p.AccessToken, nil))
+	})
+	t.Run("refused", func(t *testing.T) {
+		a := newAPI(t, migration.Postgres)
+		p := a.signIn("+919800000099")
+		tests := []struct {
+			name    string
+			args    []string
+			wantErr string
+		}{
+			{"unknown_phone", []string{"--phone", "+919800000011"}, "no such user"},
+			{"unknown_user", []string{"--user", uuid.NewString()}, "no such user"},
+			{"both_flags", []string{"--phone", "+919800000099", "--user", p.User.ID}, "exactly one"},
+			{"no_flag", nil, "exactly one"},
+			{"bad_uuid", []string{"--user", "nobody"}, "UUID"},
+			{"bad_phone", []string{"--phone", "12345"}, ""},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				_, err := runGrant(t, a, tt.args...)
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("admin grant %v: got error %v, want one mentioning %q", tt.args, err, tt.wantErr)
+				}
+			})
+		}
+		if u := userRow(t, a, p.User.ID); u.Role != nil {
+			t.Fatalf("role after refused grants: got %s, want NULL", *u.Role)
+		}
+	})
+}
+
+// adminRoutes are every admin operation on target.
+func adminRoutes(target string) []struct{ method, path string } {
+	return []struct{ method, path string }{
+		{"GET", "/v1/admin/users"},
+		{"GET", "/v1/admin/users/" + target},
+		{"PUT", "/v1/admin/users/" + target + "/role"},
+		{"DELETE", "/v1/admin/users/" + target},
+		{"DELETE", "/v1/admin/users/" + target + "/sessions"},
+	}
+}
+
+func TestAdmin_NonAdminRefused(t *testing.T) {
+	a := newAPI(t, migration.Postgres)
+	target := a.signIn("+919800000001")
+	noRole := a.signIn("+919800000002")
+	creator := a.signIn("+919800000003")
+	r := a.call("PUT", "/v1/me/role", creator.AccessToken, map[string]string{"role": "creator"})
+	if r.Status != http.StatusOK {
+		t.Fatalf("PUT /v1/me/role: got %d %s, want 200", r.Status, r.Body)
+	}
+	r.JSON(t, &creator)
+	callers := []struct {
+		name       string
+		bearer     string
+		wantStatus int
+		wantCode   string
+	}{
+		{"no_role", noRole.AccessToken, http.StatusForbidden, "forbidden"},
+		{"creator", creator.AccessToken, http.StatusForbidden, "forbidden"},
+		{"no_token", "", http.StatusUnauthorized, "unauthorized"},
+	}
+	for _, c := range callers {
+		for _, route := range adminRoutes(target.User.ID) {
+			t.Run(c.name+"/"+route.method+"_"+strings.ReplaceAll(strings.TrimPrefix(route.path, "/v1/admin/users"), target.User.ID, "id"), func(t *testing.T) {
+				var body any
+				if route.method == "PUT" {
+					body = map[string]string{"role": "admin"}
+				}
+				wantAPIError(t, a.call(route.method, route.path, c.bearer, body), c.wantStatus, c.wantCode)
+			})
+		}
+	}
+	u := userRow(t, a, target.User.ID)
+	if u.Role != nil {
+		t.Fatalf("target role: got %s, want NULL", *u.Role)
+	}
+	if n := sessionRows(t, a, target.User.ID); n != 1 {
+		t.Fatalf("target sessions: got %d, want 1", n)
+	}
+	if u := userRow(t, a, noRole.User.ID); u.Role != nil {
+		t.Fatalf("caller promoted itself: got role %s, want NULL", *u.Role)
+	}
+}
+
+// seedUsers inserts n users directly, in batches, with created_at values
+// (written in zone) that are mostly distinct but include a run of 300
+// equal ones (longer than a page) and 25 groups of 10 equal ones, to
+// exercise the id tie-break.
+func seedUsers(t testing.TB, a *api, n int, zone *time.Location) {
+	t.Helper()
+	base := time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
+	const batch = 500
+	for start := 0; start < n; start += batch {
+		builders := make([]*ent.UserCreate, 0, batch)
+		for i := start; i < min(start+batch, n); i++ {
+			at := base.Add(-time.Duration(i) * 1001 * time.Microsecond)
+			switch {
+			case i >= 1000 && i < 1300:
+				at = base.Add(-30 * time.Minute)
+			case i%10 == 0:
+				at = base.Add(-time.Duration(i/100+1) * time.Hour)
+			}
+			at = at.In(zone)
+			builders = append(builders, a.client.User.Create().
+				SetCreatedAt(at).SetUpdatedAt(at).SetFullName(fmt.Sprintf("Bulk %04d", i)))
+		}
+		if err := a.client.User.CreateBulk(builders...).Exec(context.Background()); err != nil {
+			t.Fatalf("seed users: %v", err)
+		}
+	}
+}
+
+// newestFirst returns every user id in (created_at desc, id desc) order.
+func newestFirst(t testing.TB, a *api) []string {
+	t.Helper()
+	users, err := a.client.User.Query().All(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.SortFunc(users, func(x, y *ent.User) int {
+		if c := y.CreatedAt.Compare(x.CreatedAt); c != 0 {
+			return c
+		}
+		return strings.Compare(y.ID.String(), x.ID.String())
+	})
+	ids := make([]string, len(users))
+	for i, u := range users {
+		ids[i] = u.ID.String()
+	}
+	return ids
+}
+
+func TestAdminListUsers_Pagination(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, d string) {
+		t.Run("utc", func(t *testing.T) { pageThroughUsers(t, d, time.UTC) })
+		// What time.Now() writes on a server whose local zone is not UTC
+		// (TZ=Asia/Kolkata), for users created by sign-in.
+		t.Run("server_zone_not_utc", func(t *testing.T) {
+			pageThroughUsers(t, d, time.FixedZone("IST", 5*3600+1800))
+		})
+	})
+}
+
+// pageThroughUsers seeds 2500 users and pages through all of them, 200 at
+// a time, checking every user comes exactly once and in order.
+func pageThroughUsers(t *testing.T, d string, zone *time.Location) {
+	a := newAPI(t, d)
+	admin := newAdmin(t, a, "+919800000099")
+	seedUsers(t, a, 2500, zone)
+	want := newestFirst(t, a)
+	if len(want) != 2501 {
+		t.Fatalf("seeded: got %d users, want 2501", len(want))
+	}
+	if p := mustPage(t, listUsers(a, admin.AccessToken, nil)); len(p.Users) != 50 || p.NextCursor == nil {
+		t.Fatalf("default page: got %d users (next_cursor %v), want 50 and a cursor", len(p.Users), p.NextCursor)
+	}
+
+	var got []string
+	var prev *adminUser
+	cursor := ""
+	for page := 0; ; page++ {
+		q := url.Values{"limit": {"200"}}
+		if cursor != "" {
+			q.Set("cursor", cursor)
+		}
+		p := mustPage(t, listUsers(a, admin.AccessToken, q))
+		if page == 2 {
+			// Rows created meanwhile: a newer one is behind the cursor and
+			// never shows; an older one is ahead and shows on a later page.
+			at := time.Date(2001, 1, 1, 0, 0, 0, 0, time.UTC).In(zone)
+			older := a.client.User.Create().SetCreatedAt(at).SetUpdatedAt(at).SaveX(context.Background())
+			a.client.User.Create().SaveX(context.Background())
+			want = append(want, older.ID.String())
+		}
+		if p.NextCursor != nil && len(p.Users) != 200 {
+			t.Fatalf("page %d: got %d users with a next_cursor, want 200", page, len(p.Users))
+		}
+		for i := range p.Users {
+			u := &p.Users[i]
+			if prev != nil && (u.CreatedAt.After(prev.CreatedAt) || (u.CreatedAt.Equal(prev.CreatedAt) && u.ID >= prev.ID)) {
+				t.Fatalf("page %d: %s (%v) follows %s (%v), want strictly (created_at desc, id desc)",
+					page, u.ID, u.CreatedAt, prev.ID, prev.CreatedAt)
+			}
+			prev = u
+			got = append(got, u.ID)
+		}
+		if p.NextCursor == nil {
+			break
+		}
+		if page > 20 {
+			t.Fatalf("more than 20 pages of 200 for %d users", len(want))
+		}
+		cursor = *p.NextCursor
+	}
+	if !slices.Equal(got, want) {
+		seen := map[string]int{}
+		for _, id := range got {
+			seen[id]++
+		}
+		var missing, repeated int
+		for _, id := range want {
+			if seen[id] == 0 {
+				missing++
+			}
+		}
+		for _, n := range seen {
+			if n > 1 {
+				repeated++
+			}
+		}
+		t.Fatalf("paged listing: got %d users (%d missing, %d repeated), want %d in order", len(got), missing, repeated, len(want))
+	}
+}
+
+func TestAdminListUsers_Filters(t *testing.T) {
+	forEachDialect(t, checkUserFilters)
+}
+
+// checkUserFilters lists users of every kind through the role and q filters.
+func checkUserFilters(t *testing.T, d string) {
+	p := newProvAPI(t, d)
+	admin := newAdmin(t, p.api, "+919800000099")
+
+	ajay := p.signIn("+919811111111")
+	for _, c := range []struct {
+		method string
+		path   string
+		body   map[string]string
+	}{
+		{"PATCH", "/v1/me", map[string]string{"full_name": "Ajay Kumar"}},
+		{"PUT", "/v1/me/role", map[string]string{"role": "creator"}},
+	} {
+		if r := p.call(c.method, c.path, ajay.AccessToken, c.body); r.Status != http.StatusOK {
+			t.Fatalf("%s %s: got %d %s, want 200", c.method, c.path, r.Status, r.Body)
+		}
+	}
+	priya := mustPair(t, p.google(p.googleToken("g-priya", map[string]any{"name": "Priya S", "email": "Priya.Sharma@Example.com"})))
+	p.graph.AddUser("EAA-zed", fakegraph.User{ID: "fb-zed", Name: "Zed", Email: "zed@fb.example"})
+	zed := mustPair(t, p.facebook("EAA-zed"))
+	if r := p.call("PUT", "/v1/me/role", zed.AccessToken, map[string]string{"role": "brand"}); r.Status != http.StatusOK {
+		t.Fatalf("PUT /v1/me/role: got %d %s, want 200", r.Status, r.Body)
+	}
+	names := map[string]string{ajay.User.ID: "ajay", priya.User.ID: "priya", zed.User.ID: "zed", admin.User.ID: "admin"}
+
+	tests := []struct {
+		name  string
+		query url.Values
+		want  []string
+	}{
+		{"all", nil, []string{"admin", "ajay", "priya", "zed"}},
+		{"role_creator", url.Values{"role": {"creator"}}, []string{"ajay"}},
+		{"role_brand", url.Values{"role": {"brand"}}, []string{"zed"}},
+		{"role_admin", url.Values{"role": {"admin"}}, []string{"admin"}},
+		{"role_none", url.Values{"role": {"none"}}, []string{"priya"}},
+		{"name_case_insensitive", url.Values{"q": {"AJAY"}}, []string{"ajay"}},
+		{"name_inner_substring", url.Values{"q": {"kUm"}}, []string{"ajay"}},
+		{"surrounding_spaces", url.Values{"q": {"  ajay  "}}, []string{"ajay"}},
+		{"phone_substring", url.Values{"q": {"98111"}}, []string{"ajay"}},
+		{"phone_with_plus", url.Values{"q": {"+9198111"}}, []string{"ajay"}},
+		{"email_case_insensitive", url.Values{"q": {"priya.sharma@EXAMPLE"}}, []string{"priya"}},
+		{"email_only_match", url.Values{"q": {"sharma@"}}, []string{"priya"}},
+		{"facebook_email", url.Values{"q": {"fb.example"}}, []string{"zed"}},
+		{"provider_subject_not_searched", url.Values{"q": {"g-priya"}}, nil},
+		{"percent_is_literal", url.Values{"q": {"%"}}, nil},
+		{"underscore_is_literal", url.Values{"q": {"_"}}, nil},
+		{"role_and_q", url.Values{"role": {"creator"}, "q": {"priya"}}, nil},
+		{"no_match", url.Values{"q": {"nobody"}}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			page := mustPage(t, listUsers(p.api, admin.AccessToken, tt.query))
+			var got []string
+			for _, u := range page.Users {
+				got = append(got, names[u.ID])
+			}
+			slices.Sort(got)
+			if !slices.Equal(got, tt.want) {
+				t.Fatalf("got %v, want %v", got, tt.want)
+			}
+			if page.NextCursor != nil {
+				t.Fatalf("next_cursor: got %q, want null", *page.NextCursor)
+			}
+		})
+	}
+}
+
+func TestAdminListUsers_BadParams(t *testing.T) {
+	a := newAPI(t, migration.Postgres)
+	admin := newAdmin(t, a, "+919800000099")
+	b64 := base64.RawURLEncoding.EncodeToString
+	tests := []struct {
+		name      string
+		query     url.Values
+		wantField string
+	}{
+		{"limit_zero", url.Values{"limit": {"0"}}, "limit"},
+		{"limit_201", url.Values{"limit": {"201"}}, "limit"},
+		{"limit_negative", url.Values{"limit": {"-1"}}, "limit"},
+		{"limit_text", url.Values{"limit": {"x"}}, "limit"},
+		{"limit_fraction", url.Values{"limit": {"1.5"}}, "limit"},
+		{"cursor_not_base64", url.Values{"cursor": {"!!!"}}, "cursor"},
+		{"cursor_garbage", url.Values{"cursor": {b64([]byte("garbage"))}}, "cursor"},
+		{"cursor_bad_id", url.Values{"cursor": {b64([]byte("2026-01-01T00:00:00Z|nobody"))}}, "cursor"},
+		{"cursor_bad_time", url.Values{"cursor": {b64([]byte("yesterday|" + uuid.NewString()))}}, "cursor"},
+		{"role_unknown", url.Values{"role": {"boss"}}, "role"},
+		{"role_wrong_case", url.Values{"role": {"Admin"}}, "role"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := listUsers(a, admin.AccessToken, tt.query)
+			if r.Status != http.StatusBadRequest {
+				t.Fatalf("got %d %s, want 400", r.Status, r.Body)
+			}
+			if code, field := errorOf(t, r); code != "invalid_request" || field != tt.wantField {
+				t.Fatalf("got %s field %q, want invalid_request field %q", code, field, tt.wantField)
+			}
+		})
+	}
+	for _, limit := range []string{"1", "200"} {
+		if p := mustPage(t, listUsers(a, admin.AccessToken, url.Values{"limit": {limit}})); len(p.Users) != 1 {
+			t.Fatalf("limit=%s: got %d users, want 1", limit, len(p.Users))
+		}
+	}
+}
+
+func TestAdminGetUser(t *testing.T) {
+	p := newProvAPI(t, migration.Postgres)
+	admin := newAdmin(t, p.api, "+919800000099")
+	target := mustPair(t, p.google(p.googleToken("g-target", nil)))
+	mustPair(t, p.google(p.googleToken("g-target", nil))) // a second session
+
+	u := mustDetail(t, p.call("GET", "/v1/admin/users/"+target.User.ID, admin.AccessToken, nil))
+	if u.ID != target.User.ID || u.Role != nil {
+		t.Fatalf("user: got %s role %s, want %s without role", u.ID, strOrNil(u.Role), target.User.ID)
+	}
+	wantStr(t, "full_name", u.FullName, "Test User")
+	if len(u.Identities) != 1 || u.Identities[0].Provider != "google" || u.Identities[0].ProviderID != "g-target" {
+		t.Fatalf("identities: got %+v, want the google g-target one", u.Identities)
+	}
+	if *u.SessionCount != 2 {
+		t.Fatalf("session_count: got %d, want 2", *u.SessionCount)
+	}
+	for _, id := range []string{uuid.NewString(), "not-a-uuid"} {
+		wantAPIError(t, p.call("GET", "/v1/admin/users/"+id, admin.AccessToken, nil), http.StatusNotFound, "not_found")
+	}
+}
+
+func TestAdminSetRole(t *testing.T) {
+	a := newAPI(t, migration.Postgres)
+	admin := newAdmin(t, a, "+919800000099")
+	target := a.signIn("+919800000001")
+	setRole := func(id string, body any) resp {
+		return a.call("PUT", "/v1/admin/users/"+id+"/role", admin.AccessToken, body)
+	}
+
+	t.Run("promote_applies_to_existing_token", func(t *testing.T) {
+		wantAPIError(t, listUsers(a, target.AccessToken, nil), http.StatusForbidden, "forbidden")
+		u := mustDetail(t, setRole(target.User.ID, map[string]string{"role": "admin"}))
+		wantStr(t, "role in the answer", u.Role, "admin")
+		mustPage(t, listUsers(a, target.AccessToken, nil))
+		wantEvent(t, a, "admin_role_set", "admin_id="+admin.User.ID, "target_user_id="+target.User.ID, "role=admin")
+	})
+	t.Run("demote_applies_to_existing_token", func(t *testing.T) {
+		u := mustDetail(t, setRole(target.User.ID, map[string]string{"role": "creator"}))
+		wantStr(t, "role in the answer", u.Role, "creator")
+		wantAPIError(t, listUsers(a, target.AccessToken, nil), http.StatusForbidden, "forbidden")
+		wantAPIError(t, a.call("GET", "/v1/admin/users/"+admin.User.ID, target.AccessToken, nil), http.StatusForbidden, "forbidden")
+		wantEvent(t, a, "admin_role_set", "admin_id="+admin.User.ID, "target_user_id="+target.User.ID, "role=creator")
+	})
+	t.Run("invalid_role", func(t *testing.T) {
+		for _, role := range []string{"boss", "", "none", "Admin", " admin"} {
+			wantAPIError(t, setRole(target.User.ID, map[string]string{"role": role}), http.StatusUnprocessableEntity, "invalid_role")
+		}
+		r := setRole(target.User.ID, map[string]string{})
+		if code, field := errorOf(t, r); r.Status != http.StatusBadRequest || code != "invalid_request" || field != "role" {
+			t.Fatalf("no role: got %d %s field %q, want 400 invalid_request field role", r.Status, code, field)
+		}
+		if u := userRow(t, a, target.User.ID); u.Role == nil || *u.Role != user.RoleCreator {
+			t.Fatalf("stored role after refused changes: got %v, want creator", u.Role)
+		}
+	})
+	t.Run("unknown_user", func(t *testing.T) {
+		for _, id := range []string{uuid.NewString(), "not-a-uuid"} {
+			wantAPIError(t, setRole(id, map[string]string{"role": "brand"}), http.StatusNotFound, "not_found")
+		}
+	})
+}
+
+func TestAdminEndSessions(t *testing.T) {
+	a := newAPI(t, migration.Postgres)
+	admin := newAdmin(t, a, "+919800000099")
+	first := a.signIn("+919800000001")
+	second := a.signIn("+919800000001")
+	if n := sessionRows(t, a, first.User.ID); n != 2 {
+		t.Fatalf("target sessions before: got %d, want 2", n)
+	}
+	r := a.call("DELETE", "/v1/admin/users/"+first.User.ID+"/sessions", admin.AccessToken, nil)
+	if r.Status != http.StatusNoContent {
+		t.Fatalf("end sessions: got %d %s, want 204", r.Status, r.Body)
+	}
+	for _, p := range []tokens{first, second} {
+		wantRefreshError(t, a.refresh(p.RefreshToken), "invalid_refresh_token")
+		wantAPIError(t, a.call("GET", "/v1/me", p.AccessToken, nil), http.StatusUnauthorized, "unauthorized")
+	}
+	if n := sessionRows(t, a, first.User.ID); n != 0 {
+		t.Fatalf("target sessions after: got %d, want 0", n)
+	}
+	if n := mustDetail(t, a.call("GET", "/v1/admin/users/"+first.User.ID, admin.AccessToken, nil)).SessionCount; *n != 0 {
+		t.Fatalf("session_count: got %d, want 0", *n)
+	}
+	mustPage(t, listUsers(a, admin.AccessToken, nil)) // the admin's own session is untouched
+	wantEvent(t, a, "admin_sessions_ended", "admin_id="+admin.User.ID, "target_user_id="+first.User.ID)
+	wantAPIError(t, a.call("DELETE", "/v1/admin/users/"+uuid.NewString()+"/sessions", admin.AccessToken, nil),
+		http.StatusNotFound, "not_found")
+}
+
+func TestAdminDeleteUser(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, d string) {
+		p := newProvAPI(t, d)
+		admin := newAdmin(t, p.api, "+919800000099")
+		target := p.withRole("g-target")
+		mustLink(t, p.linkFacebook(target.AccessToken, p.fbUserToken("fb-target")))
+		if n := userIdentityCount(t, p.api, target.User.ID); n != 2 {
+			t.Fatalf("target identities before: got %d, want 2", n)
+		}
+
+		r := p.call("DELETE", "/v1/admin/users/"+target.User.ID, admin.AccessToken, nil)
+		if r.Status != http.StatusNoContent {
+			t.Fatalf("delete user: got %d %s, want 204", r.Status, r.Body)
+		}
+		ctx := context.Background()
+		id := uuid.MustParse(target.User.ID)
+		if ok, err := p.client.User.Query().Where(user.ID(id)).Exist(ctx); err != nil || ok {
+			t.Fatalf("user row after delete: got exists=%v (%v), want gone", ok, err)
+		}
+		if n, err := p.client.AuthIdentity.Query().Where(authidentity.UserID(id)).Count(ctx); err != nil || n != 0 {
+			t.Fatalf("identity rows after delete: got %d (%v), want 0", n, err)
+		}
+		if n := sessionRows(t, p.api, target.User.ID); n != 0 {
+			t.Fatalf("session rows after delete: got %d, want 0", n)
+		}
+		wantAPIError(t, p.call("GET", "/v1/me", target.AccessToken, nil), http.StatusUnauthorized, "unauthorized")
+		wantAPIError(t, p.call("GET", "/v1/admin/users/"+target.User.ID, admin.AccessToken, nil), http.StatusNotFound, "not_found")
+		wantAPIError(t, p.call("DELETE", "/v1/admin/users/"+target.User.ID, admin.AccessToken, nil), http.StatusNotFound, "not_found")
+		wantEvent(t, p.api, "admin_user_deleted", "admin_id="+admin.User.ID, "target_user_id="+target.User.ID)
+		wantRowCounts(t, p.api, 1, 1) // the admin and their phone
+		// The deleted user's accounts are free again: signing in makes a new user.
+		if again := mustPair(t, p.google(p.googleToken("g-target", nil))); again.User.ID == target.User.ID {
+			t.Fatalf("sign-in after delete: got the deleted user id %s, want a new user", again.User.ID)
+		}
+	})
+}
