@@ -78,15 +78,22 @@ func withLock(ctx context.Context, db *sql.DB, d string, fn func(migrate.Driver,
 	if err != nil {
 		return fmt.Errorf("migrate: open driver: %w", err)
 	}
-	locker, ok := drv.(schema.Locker)
-	if !ok {
-		return fmt.Errorf("migrate: %s driver cannot lock", d)
+	// On SQLite, Atlas's lock is a file in the temp folder shared by every
+	// SQLite database of the machine, refused at once while held and left
+	// behind by a killed process. SQLite needs none: each file is applied
+	// in an IMMEDIATE transaction holding the database's write lock, and
+	// applyFile skips a version another process applied first.
+	if d != SQLite {
+		locker, ok := drv.(schema.Locker)
+		if !ok {
+			return fmt.Errorf("migrate: %s driver cannot lock", d)
+		}
+		unlock, err := locker.Lock(ctx, LockName, lockTimeout)
+		if err != nil {
+			return fmt.Errorf("migrate: take lock %q: %w", LockName, err)
+		}
+		defer unlock()
 	}
-	unlock, err := locker.Lock(ctx, LockName, lockTimeout)
-	if err != nil {
-		return fmt.Errorf("migrate: take lock %q: %w", LockName, err)
-	}
-	defer unlock()
 	rrw := &revisions{dialect: d, conn: db}
 	if err := rrw.init(ctx); err != nil {
 		return fmt.Errorf("migrate: %w", err)
@@ -170,11 +177,15 @@ func applyFile(ctx context.Context, db *sql.DB, d string, dir migrate.Dir, f mig
 			_ = tx.Rollback()
 		}
 	}()
+	rrw := &revisions{dialect: d, conn: tx}
+	if _, err := rrw.ReadRevision(ctx, f.Version()); err == nil {
+		return tx.Rollback() // applied meanwhile by another process
+	}
 	drv, err := openAtlas(d, tx)
 	if err != nil {
 		return fmt.Errorf("migrate %s: open driver: %w", f.Name(), err)
 	}
-	ex, err := migrate.NewExecutor(drv, dir, &revisions{dialect: d, conn: tx},
+	ex, err := migrate.NewExecutor(drv, dir, rrw,
 		migrate.WithOperatorVersion(operatorVersion))
 	if err != nil {
 		return fmt.Errorf("migrate %s: %w", f.Name(), err)

@@ -283,3 +283,39 @@ func describe(t *testing.T, db *sql.DB) string {
 	}
 	return strings.Join(out, "\n")
 }
+
+// TestApply_ConcurrentSQLite applies migrations to several SQLite files and
+// to one file from several goroutines at once; none may fail on a lock.
+func TestApply_ConcurrentSQLite(t *testing.T) {
+	ctx := context.Background()
+	shared := sqliteDB(t)
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	start := make(chan struct{})
+	for i := range 8 {
+		db := shared
+		if i%2 == 0 {
+			db = sqliteDB(t)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			_, err := migration.Apply(ctx, db, migration.SQLite, embedded(t, migration.SQLite))
+			errs <- err
+		}()
+	}
+	close(start)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatalf("concurrent SQLite apply: %v", err)
+		}
+	}
+	st, err := migration.ReadStatus(ctx, shared, migration.SQLite, embedded(t, migration.SQLite))
+	files, _ := embedded(t, migration.SQLite).Files()
+	if err != nil || len(st.Applied) != len(files) {
+		t.Fatalf("shared file: got %d applied (err %v), want %d", len(st.Applied), err, len(files))
+	}
+}
