@@ -44,8 +44,9 @@ func postJSON(client *http.Client, url string, v any) (int, []byte, error) {
 // own session and refreshes the token it got last (one conditional UPDATE
 // and one SELECT per request).
 func BenchmarkRefresh(b *testing.B) {
-	a, pairs := benchAPI(b, 64)
+	a, pairs := benchAPI(b, 16)
 	var next atomic.Int64
+	b.SetParallelism(4) // 8 concurrent clients on 2 cores: enough to keep PostgreSQL busy
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		token := pairs[next.Add(1)-1].RefreshToken
@@ -69,8 +70,9 @@ func BenchmarkRefresh(b *testing.B) {
 // BenchmarkWhoAmI calls GET /v1/me (verify the JWT, one SELECT of the user
 // joined with its live session, one SELECT of the identities).
 func BenchmarkWhoAmI(b *testing.B) {
-	a, pairs := benchAPI(b, 64)
+	a, pairs := benchAPI(b, 16)
 	var next atomic.Int64
+	b.SetParallelism(4) // 8 concurrent clients on 2 cores: enough to keep PostgreSQL busy
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		token := pairs[next.Add(1)-1].AccessToken
