@@ -1,7 +1,7 @@
 # The README's commands. `make test` is what CI runs.
 GO ?= go
 
-.PHONY: run build test generate check-generated
+.PHONY: run build test bench generate check-generated
 
 run:
 	$(GO) run . serve
@@ -12,6 +12,10 @@ build:
 test:
 	$(GO) vet ./...
 	$(GO) test -count=1 ./...
+
+# Hot-path benchmarks over HTTP on PostgreSQL (compare medians, not single runs).
+bench:
+	$(GO) test -run '^$$' -bench . -benchtime 3s -count 5 .
 
 # Regenerate Ent code (after editing ent/schema) and write a migration for the change:
 #   make generate NAME=add_something
