@@ -242,6 +242,19 @@ func TestOTPSend(t *testing.T) {
 				t.Fatalf("verify after the retry: got %d %s, want 200", r.Status, r.Body)
 			}
 		}},
+		{name: "sms_failures_use_no_quota", env: []string{"OTP_MAX_SENDS_PER_HOUR=2", "OTP_MAX_SENDS_PER_IP_PER_HOUR=2"},
+			run: func(t *testing.T, a *api) {
+				a.sms.set(true, false)
+				for range 3 {
+					wantAPIError(t, postSend(a, otpPhone), http.StatusBadGateway, "sms_failed")
+				}
+				a.sms.set(false, false)
+				a.sendCode(otpPhone) // 1 of 2: the failures were refunded
+				a.clock.Advance(a.cfg.OTP.ResendCooldown)
+				a.sendCode(otpPhone) // 2 of 2
+				a.clock.Advance(a.cfg.OTP.ResendCooldown)
+				wantAPIError(t, postSend(a, otpPhone), http.StatusTooManyRequests, "rate_limited")
+			}},
 		{name: "sms_hang_times_out", env: []string{"SMS_TIMEOUT=200ms"}, run: func(t *testing.T, a *api) {
 			a.sms.set(false, true)
 			start := time.Now()

@@ -56,6 +56,20 @@ func (l *limiter) take(ctx context.Context, key string, limit int, window time.D
 	return false, start.Add(window).Sub(now), nil
 }
 
+// refund gives back one event of key's current window (the request it
+// counted did not happen after all, e.g. the SMS could not be sent).
+func (l *limiter) refund(ctx context.Context, key string, window time.Duration) error {
+	start := l.now().Truncate(window)
+	_, err := l.db.RateLimit.Update().
+		Where(ratelimit.Key(key), ratelimit.WindowStart(start), ratelimit.CountGT(0)).
+		AddCount(-1).
+		Save(ctx)
+	if err != nil {
+		return fmt.Errorf("rate limit %s: refund: %w", key, err)
+	}
+	return nil
+}
+
 // full reports, without counting, whether key's window has reached limit.
 func (l *limiter) full(ctx context.Context, key string, limit int, window time.Duration) (bool, time.Duration, error) {
 	now := l.now()

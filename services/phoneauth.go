@@ -80,10 +80,12 @@ func (a *PhoneAuth) Send(ctx context.Context, rawPhone, clientIP string) (*SendR
 	if err := a.checkCooldown(ctx, num); err != nil {
 		return nil, err
 	}
-	if err := a.take(ctx, "otp_send:ip:"+clientIP, a.cfg.MaxSendsPerIPPerHour, time.Hour, num); err != nil {
+	ipKey, phoneKey := "otp_send:ip:"+clientIP, "otp_send:phone:"+num
+	if err := a.take(ctx, ipKey, a.cfg.MaxSendsPerIPPerHour, time.Hour, num); err != nil {
 		return nil, err
 	}
-	if err := a.take(ctx, "otp_send:phone:"+num, a.cfg.MaxSendsPerHour, time.Hour, num); err != nil {
+	if err := a.take(ctx, phoneKey, a.cfg.MaxSendsPerHour, time.Hour, num); err != nil {
+		a.refund(ipKey)
 		return nil, err
 	}
 	code, fixed := a.cfg.TestCodes[num]
@@ -94,6 +96,7 @@ func (a *PhoneAuth) Send(ctx context.Context, rawPhone, clientIP string) (*SendR
 	}
 	hash := a.hashCode(num, code)
 	if err := a.store(ctx, num, hash); err != nil {
+		a.refund(ipKey, phoneKey)
 		return nil, err
 	}
 	if !fixed {
@@ -102,6 +105,7 @@ func (a *PhoneAuth) Send(ctx context.Context, rawPhone, clientIP string) (*SendR
 		cancel()
 		if err != nil {
 			a.unstore(num, hash)
+			a.refund(ipKey, phoneKey)
 			a.events.log(ctx, "otp_send_failed", slog.String("phone", phone.Mask(num)), slog.String("err", err.Error()))
 			return nil, &Error{Kind: ErrSMSFailed.Kind, Code: ErrSMSFailed.Code, Message: ErrSMSFailed.Message}
 		}
@@ -215,6 +219,17 @@ func (a *PhoneAuth) store(ctx context.Context, num, hash string) error {
 		return a.tooSoon(ctx, num, stored.CreatedAt.Add(a.cfg.ResendCooldown).Sub(now))
 	}
 	return nil
+}
+
+// refund gives back send counts of a request that sent nothing, so a
+// failing SMS provider does not use up a number's hourly sends. It runs
+// even if the request was cancelled; a failed refund only costs a count.
+func (a *PhoneAuth) refund(keys ...string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for _, k := range keys {
+		_ = a.limits.refund(ctx, k, time.Hour)
+	}
 }
 
 // unstore deletes the code just stored (the SMS failed), unless a newer
