@@ -10,8 +10,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-
-	"github.com/agency-platform/agency/ent/refreshtoken"
 )
 
 // restart builds a second service instance on the same database and clock
@@ -244,8 +242,7 @@ func TestDeviceLimit_EvictsOldest(t *testing.T) {
 				t.Fatalf("sign-in %d: refresh got %d, want evicted=%v (oldest first)", i, r.Status, evicted)
 			}
 		}
-		oldest := a.client.RefreshToken.Query().Order(refreshtoken.ByCreatedAt()).FirstX(t.Context())
-		if !strings.Contains(a.logs.String(), "event=session_evicted") || oldest == nil {
+		if !strings.Contains(a.logs.String(), "event=session_evicted") {
 			t.Fatal("eviction was not logged")
 		}
 	})

@@ -69,6 +69,3 @@ func AsError(err error) (*Error, bool) {
 	ok := errors.As(err, &e)
 	return e, ok
 }
-
-// ErrUnavailable reports that a dependency (the database) cannot be reached.
-var ErrUnavailable = newError(KindUnavailable, "unavailable", "a dependency is not reachable, try again later")

@@ -178,10 +178,8 @@ func (a *PhoneAuth) rateLimited(ctx context.Context, key, num string, wait time.
 
 // limitName strips the counted value (number or IP) from a limiter key.
 func limitName(key string) string {
-	for i := len(key) - 1; i >= 0; i-- {
-		if key[i] == ':' {
-			return key[:i]
-		}
+	if i := strings.LastIndexByte(key, ':'); i >= 0 {
+		return key[:i]
 	}
 	return key
 }
