@@ -15,7 +15,7 @@ test:
 
 # Hot-path benchmarks over HTTP on PostgreSQL (compare medians, not single runs).
 bench:
-	$(GO) test -run '^$$' -bench . -benchtime 3s -count 5 .
+	$(GO) test -run '^$$' -bench . -benchtime 3s -count 5 ./handlers
 
 # Regenerate Ent code (after editing ent/schema) and write a migration for the change:
 #   make generate NAME=add_something

@@ -1,30 +1,22 @@
 // Command agency is the identity and session service of the Agency
-// Platform: `agency serve` runs it, the other commands operate it.
+// Platform: `agency serve` runs it, the other commands operate it. All of
+// the program lives in internal/app; main only hands it the embedded API
+// contract and the process's outside world.
 package main
 
 import (
-	"context"
-	"fmt"
-	"io"
+	_ "embed"
 	"os"
-	"os/signal"
-	"syscall"
+
+	"github.com/agency-platform/agency/internal/app"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Args[1:], os.Environ(), os.Stdout, os.Stderr); err != nil {
-		fmt.Fprintln(os.Stderr, "agency:", err)
-		stop()
-		os.Exit(1)
-	}
-}
+// openAPI is the API contract, served at GET /openapi.yaml. It is embedded
+// here because it lives at the module root, where readers look for it.
+//
+//go:embed openapi.yaml
+var openAPI []byte
 
-// run executes one command line. Everything the program touches of the
-// outside world is passed in, so tests call it like main does.
-func run(ctx context.Context, args, env []string, stdout, stderr io.Writer) error {
-	root := newRootCmd(env, stdout, stderr)
-	root.SetArgs(args)
-	return root.ExecuteContext(ctx)
+func main() {
+	os.Exit(app.Program{OpenAPI: openAPI}.Main(os.Args[1:], os.Environ(), os.Stdout, os.Stderr))
 }

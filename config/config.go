@@ -180,7 +180,7 @@ func Load(env []string, configFile string) (*Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	for name, value := range parseEnv(env) {
+	for name, value := range ParseEnv(env) {
 		overrides[name] = value
 	}
 	// Set ranks above the config file in viper, so .env and the environment win over it.
@@ -233,8 +233,8 @@ func readDotEnv() (map[string]string, error) {
 	return vars, nil
 }
 
-// parseEnv turns "KEY=value" entries into a map; a later entry wins, as in os/exec.
-func parseEnv(env []string) map[string]string {
+// ParseEnv turns "KEY=value" entries into a map; a later entry wins, as in os/exec.
+func ParseEnv(env []string) map[string]string {
 	vars := make(map[string]string, len(env))
 	for _, entry := range env {
 		name, value, ok := strings.Cut(entry, "=")

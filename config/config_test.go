@@ -306,7 +306,7 @@ func TestLoad_Errors(t *testing.T) {
 // secretValues returns the values env gives to secret keys.
 func secretValues(env []string) []string {
 	var values []string
-	for name, value := range parseEnv(env) {
+	for name, value := range ParseEnv(env) {
 		if secretKey(name) && value != "" {
 			values = append(values, value)
 		}

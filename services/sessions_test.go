@@ -2,7 +2,6 @@ package services_test
 
 import (
 	"context"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -10,10 +9,8 @@ import (
 	"github.com/agency-platform/agency/ent"
 	"github.com/agency-platform/agency/ent/refreshtoken"
 	"github.com/agency-platform/agency/internal/accesstoken"
-	"github.com/agency-platform/agency/internal/database"
 	"github.com/agency-platform/agency/internal/migration"
 	"github.com/agency-platform/agency/internal/testdb"
-	"github.com/agency-platform/agency/migrations"
 	"github.com/agency-platform/agency/services"
 )
 
@@ -30,24 +27,6 @@ func newSessions(t *testing.T, client *ent.Client, dialect string) *services.Ses
 	}, time.Now, nil)
 }
 
-func sqliteClient(t *testing.T) *ent.Client {
-	t.Helper()
-	ctx := context.Background()
-	db, err := database.OpenSQLite(ctx, filepath.Join(t.TempDir(), "a.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	dir, err := migration.NewEmbeddedDir(migrations.FS, "sqlite")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := migration.Apply(ctx, db, migration.SQLite, dir); err != nil {
-		t.Fatal(err)
-	}
-	return database.NewClient(db, migration.SQLite)
-}
-
 // TestSessions_DeviceLimitConcurrent signs one user in 20 times at once:
 // the user row lock keeps the count at MAX_SESSIONS_PER_USER.
 func TestSessions_DeviceLimitConcurrent(t *testing.T) {
@@ -57,7 +36,7 @@ func TestSessions_DeviceLimitConcurrent(t *testing.T) {
 			if d == migration.Postgres {
 				client = testdb.New(t).Client
 			} else {
-				client = sqliteClient(t)
+				client = testdb.NewSQLite(t).Client
 			}
 			s := newSessions(t, client, d)
 			ctx := context.Background()

@@ -6,7 +6,6 @@ package testdb
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"database/sql"
 	"encoding/hex"
@@ -66,35 +65,29 @@ func New(t testing.TB) *DB {
 	if templateErr != nil {
 		t.Fatalf("testdb: build template: %v", templateErr)
 	}
-	return create(t, admin, "TEMPLATE "+templateName)
+	return create(t, admin, templateName)
 }
 
 // Empty returns a fresh database with no tables at all, dropped when the
 // test ends (for migration tests).
 func Empty(t testing.TB) *DB {
 	t.Helper()
-	return create(t, adminDB(t), "TEMPLATE template0")
+	return create(t, adminDB(t), "template0")
 }
 
-func create(t testing.TB, admin *sql.DB, from string) *DB {
+func create(t testing.TB, admin *sql.DB, template string) *DB {
 	t.Helper()
-	name := "agency_test_" + randomHex(8)
-	ctx := context.Background()
-	if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+name+" "+from); err != nil {
-		t.Fatalf("testdb: create database: %v", err)
-	}
-	u := withDatabase(ServerURL(), name)
-	db, err := database.OpenPostgres(ctx, u, database.Pool{MaxOpenConns: 30, MaxIdleConns: 30, ConnectTimeout: 5 * time.Second})
+	s, err := database.CreateScratch(context.Background(), admin, ServerURL(), "agency_test_", template,
+		database.Pool{MaxOpenConns: 30, MaxIdleConns: 30, ConnectTimeout: 5 * time.Second})
 	if err != nil {
-		t.Fatalf("testdb: open %s: %v", name, err)
+		t.Fatalf("testdb: %v", err)
 	}
 	t.Cleanup(func() {
-		db.Close()
-		if _, err := admin.ExecContext(context.Background(), "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
-			t.Errorf("testdb: drop %s: %v", name, err)
+		if err := s.Drop(context.Background()); err != nil {
+			t.Errorf("testdb: %v", err)
 		}
 	})
-	return &DB{DB: db, URL: u, Client: database.NewClient(db, migration.Postgres)}
+	return &DB{DB: s.DB, URL: s.URL, Client: database.NewClient(s.DB, migration.Postgres)}
 }
 
 var (
@@ -169,9 +162,12 @@ func migrateDatabase(ctx context.Context, u string) error {
 }
 
 // migrationsHash identifies the embedded PostgreSQL migration set.
-func migrationsHash() string {
+func migrationsHash() string { return dirHash(migration.Postgres) }
+
+// dirHash identifies the embedded migration set of dialect d.
+func dirHash(d string) string {
 	h := sha256.New()
-	_ = fs.WalkDir(migrations.FS, migration.Dir(migration.Postgres), func(p string, d fs.DirEntry, err error) error {
+	_ = fs.WalkDir(migrations.FS, migration.Dir(d), func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
 		}
@@ -190,10 +186,4 @@ func withDatabase(server, name string) string {
 	}
 	u.Path = "/" + name
 	return u.String()
-}
-
-func randomHex(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
 }

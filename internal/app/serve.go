@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"context"
@@ -19,7 +19,7 @@ import (
 // shutdownGrace is how long in-flight requests get to finish on SIGTERM.
 const shutdownGrace = 15 * time.Second
 
-func (a *app) serveCmd() *cobra.Command {
+func (a *cli) serveCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "serve",
 		Short: "Run the HTTP service",
@@ -29,7 +29,7 @@ func (a *app) serveCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return serve(cmd.Context(), cfg, a.logger(cfg))
+			return serve(cmd.Context(), cfg, a.logger(cfg), a.OpenAPI)
 		},
 	}
 }
@@ -37,7 +37,7 @@ func (a *app) serveCmd() *cobra.Command {
 // serve opens the database, applies migrations, starts the background
 // cleanup and serves HTTP until ctx is cancelled, then shuts down in order:
 // stop accepting, finish in-flight requests, stop jobs, close the database.
-func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
+func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, openAPI []byte) error {
 	db, err := openDB(ctx, cfg.DB, log)
 	if err != nil {
 		return err
@@ -55,7 +55,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	if err := fillDevSecrets(cfg, log); err != nil {
 		return err
 	}
-	router, err := buildHandler(cfg, db, client, newSender(cfg, log), time.Now, log)
+	router, err := NewHandler(Deps{Config: cfg, DB: db, Client: client, SMS: newSender(cfg, log), Now: time.Now, Log: log, OpenAPI: openAPI})
 	if err != nil {
 		return err
 	}

@@ -1,47 +1,33 @@
-package main
+package app_test
 
 import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/agency-platform/agency/internal/apitest"
+	"github.com/agency-platform/agency/internal/app"
+	"github.com/agency-platform/agency/internal/migration"
 	"github.com/agency-platform/agency/internal/testdb"
+	"github.com/agency-platform/agency/migrations"
 )
-
-// syncBuffer is a log sink the test reads while the server writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 var listenRe = regexp.MustCompile(`msg=listening addr=(\S+)`)
 
 // startServe runs `agency serve` with env and returns its base URL once it
 // listens, and a stop function that returns run's error.
-func startServe(t *testing.T, env []string) (string, *syncBuffer, func() error) {
+func startServe(t *testing.T, env []string) (string, *apitest.LogBuffer, func() error) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	logs := &syncBuffer{}
+	logs := &apitest.LogBuffer{}
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, []string{"serve"}, env, &bytes.Buffer{}, logs) }()
 	deadline := time.Now().Add(20 * time.Second)
@@ -125,7 +111,7 @@ func TestServe_BadConfigNamesKey(t *testing.T) {
 func TestCommands(t *testing.T) {
 	db := testdb.Empty(t)
 	env := []string{"DATABASE_URL=" + db.URL}
-	dir, err := migrationDir("postgres")
+	dir, err := migration.NewEmbeddedDir(migrations.FS, migration.Dir(migration.Postgres))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,7 +139,7 @@ func TestCommands(t *testing.T) {
 			}
 		})
 	}
-	want, _ := os.ReadFile(filepath.Join("migrations", "desired", "postgres.sql"))
+	want, _ := os.ReadFile(filepath.Join("..", "..", "migrations", "desired", "postgres.sql"))
 	var out bytes.Buffer
 	if err := run(context.Background(), []string{"schema", "sql"}, nil, &out, &bytes.Buffer{}); err != nil || out.String() != string(want) {
 		t.Fatalf("schema sql differs from migrations/desired/postgres.sql (err %v)", err)
@@ -166,4 +152,9 @@ func TestDBCheck_FailsWithoutDatabase(t *testing.T) {
 	if err == nil {
 		t.Fatal("db check against no server: got success, want an error")
 	}
+}
+
+// run executes one command line as main does.
+func run(ctx context.Context, args, env []string, stdout, stderr io.Writer) error {
+	return app.Program{}.Run(ctx, args, env, stdout, stderr)
 }

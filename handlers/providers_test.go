@@ -1,4 +1,4 @@
-package main
+package handlers_test
 
 import (
 	"context"
@@ -12,13 +12,14 @@ import (
 
 	"github.com/agency-platform/agency/ent"
 	"github.com/agency-platform/agency/ent/authidentity"
+	"github.com/agency-platform/agency/internal/apitest"
 	"github.com/agency-platform/agency/internal/fakegraph"
 	"github.com/agency-platform/agency/internal/fakeidp"
 	"github.com/agency-platform/agency/internal/migration"
 )
 
 // The provider tests run the service against a local fake Google issuer
-// (discovery, JWKS, RS256 ID tokens) and a local fake Graph API.
+// (discovery, JWKS, RS256 ID apitest.Tokens) and a local fake Graph API.
 
 const (
 	googleClientID = "web-client.apps.googleusercontent.test"
@@ -50,12 +51,12 @@ func newProvAPI(t testing.TB, d string, env ...string) *provAPI {
 }
 
 // mustPair fails unless r is a 200 token pair, and returns it.
-func mustPair(t testing.TB, r resp) tokens {
+func mustPair(t testing.TB, r apitest.Resp) apitest.Tokens {
 	t.Helper()
 	if r.Status != http.StatusOK {
 		t.Fatalf("sign-in: got %d %s, want 200", r.Status, r.Body)
 	}
-	var p tokens
+	var p apitest.Tokens
 	r.JSON(t, &p)
 	if p.AccessToken == "" || p.RefreshToken == "" || p.User.ID == "" {
 		t.Fatalf("sign-in: incomplete token pair %s", r.Body)
@@ -67,7 +68,7 @@ func mustPair(t testing.TB, r resp) tokens {
 // there is none.
 func identityRow(t testing.TB, a *api, provider authidentity.Provider, providerID string) *ent.AuthIdentity {
 	t.Helper()
-	row, err := a.client.AuthIdentity.Query().
+	row, err := a.Client.AuthIdentity.Query().
 		Where(authidentity.ProviderEQ(provider), authidentity.ProviderID(providerID)).Only(context.Background())
 	if err != nil {
 		t.Fatalf("identity (%s, %s): %v", provider, providerID, err)
@@ -78,7 +79,7 @@ func identityRow(t testing.TB, a *api, provider authidentity.Provider, providerI
 // userRow returns the stored user with id.
 func userRow(t testing.TB, a *api, id string) *ent.User {
 	t.Helper()
-	u, err := a.client.User.Get(context.Background(), uuid.MustParse(id))
+	u, err := a.Client.User.Get(context.Background(), uuid.MustParse(id))
 	if err != nil {
 		t.Fatalf("user %s: %v", id, err)
 	}
@@ -89,11 +90,11 @@ func userRow(t testing.TB, a *api, id string) *ent.User {
 func rowCounts(t testing.TB, a *api) (users, identities int) {
 	t.Helper()
 	ctx := context.Background()
-	users, err := a.client.User.Query().Count(ctx)
+	users, err := a.Client.User.Query().Count(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	identities, err = a.client.AuthIdentity.Query().Count(ctx)
+	identities, err = a.Client.AuthIdentity.Query().Count(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -212,7 +213,7 @@ func TestProviderSignIn_WrongTokenField(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := p.call("POST", tt.path, "", tt.body)
+			r := p.Call("POST", tt.path, "", tt.body)
 			if r.Status != http.StatusBadRequest {
 				t.Fatalf("got %d %s, want 400", r.Status, r.Body)
 			}
@@ -268,7 +269,7 @@ func TestProviderSignIn_NoSecretsInLogs(t *testing.T) {
 	wantAPIError(t, p.facebook("EAA-secret-1"), http.StatusServiceUnavailable, "provider_unavailable")
 	p.graph.SetDelay(0)
 
-	p.noSecretsIn(idTok, forged, "EAA-secret-1", "EAA-secret-2", "EAA-secret-3",
+	p.NoSecretsIn(idTok, forged, "EAA-secret-1", "EAA-secret-2", "EAA-secret-3",
 		fakegraph.Proof(fbAppSecret, "EAA-secret-1"), fbAppSecret,
 		g.AccessToken, g.RefreshToken, f.AccessToken, f.RefreshToken)
 }

@@ -1,4 +1,4 @@
-package main
+package handlers_test
 
 import (
 	"bytes"
@@ -15,6 +15,8 @@ import (
 	"github.com/agency-platform/agency/ent/authidentity"
 	"github.com/agency-platform/agency/ent/refreshtoken"
 	"github.com/agency-platform/agency/ent/user"
+	"github.com/agency-platform/agency/internal/apitest"
+	"github.com/agency-platform/agency/internal/app"
 	"github.com/agency-platform/agency/internal/migration"
 )
 
@@ -38,22 +40,22 @@ type userPage struct {
 // operator would, and returns its standard output.
 func runGrant(t testing.TB, a *api, args ...string) (string, error) {
 	t.Helper()
-	env := testEnv()
-	if a.dialect == migration.Postgres {
-		env = append(env, "DATABASE_URL="+a.cfg.DB.URL)
+	env := apitest.Env()
+	if a.Dialect == migration.Postgres {
+		env = append(env, "DATABASE_URL="+a.Config.DB.URL)
 	} else {
-		env = append(env, "SQLITE_PATH="+a.cfg.DB.SQLitePath)
+		env = append(env, "SQLITE_PATH="+a.Config.DB.SQLitePath)
 	}
 	var out, errOut bytes.Buffer
-	err := run(context.Background(), append([]string{"admin", "grant"}, args...), env, &out, &errOut)
+	err := app.Program{}.Run(context.Background(), append([]string{"admin", "grant"}, args...), env, &out, &errOut)
 	return out.String(), err
 }
 
 // newAdmin signs phone in and makes that user admin from the command line;
 // it returns the pair issued before the grant.
-func newAdmin(t testing.TB, a *api, phone string) tokens {
+func newAdmin(t testing.TB, a *api, phone string) apitest.Tokens {
 	t.Helper()
-	pair := a.signIn(phone)
+	pair := a.SignIn(phone)
 	if out, err := runGrant(t, a, "--phone", phone); err != nil {
 		t.Fatalf("admin grant --phone %s: %v", phone, err)
 	} else if want := "user " + pair.User.ID + " is now admin"; !strings.Contains(out, want) {
@@ -63,16 +65,16 @@ func newAdmin(t testing.TB, a *api, phone string) tokens {
 }
 
 // listUsers calls GET /v1/admin/users with q.
-func listUsers(a *api, bearer string, q url.Values) resp {
-	a.t.Helper()
+func listUsers(a *api, bearer string, q url.Values) apitest.Resp {
+	a.T.Helper()
 	path := "/v1/admin/users"
 	if len(q) > 0 {
 		path += "?" + q.Encode()
 	}
-	return a.call("GET", path, bearer, nil)
+	return a.Call("GET", path, bearer, nil)
 }
 
-func mustPage(t testing.TB, r resp) userPage {
+func mustPage(t testing.TB, r apitest.Resp) userPage {
 	t.Helper()
 	if r.Status != http.StatusOK {
 		t.Fatalf("list users: got %d %s, want 200", r.Status, r.Body)
@@ -82,7 +84,7 @@ func mustPage(t testing.TB, r resp) userPage {
 	return p
 }
 
-func mustDetail(t testing.TB, r resp) adminUser {
+func mustDetail(t testing.TB, r apitest.Resp) adminUser {
 	t.Helper()
 	if r.Status != http.StatusOK {
 		t.Fatalf("admin user: got %d %s, want 200", r.Status, r.Body)
@@ -98,7 +100,7 @@ func mustDetail(t testing.TB, r resp) adminUser {
 // wantEvent fails unless one log line carries event and every k=v of attrs.
 func wantEvent(t testing.TB, a *api, event string, attrs ...string) {
 	t.Helper()
-	for line := range strings.SplitSeq(a.logs.String(), "\n") {
+	for line := range strings.SplitSeq(a.Logs.String(), "\n") {
 		if !strings.Contains(line, " event="+event+" ") && !strings.HasSuffix(line, " event="+event) {
 			continue
 		}
@@ -106,12 +108,12 @@ func wantEvent(t testing.TB, a *api, event string, attrs ...string) {
 			return
 		}
 	}
-	t.Fatalf("log: got no line with event=%s %v\n%s", event, attrs, a.logs.String())
+	t.Fatalf("log: got no line with event=%s %v\n%s", event, attrs, a.Logs.String())
 }
 
 func sessionRows(t testing.TB, a *api, userID string) int {
 	t.Helper()
-	n, err := a.client.RefreshToken.Query().Where(refreshtoken.UserID(uuid.MustParse(userID))).Count(context.Background())
+	n, err := a.Client.RefreshToken.Query().Where(refreshtoken.UserID(uuid.MustParse(userID))).Count(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,10 +121,10 @@ func sessionRows(t testing.TB, a *api, userID string) int {
 }
 
 func TestAdminGrant(t *testing.T) {
-	forEachDialect(t, func(t *testing.T, d string) {
+	apitest.ForEachDialect(t, func(t *testing.T, d string) {
 		t.Run("by_phone_existing_token_works_at_once", func(t *testing.T) {
 			a := newAPI(t, d)
-			p := a.signIn("+919800000099")
+			p := a.SignIn("+919800000099")
 			wantAPIError(t, listUsers(a, p.AccessToken, nil), http.StatusForbidden, "forbidden")
 			if _, err := runGrant(t, a, "--phone", "+919800000099"); err != nil {
 				t.Fatalf("admin grant: %v", err)
@@ -135,7 +137,7 @@ func TestAdminGrant(t *testing.T) {
 	})
 	t.Run("by_user", func(t *testing.T) {
 		a := newAPI(t, migration.Postgres)
-		p := a.signIn("+919800000099")
+		p := a.SignIn("+919800000099")
 		out, err := runGrant(t, a, "--user", p.User.ID)
 		if err != nil {
 			t.Fatalf("admin grant --user: %v", err)
@@ -147,7 +149,7 @@ func TestAdminGrant(t *testing.T) {
 	})
 	t.Run("refused", func(t *testing.T) {
 		a := newAPI(t, migration.Postgres)
-		p := a.signIn("+919800000099")
+		p := a.SignIn("+919800000099")
 		tests := []struct {
 			name    string
 			args    []string
@@ -187,10 +189,10 @@ func adminRoutes(target string) []struct{ method, path string } {
 
 func TestAdmin_NonAdminRefused(t *testing.T) {
 	a := newAPI(t, migration.Postgres)
-	target := a.signIn("+919800000001")
-	noRole := a.signIn("+919800000002")
-	creator := a.signIn("+919800000003")
-	r := a.call("PUT", "/v1/me/role", creator.AccessToken, map[string]string{"role": "creator"})
+	target := a.SignIn("+919800000001")
+	noRole := a.SignIn("+919800000002")
+	creator := a.SignIn("+919800000003")
+	r := a.Call("PUT", "/v1/me/role", creator.AccessToken, map[string]string{"role": "creator"})
 	if r.Status != http.StatusOK {
 		t.Fatalf("PUT /v1/me/role: got %d %s, want 200", r.Status, r.Body)
 	}
@@ -212,7 +214,7 @@ func TestAdmin_NonAdminRefused(t *testing.T) {
 				if route.method == "PUT" {
 					body = map[string]string{"role": "admin"}
 				}
-				wantAPIError(t, a.call(route.method, route.path, c.bearer, body), c.wantStatus, c.wantCode)
+				wantAPIError(t, a.Call(route.method, route.path, c.bearer, body), c.wantStatus, c.wantCode)
 			})
 		}
 	}
@@ -234,7 +236,7 @@ func TestAdminGetUser(t *testing.T) {
 	target := mustPair(t, p.google(p.googleToken("g-target", nil)))
 	mustPair(t, p.google(p.googleToken("g-target", nil))) // a second session
 
-	u := mustDetail(t, p.call("GET", "/v1/admin/users/"+target.User.ID, admin.AccessToken, nil))
+	u := mustDetail(t, p.Call("GET", "/v1/admin/users/"+target.User.ID, admin.AccessToken, nil))
 	if u.ID != target.User.ID || u.Role != nil {
 		t.Fatalf("user: got %s role %s, want %s without role", u.ID, strOrNil(u.Role), target.User.ID)
 	}
@@ -246,16 +248,16 @@ func TestAdminGetUser(t *testing.T) {
 		t.Fatalf("session_count: got %d, want 2", *u.SessionCount)
 	}
 	for _, id := range []string{uuid.NewString(), "not-a-uuid"} {
-		wantAPIError(t, p.call("GET", "/v1/admin/users/"+id, admin.AccessToken, nil), http.StatusNotFound, "not_found")
+		wantAPIError(t, p.Call("GET", "/v1/admin/users/"+id, admin.AccessToken, nil), http.StatusNotFound, "not_found")
 	}
 }
 
 func TestAdminSetRole(t *testing.T) {
 	a := newAPI(t, migration.Postgres)
 	admin := newAdmin(t, a, "+919800000099")
-	target := a.signIn("+919800000001")
-	setRole := func(id string, body any) resp {
-		return a.call("PUT", "/v1/admin/users/"+id+"/role", admin.AccessToken, body)
+	target := a.SignIn("+919800000001")
+	setRole := func(id string, body any) apitest.Resp {
+		return a.Call("PUT", "/v1/admin/users/"+id+"/role", admin.AccessToken, body)
 	}
 
 	t.Run("promote_applies_to_existing_token", func(t *testing.T) {
@@ -269,7 +271,7 @@ func TestAdminSetRole(t *testing.T) {
 		u := mustDetail(t, setRole(target.User.ID, map[string]string{"role": "creator"}))
 		wantStr(t, "role in the answer", u.Role, "creator")
 		wantAPIError(t, listUsers(a, target.AccessToken, nil), http.StatusForbidden, "forbidden")
-		wantAPIError(t, a.call("GET", "/v1/admin/users/"+admin.User.ID, target.AccessToken, nil), http.StatusForbidden, "forbidden")
+		wantAPIError(t, a.Call("GET", "/v1/admin/users/"+admin.User.ID, target.AccessToken, nil), http.StatusForbidden, "forbidden")
 		wantEvent(t, a, "admin_role_set", "admin_id="+admin.User.ID, "target_user_id="+target.User.ID, "role=creator")
 	})
 	t.Run("invalid_role", func(t *testing.T) {
@@ -294,33 +296,33 @@ func TestAdminSetRole(t *testing.T) {
 func TestAdminEndSessions(t *testing.T) {
 	a := newAPI(t, migration.Postgres)
 	admin := newAdmin(t, a, "+919800000099")
-	first := a.signIn("+919800000001")
-	second := a.signIn("+919800000001")
+	first := a.SignIn("+919800000001")
+	second := a.SignIn("+919800000001")
 	if n := sessionRows(t, a, first.User.ID); n != 2 {
 		t.Fatalf("target sessions before: got %d, want 2", n)
 	}
-	r := a.call("DELETE", "/v1/admin/users/"+first.User.ID+"/sessions", admin.AccessToken, nil)
+	r := a.Call("DELETE", "/v1/admin/users/"+first.User.ID+"/sessions", admin.AccessToken, nil)
 	if r.Status != http.StatusNoContent {
 		t.Fatalf("end sessions: got %d %s, want 204", r.Status, r.Body)
 	}
-	for _, p := range []tokens{first, second} {
-		wantRefreshError(t, a.refresh(p.RefreshToken), "invalid_refresh_token")
-		wantAPIError(t, a.call("GET", "/v1/me", p.AccessToken, nil), http.StatusUnauthorized, "unauthorized")
+	for _, p := range []apitest.Tokens{first, second} {
+		wantRefreshError(t, a.Refresh(p.RefreshToken), "invalid_refresh_token")
+		wantAPIError(t, a.Call("GET", "/v1/me", p.AccessToken, nil), http.StatusUnauthorized, "unauthorized")
 	}
 	if n := sessionRows(t, a, first.User.ID); n != 0 {
 		t.Fatalf("target sessions after: got %d, want 0", n)
 	}
-	if n := mustDetail(t, a.call("GET", "/v1/admin/users/"+first.User.ID, admin.AccessToken, nil)).SessionCount; *n != 0 {
+	if n := mustDetail(t, a.Call("GET", "/v1/admin/users/"+first.User.ID, admin.AccessToken, nil)).SessionCount; *n != 0 {
 		t.Fatalf("session_count: got %d, want 0", *n)
 	}
 	mustPage(t, listUsers(a, admin.AccessToken, nil)) // the admin's own session is untouched
 	wantEvent(t, a, "admin_sessions_ended", "admin_id="+admin.User.ID, "target_user_id="+first.User.ID)
-	wantAPIError(t, a.call("DELETE", "/v1/admin/users/"+uuid.NewString()+"/sessions", admin.AccessToken, nil),
+	wantAPIError(t, a.Call("DELETE", "/v1/admin/users/"+uuid.NewString()+"/sessions", admin.AccessToken, nil),
 		http.StatusNotFound, "not_found")
 }
 
 func TestAdminDeleteUser(t *testing.T) {
-	forEachDialect(t, func(t *testing.T, d string) {
+	apitest.ForEachDialect(t, func(t *testing.T, d string) {
 		p := newProvAPI(t, d)
 		admin := newAdmin(t, p.api, "+919800000099")
 		target := p.withRole("g-target")
@@ -329,24 +331,24 @@ func TestAdminDeleteUser(t *testing.T) {
 			t.Fatalf("target identities before: got %d, want 2", n)
 		}
 
-		r := p.call("DELETE", "/v1/admin/users/"+target.User.ID, admin.AccessToken, nil)
+		r := p.Call("DELETE", "/v1/admin/users/"+target.User.ID, admin.AccessToken, nil)
 		if r.Status != http.StatusNoContent {
 			t.Fatalf("delete user: got %d %s, want 204", r.Status, r.Body)
 		}
 		ctx := context.Background()
 		id := uuid.MustParse(target.User.ID)
-		if ok, err := p.client.User.Query().Where(user.ID(id)).Exist(ctx); err != nil || ok {
+		if ok, err := p.Client.User.Query().Where(user.ID(id)).Exist(ctx); err != nil || ok {
 			t.Fatalf("user row after delete: got exists=%v (%v), want gone", ok, err)
 		}
-		if n, err := p.client.AuthIdentity.Query().Where(authidentity.UserID(id)).Count(ctx); err != nil || n != 0 {
+		if n, err := p.Client.AuthIdentity.Query().Where(authidentity.UserID(id)).Count(ctx); err != nil || n != 0 {
 			t.Fatalf("identity rows after delete: got %d (%v), want 0", n, err)
 		}
 		if n := sessionRows(t, p.api, target.User.ID); n != 0 {
 			t.Fatalf("session rows after delete: got %d, want 0", n)
 		}
-		wantAPIError(t, p.call("GET", "/v1/me", target.AccessToken, nil), http.StatusUnauthorized, "unauthorized")
-		wantAPIError(t, p.call("GET", "/v1/admin/users/"+target.User.ID, admin.AccessToken, nil), http.StatusNotFound, "not_found")
-		wantAPIError(t, p.call("DELETE", "/v1/admin/users/"+target.User.ID, admin.AccessToken, nil), http.StatusNotFound, "not_found")
+		wantAPIError(t, p.Call("GET", "/v1/me", target.AccessToken, nil), http.StatusUnauthorized, "unauthorized")
+		wantAPIError(t, p.Call("GET", "/v1/admin/users/"+target.User.ID, admin.AccessToken, nil), http.StatusNotFound, "not_found")
+		wantAPIError(t, p.Call("DELETE", "/v1/admin/users/"+target.User.ID, admin.AccessToken, nil), http.StatusNotFound, "not_found")
 		wantEvent(t, p.api, "admin_user_deleted", "admin_id="+admin.User.ID, "target_user_id="+target.User.ID)
 		wantRowCounts(t, p.api, 1, 1) // the admin and their phone
 		// The deleted user's accounts are free again: signing in makes a new user.

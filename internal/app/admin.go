@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"database/sql"
@@ -13,7 +13,7 @@ import (
 	"github.com/agency-platform/agency/services"
 )
 
-func (a *app) adminCmd() *cobra.Command {
+func (a *cli) adminCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "admin", Short: "Operator tasks"}
 	var phoneArg, userArg string
 	grant := &cobra.Command{

@@ -1,4 +1,4 @@
-package main
+package handlers_test
 
 import (
 	"bytes"
@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/agency-platform/agency/internal/apitest"
 	"github.com/agency-platform/agency/internal/migration"
 )
 
@@ -19,12 +20,12 @@ import (
 // They skip the spec validation of the tests (it would dominate).
 
 // benchAPI signs n users in and returns the service and their token pairs.
-func benchAPI(b *testing.B, n int) (*api, []tokens) {
+func benchAPI(b *testing.B, n int) (*api, []apitest.Tokens) {
 	b.Helper()
 	a := newAPI(b, migration.Postgres, append(manySends, "ACCESS_TOKEN_TTL=24h")...)
-	pairs := make([]tokens, n)
+	pairs := make([]apitest.Tokens, n)
 	for i := range pairs {
-		pairs[i] = a.signIn(fmt.Sprintf("+9198765%05d", 43210+i))
+		pairs[i] = a.SignIn(fmt.Sprintf("+9198765%05d", 43210+i))
 	}
 	return a, pairs
 }
@@ -52,12 +53,12 @@ func BenchmarkRefresh(b *testing.B) {
 		token := pairs[next.Add(1)-1].RefreshToken
 		client := &http.Client{}
 		for pb.Next() {
-			status, body, err := postJSON(client, a.srv.URL+"/v1/auth/refresh", map[string]string{"refresh_token": token})
+			status, body, err := postJSON(client, a.Server.URL+"/v1/auth/refresh", map[string]string{"refresh_token": token})
 			if err != nil || status != http.StatusOK {
 				b.Errorf("refresh: %d %v %s", status, err, body)
 				return
 			}
-			var p tokens
+			var p apitest.Tokens
 			if err := json.Unmarshal(body, &p); err != nil {
 				b.Error(err)
 				return
@@ -78,7 +79,7 @@ func BenchmarkWhoAmI(b *testing.B) {
 		token := pairs[next.Add(1)-1].AccessToken
 		client := &http.Client{}
 		for pb.Next() {
-			req, _ := http.NewRequest("GET", a.srv.URL+"/v1/me", nil)
+			req, _ := http.NewRequest("GET", a.Server.URL+"/v1/me", nil)
 			req.Header.Set("Authorization", "Bearer "+token)
 			res, err := client.Do(req)
 			if err != nil {

@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"database/sql"
@@ -77,8 +77,23 @@ func newSender(cfg *config.Config, log *slog.Logger) sms.Sender {
 	return sms.NewLog(log, cfg.OTP.TTL)
 }
 
-// buildHandler wires services and the router on an open database.
-func buildHandler(cfg *config.Config, db *sql.DB, client *ent.Client, sender sms.Sender, now func() time.Time, log *slog.Logger) (http.Handler, error) {
+// Deps is what NewHandler builds the service from: the configuration, an
+// open database, and the outside world the tests replace (SMS, clock).
+type Deps struct {
+	Config *config.Config
+	DB     *sql.DB
+	Client *ent.Client
+	SMS    sms.Sender
+	Now    func() time.Time
+	Log    *slog.Logger
+	// OpenAPI is the contract served at GET /openapi.yaml.
+	OpenAPI []byte
+}
+
+// NewHandler wires the services and the router on an open database, as
+// `agency serve` does; the HTTP tests call it too.
+func NewHandler(d Deps) (http.Handler, error) {
+	cfg, db, client, sender, now, log := d.Config, d.DB, d.Client, d.SMS, d.Now, d.Log
 	issuer, err := accesstoken.New(accesstoken.Config{
 		Algorithm: cfg.JWT.Algorithm, PrivateKey: cfg.JWT.PrivateKey, Secret: cfg.JWT.Secret,
 		Issuer: cfg.JWT.Issuer, Audience: cfg.JWT.Audience, TTL: cfg.JWT.AccessTokenTTL,
@@ -113,7 +128,7 @@ func buildHandler(cfg *config.Config, db *sql.DB, client *ent.Client, sender sms
 		Sessions: sessions, Phone: phoneAuth, Users: services.NewUsers(client, sessions, events),
 		Providers: providers, Identities: services.NewIdentities(client, dialect, phoneAuth, providers, now, events),
 		Admin: services.NewAdmin(client, events),
-		JWKS:  issuer.JWKS(), OpenAPI: openAPISpec,
+		JWKS:  issuer.JWKS(), OpenAPI: d.OpenAPI,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("build router: %w", err)

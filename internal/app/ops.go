@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"database/sql"
@@ -13,7 +13,7 @@ import (
 	"github.com/agency-platform/agency/services"
 )
 
-func (a *app) schemaCmd() *cobra.Command {
+func (a *cli) schemaCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "schema", Short: "Print the desired database schema"}
 	var d string
 	sqlCmd := &cobra.Command{
@@ -42,7 +42,7 @@ func (a *app) schemaCmd() *cobra.Command {
 	return cmd
 }
 
-func (a *app) dbCmd() *cobra.Command {
+func (a *cli) dbCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "db", Short: "Database checks"}
 	cmd.AddCommand(&cobra.Command{
 		Use:   "check",
@@ -66,7 +66,7 @@ func (a *app) dbCmd() *cobra.Command {
 	return cmd
 }
 
-func (a *app) cleanupCmd() *cobra.Command {
+func (a *cli) cleanupCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "cleanup",
 		Short: "Delete expired OTP codes and expired sessions once",

@@ -1,46 +1,32 @@
-package main
+package handlers_test
 
 import (
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/agency-platform/agency/internal/apitest"
 	"github.com/google/uuid"
 )
-
-// restart builds a second service instance on the same database and clock
-// (as after a process restart, or another instance behind the balancer).
-func (a *api) restart() {
-	a.t.Helper()
-	log := slog.New(slog.NewTextHandler(a.logs, nil))
-	h, err := buildHandler(a.cfg, a.db, a.client, a.sms, a.clock.Now, log)
-	if err != nil {
-		a.t.Fatal(err)
-	}
-	a.srv = httptest.NewServer(h)
-	a.t.Cleanup(a.srv.Close)
-}
 
 // manySends lifts the OTP send limits for tests that sign one number in
 // many times.
 var manySends = []string{"OTP_MAX_SENDS_PER_HOUR=1000", "OTP_MAX_SENDS_PER_IP_PER_HOUR=1000"}
 
-func (a *api) mustRefresh(token string) tokens {
-	a.t.Helper()
-	r := a.refresh(token)
+func (a *api) mustRefresh(token string) apitest.Tokens {
+	a.T.Helper()
+	r := a.Refresh(token)
 	if r.Status != http.StatusOK {
-		a.t.Fatalf("refresh: got %d %s, want 200", r.Status, r.Body)
+		a.T.Fatalf("refresh: got %d %s, want 200", r.Status, r.Body)
 	}
-	var p tokens
-	r.JSON(a.t, &p)
+	var p apitest.Tokens
+	r.JSON(a.T, &p)
 	return p
 }
 
-func wantRefreshError(t *testing.T, r resp, code string) {
+func wantRefreshError(t *testing.T, r apitest.Resp, code string) {
 	t.Helper()
 	if r.Status != http.StatusUnauthorized || r.ErrCode() != code {
 		t.Fatalf("got %d %s, want 401 %s", r.Status, r.Body, code)
@@ -48,15 +34,15 @@ func wantRefreshError(t *testing.T, r resp, code string) {
 }
 
 func TestRefresh_Rotation(t *testing.T) {
-	forEachDialect(t, func(t *testing.T, d string) {
+	apitest.ForEachDialect(t, func(t *testing.T, d string) {
 		t.Run("old_token_dies_grace_returns_same_token", func(t *testing.T) {
 			a := newAPI(t, d)
-			p0 := a.signIn("+919876543210")
+			p0 := a.SignIn("+919876543210")
 			p1 := a.mustRefresh(p0.RefreshToken)
 			if p1.RefreshToken == p0.RefreshToken || p1.AccessToken == "" {
 				t.Fatal("refresh did not rotate the token")
 			}
-			a.clock.Advance(5 * time.Second) // a lost response, retried within REFRESH_REUSE_GRACE
+			a.Clock.Advance(5 * time.Second) // a lost response, retried within REFRESH_REUSE_GRACE
 			retry := a.mustRefresh(p0.RefreshToken)
 			if retry.RefreshToken != p1.RefreshToken {
 				t.Fatal("a retry within the grace window got a different refresh token, want the current one")
@@ -68,76 +54,76 @@ func TestRefresh_Rotation(t *testing.T) {
 		})
 		t.Run("reuse_after_grace_revokes_session", func(t *testing.T) {
 			a := newAPI(t, d)
-			p0 := a.signIn("+919876543210")
+			p0 := a.SignIn("+919876543210")
 			p1 := a.mustRefresh(p0.RefreshToken)
-			a.clock.Advance(11 * time.Second)
-			wantRefreshError(t, a.refresh(p0.RefreshToken), "refresh_token_reused")
-			wantRefreshError(t, a.refresh(p1.RefreshToken), "invalid_refresh_token")
-			if r := a.call("GET", "/v1/me", p1.AccessToken, nil); r.Status != http.StatusUnauthorized {
+			a.Clock.Advance(11 * time.Second)
+			wantRefreshError(t, a.Refresh(p0.RefreshToken), "refresh_token_reused")
+			wantRefreshError(t, a.Refresh(p1.RefreshToken), "invalid_refresh_token")
+			if r := a.Call("GET", "/v1/me", p1.AccessToken, nil); r.Status != http.StatusUnauthorized {
 				t.Fatalf("access token of a revoked session: got %d, want 401", r.Status)
 			}
-			if !strings.Contains(a.logs.String(), "event=refresh_token_reused") {
+			if !strings.Contains(a.Logs.String(), "event=refresh_token_reused") {
 				t.Fatal("reuse was not logged as a security event")
 			}
 		})
 		t.Run("older_ancestor_revokes_session", func(t *testing.T) {
 			a := newAPI(t, d)
-			p0 := a.signIn("+919876543210")
+			p0 := a.SignIn("+919876543210")
 			p := p0
 			for range 3 {
-				a.clock.Advance(time.Minute)
+				a.Clock.Advance(time.Minute)
 				p = a.mustRefresh(p.RefreshToken)
 			}
-			wantRefreshError(t, a.refresh(p0.RefreshToken), "refresh_token_reused")
-			wantRefreshError(t, a.refresh(p.RefreshToken), "invalid_refresh_token")
+			wantRefreshError(t, a.Refresh(p0.RefreshToken), "refresh_token_reused")
+			wantRefreshError(t, a.Refresh(p.RefreshToken), "invalid_refresh_token")
 		})
 		t.Run("reuse_detected_after_restart", func(t *testing.T) {
 			a := newAPI(t, d)
-			p0 := a.signIn("+919876543210")
+			p0 := a.SignIn("+919876543210")
 			a.mustRefresh(p0.RefreshToken)
-			a.clock.Advance(time.Minute)
-			a.restart()
-			wantRefreshError(t, a.refresh(p0.RefreshToken), "refresh_token_reused")
+			a.Clock.Advance(time.Minute)
+			a.Restart()
+			wantRefreshError(t, a.Refresh(p0.RefreshToken), "refresh_token_reused")
 		})
 		t.Run("forged_secret_does_not_revoke", func(t *testing.T) {
 			a := newAPI(t, d)
-			p0 := a.signIn("+919876543210")
+			p0 := a.SignIn("+919876543210")
 			forged := []byte(p0.RefreshToken)
 			forged[len(forged)-2] ^= 1 // same session id, another secret
-			wantRefreshError(t, a.refresh(string(forged)), "invalid_refresh_token")
+			wantRefreshError(t, a.Refresh(string(forged)), "invalid_refresh_token")
 			a.mustRefresh(p0.RefreshToken) // the session survived
 		})
 		t.Run("garbage", func(t *testing.T) {
 			a := newAPI(t, d)
 			for _, tok := range []string{"", "x", strings.Repeat("A", 75), uuid.NewString()} {
-				wantRefreshError(t, a.refresh(tok), "invalid_refresh_token")
+				wantRefreshError(t, a.Refresh(tok), "invalid_refresh_token")
 			}
 		})
 	})
 }
 
 func TestRefresh_Expiry(t *testing.T) {
-	forEachDialect(t, func(t *testing.T, d string) {
+	apitest.ForEachDialect(t, func(t *testing.T, d string) {
 		t.Run("idle_expiry", func(t *testing.T) {
 			a := newAPI(t, d)
-			p := a.signIn("+919876543210")
-			a.clock.Advance(a.cfg.Sessions.RefreshTokenTTL + time.Second)
-			wantRefreshError(t, a.refresh(p.RefreshToken), "invalid_refresh_token")
+			p := a.SignIn("+919876543210")
+			a.Clock.Advance(a.Config.Sessions.RefreshTokenTTL + time.Second)
+			wantRefreshError(t, a.Refresh(p.RefreshToken), "invalid_refresh_token")
 		})
 		t.Run("refresh_moves_idle_expiry_but_not_past_max_age", func(t *testing.T) {
 			a := newAPI(t, d, "REFRESH_TOKEN_TTL=1h", "SESSION_MAX_AGE=2h")
-			p := a.signIn("+919876543210")
-			sessionStart := a.clock.Now().Add(-a.cfg.OTP.ResendCooldown) // signIn advanced the clock
+			p := a.SignIn("+919876543210")
+			sessionStart := a.Clock.Now().Add(-a.Config.OTP.ResendCooldown) // signIn advanced the clock
 			for range 2 {
-				a.clock.Advance(50 * time.Minute)
+				a.Clock.Advance(50 * time.Minute)
 				p = a.mustRefresh(p.RefreshToken)
 			}
-			row := a.client.RefreshToken.Query().OnlyX(t.Context())
+			row := a.Client.RefreshToken.Query().OnlyX(t.Context())
 			if want := sessionStart.Add(2 * time.Hour); !row.ExpiresAt.Equal(want) {
 				t.Fatalf("expires_at: got %v, want the absolute limit %v", row.ExpiresAt.UTC(), want)
 			}
-			a.clock.Advance(21 * time.Minute) // past the absolute limit, within the idle TTL
-			wantRefreshError(t, a.refresh(p.RefreshToken), "invalid_refresh_token")
+			a.Clock.Advance(21 * time.Minute) // past the absolute limit, within the idle TTL
+			wantRefreshError(t, a.Refresh(p.RefreshToken), "invalid_refresh_token")
 		})
 	})
 }
@@ -145,26 +131,26 @@ func TestRefresh_Expiry(t *testing.T) {
 // TestRefresh_Concurrent sends 50 refreshes of one token at once: exactly
 // one rotation happens, and every caller gets that same new token.
 func TestRefresh_Concurrent(t *testing.T) {
-	forEachDialect(t, func(t *testing.T, d string) {
+	apitest.ForEachDialect(t, func(t *testing.T, d string) {
 		a := newAPI(t, d)
 		for round := range 5 {
-			p := a.signIn("+919876543210")
-			results := make([]resp, 50)
-			release(50, func(i int) { results[i] = a.refresh(p.RefreshToken) })
+			p := a.SignIn("+919876543210")
+			results := make([]apitest.Resp, 50)
+			apitest.Release(50, func(i int) { results[i] = a.Refresh(p.RefreshToken) })
 			distinct := map[string]bool{}
 			for i, r := range results {
 				if r.Status != http.StatusOK {
 					t.Fatalf("round %d, refresh %d: got %d %s, want 200 (same token within the grace window)", round, i, r.Status, r.Body)
 				}
-				var got tokens
+				var got apitest.Tokens
 				r.JSON(t, &got)
 				distinct[got.RefreshToken] = true
 			}
 			if len(distinct) != 1 {
-				t.Fatalf("round %d: got %d different live refresh tokens, want 1", round, len(distinct))
+				t.Fatalf("round %d: got %d different live refresh apitest.Tokens, want 1", round, len(distinct))
 			}
 			sid := sessionOf(t, a, p.AccessToken)
-			if gen := a.client.RefreshToken.GetX(t.Context(), sid).Generation; gen != 1 {
+			if gen := a.Client.RefreshToken.GetX(t.Context(), sid).Generation; gen != 1 {
 				t.Fatalf("round %d: generation got %d, want 1 rotation", round, gen)
 			}
 		}
@@ -178,7 +164,7 @@ func sessionOf(t *testing.T, a *api, access string) uuid.UUID {
 		ID      uuid.UUID `json:"id"`
 		Current bool      `json:"current"`
 	}
-	a.call("GET", "/v1/me/sessions", access, nil).JSON(t, &sessions)
+	a.Call("GET", "/v1/me/sessions", access, nil).JSON(t, &sessions)
 	for _, s := range sessions {
 		if s.Current {
 			return s.ID
@@ -191,35 +177,35 @@ func sessionOf(t *testing.T, a *api, access string) uuid.UUID {
 // TestRefresh_RacingLogout races a refresh against a logout of the same
 // session: whatever the order, no working token is left behind.
 func TestRefresh_RacingLogout(t *testing.T) {
-	forEachDialect(t, func(t *testing.T, d string) {
+	apitest.ForEachDialect(t, func(t *testing.T, d string) {
 		a := newAPI(t, d, manySends...)
 		for round := range 20 {
-			p := a.signIn("+919876543210")
+			p := a.SignIn("+919876543210")
 			var (
 				mu        sync.Mutex
-				refreshed resp
+				refreshed apitest.Resp
 			)
-			release(2, func(i int) {
+			apitest.Release(2, func(i int) {
 				if i == 0 {
-					r := a.refresh(p.RefreshToken)
+					r := a.Refresh(p.RefreshToken)
 					mu.Lock()
 					refreshed = r
 					mu.Unlock()
 					return
 				}
-				if r := a.call("POST", "/v1/auth/logout", p.AccessToken, nil); r.Status != http.StatusNoContent && r.Status != http.StatusUnauthorized {
+				if r := a.Call("POST", "/v1/auth/logout", p.AccessToken, nil); r.Status != http.StatusNoContent && r.Status != http.StatusUnauthorized {
 					t.Errorf("round %d: logout got %d %s", round, r.Status, r.Body)
 				}
 			})
 			if refreshed.Status == http.StatusOK {
-				var np tokens
+				var np apitest.Tokens
 				refreshed.JSON(t, &np)
-				wantRefreshError(t, a.refresh(np.RefreshToken), "invalid_refresh_token")
-				if r := a.call("GET", "/v1/me", np.AccessToken, nil); r.Status != http.StatusUnauthorized {
+				wantRefreshError(t, a.Refresh(np.RefreshToken), "invalid_refresh_token")
+				if r := a.Call("GET", "/v1/me", np.AccessToken, nil); r.Status != http.StatusUnauthorized {
 					t.Fatalf("round %d: access token from a refresh that raced logout: got %d, want 401", round, r.Status)
 				}
 			}
-			if n := a.client.RefreshToken.Query().CountX(t.Context()); n != 0 {
+			if n := a.Client.RefreshToken.Query().CountX(t.Context()); n != 0 {
 				t.Fatalf("round %d: got %d sessions after logout, want 0", round, n)
 			}
 		}
@@ -227,22 +213,22 @@ func TestRefresh_RacingLogout(t *testing.T) {
 }
 
 func TestDeviceLimit_EvictsOldest(t *testing.T) {
-	forEachDialect(t, func(t *testing.T, d string) {
+	apitest.ForEachDialect(t, func(t *testing.T, d string) {
 		a := newAPI(t, d, manySends...)
-		var pairs []tokens
+		var pairs []apitest.Tokens
 		for range 7 {
-			pairs = append(pairs, a.signIn("+919876543210"))
+			pairs = append(pairs, a.SignIn("+919876543210"))
 		}
-		if n := a.client.RefreshToken.Query().CountX(t.Context()); n != 5 {
+		if n := a.Client.RefreshToken.Query().CountX(t.Context()); n != 5 {
 			t.Fatalf("sessions: got %d, want MAX_SESSIONS_PER_USER = 5", n)
 		}
 		for i, p := range pairs {
-			r := a.refresh(p.RefreshToken)
+			r := a.Refresh(p.RefreshToken)
 			if evicted := i < 2; evicted != (r.Status == http.StatusUnauthorized) {
 				t.Fatalf("sign-in %d: refresh got %d, want evicted=%v (oldest first)", i, r.Status, evicted)
 			}
 		}
-		if !strings.Contains(a.logs.String(), "event=session_evicted") {
+		if !strings.Contains(a.Logs.String(), "event=session_evicted") {
 			t.Fatal("eviction was not logged")
 		}
 	})

@@ -1,4 +1,4 @@
-package main
+package handlers_test
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/agency-platform/agency/ent/authidentity"
+	"github.com/agency-platform/agency/internal/apitest"
 	"github.com/agency-platform/agency/internal/migration"
 )
 
@@ -24,41 +25,41 @@ type linkedIdentity struct {
 
 // withRole signs in with Google as sub and picks the creator role; it
 // returns the pair of that (fresh) session.
-func (p *provAPI) withRole(sub string) tokens {
-	p.t.Helper()
-	pair := mustPair(p.t, p.google(p.googleToken(sub, nil)))
-	r := p.call("PUT", "/v1/me/role", pair.AccessToken, map[string]string{"role": "creator"})
+func (p *provAPI) withRole(sub string) apitest.Tokens {
+	p.T.Helper()
+	pair := mustPair(p.T, p.google(p.googleToken(sub, nil)))
+	r := p.Call("PUT", "/v1/me/role", pair.AccessToken, map[string]string{"role": "creator"})
 	if r.Status != http.StatusOK {
-		p.t.Fatalf("PUT /v1/me/role: got %d %s, want 200", r.Status, r.Body)
+		p.T.Fatalf("PUT /v1/me/role: got %d %s, want 200", r.Status, r.Body)
 	}
-	var q tokens
-	r.JSON(p.t, &q)
+	var q apitest.Tokens
+	r.JSON(p.T, &q)
 	return q
 }
 
 // link posts body to /v1/me/identities/{kind}.
-func (p *provAPI) link(bearer, kind string, body map[string]string) resp {
-	p.t.Helper()
-	return p.call("POST", "/v1/me/identities/"+kind, bearer, body)
+func (p *provAPI) link(bearer, kind string, body map[string]string) apitest.Resp {
+	p.T.Helper()
+	return p.Call("POST", "/v1/me/identities/"+kind, bearer, body)
 }
 
-func (p *provAPI) linkGoogle(bearer, idToken string) resp {
-	p.t.Helper()
+func (p *provAPI) linkGoogle(bearer, idToken string) apitest.Resp {
+	p.T.Helper()
 	return p.link(bearer, "google", map[string]string{"id_token": idToken})
 }
 
-func (p *provAPI) linkFacebook(bearer, accessToken string) resp {
-	p.t.Helper()
+func (p *provAPI) linkFacebook(bearer, accessToken string) apitest.Resp {
+	p.T.Helper()
 	return p.link(bearer, "facebook", map[string]string{"access_token": accessToken})
 }
 
-func (p *provAPI) unlink(bearer, id string) resp {
-	p.t.Helper()
-	return p.call("DELETE", "/v1/me/identities/"+id, bearer, nil)
+func (p *provAPI) unlink(bearer, id string) apitest.Resp {
+	p.T.Helper()
+	return p.Call("DELETE", "/v1/me/identities/"+id, bearer, nil)
 }
 
 // mustLink fails unless r is a 201 identity, and returns it.
-func mustLink(t testing.TB, r resp) linkedIdentity {
+func mustLink(t testing.TB, r apitest.Resp) linkedIdentity {
 	t.Helper()
 	if r.Status != http.StatusCreated {
 		t.Fatalf("link: got %d %s, want 201", r.Status, r.Body)
@@ -70,22 +71,22 @@ func mustLink(t testing.TB, r resp) linkedIdentity {
 
 // myIdentities lists the caller's identities through GET /v1/me.
 func (p *provAPI) myIdentities(bearer string) []linkedIdentity {
-	p.t.Helper()
-	r := p.call("GET", "/v1/me", bearer, nil)
+	p.T.Helper()
+	r := p.Call("GET", "/v1/me", bearer, nil)
 	if r.Status != http.StatusOK {
-		p.t.Fatalf("GET /v1/me: got %d %s, want 200", r.Status, r.Body)
+		p.T.Fatalf("GET /v1/me: got %d %s, want 200", r.Status, r.Body)
 	}
 	var me struct {
 		Identities []linkedIdentity `json:"identities"`
 	}
-	r.JSON(p.t, &me)
+	r.JSON(p.T, &me)
 	return me.Identities
 }
 
 // userIdentityCount counts the stored identities of user id.
 func userIdentityCount(t testing.TB, a *api, id string) int {
 	t.Helper()
-	n, err := a.client.AuthIdentity.Query().Where(authidentity.UserID(uuid.MustParse(id))).Count(context.Background())
+	n, err := a.Client.AuthIdentity.Query().Where(authidentity.UserID(uuid.MustParse(id))).Count(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,10 +104,10 @@ func TestLinkPhone(t *testing.T) {
 	t.Run("ok", func(t *testing.T) {
 		p := newProvAPI(t, migration.Postgres)
 		me := p.withRole("g-1")
-		if r := p.call("POST", "/v1/auth/otp/send", "", map[string]string{"phone": "+91 98000-00001"}); r.Status != http.StatusAccepted {
+		if r := p.Call("POST", "/v1/auth/otp/send", "", map[string]string{"phone": "+91 98000-00001"}); r.Status != http.StatusAccepted {
 			t.Fatalf("send code: got %d %s, want 202", r.Status, r.Body)
 		}
-		code := p.sms.code(t, "+919800000001")
+		code := p.SMS.Code(t, "+919800000001")
 		id := mustLink(t, p.link(me.AccessToken, "phone", map[string]string{"phone": "+91 98000-00001", "code": code}))
 		if id.Provider != "phone" || id.ProviderID != "+919800000001" || id.Email != nil {
 			t.Fatalf("identity: got %+v, want phone +919800000001 without email", id)
@@ -115,8 +116,8 @@ func TestLinkPhone(t *testing.T) {
 			t.Fatalf("phone identity user: got %s, want %s", u, me.User.ID)
 		}
 		// The number now signs in to the same user.
-		p.clock.Advance(p.cfg.OTP.ResendCooldown)
-		if got := p.signIn("+919800000001").User.ID; got != me.User.ID {
+		p.Clock.Advance(p.Config.OTP.ResendCooldown)
+		if got := p.SignIn("+919800000001").User.ID; got != me.User.ID {
 			t.Fatalf("phone sign-in after linking: got user %s, want %s", got, me.User.ID)
 		}
 		wantRowCounts(t, p.api, 1, 2)
@@ -124,16 +125,16 @@ func TestLinkPhone(t *testing.T) {
 	t.Run("wrong_code", func(t *testing.T) {
 		p := newProvAPI(t, migration.Postgres)
 		me := p.withRole("g-1")
-		code := p.sendCode("+919800000001")
+		code := p.SendCode("+919800000001")
 		wantAPIError(t, p.link(me.AccessToken, "phone", map[string]string{"phone": "+919800000001", "code": wrongCode(code)}),
 			http.StatusUnauthorized, "invalid_otp")
 		wantRowCounts(t, p.api, 1, 1)
 	})
 	t.Run("held_by_another_user", func(t *testing.T) {
 		p := newProvAPI(t, migration.Postgres)
-		other := p.signIn("+919800000001")
+		other := p.SignIn("+919800000001")
 		me := p.withRole("g-1")
-		code := p.sendCode("+919800000001")
+		code := p.SendCode("+919800000001")
 		wantAPIError(t, p.link(me.AccessToken, "phone", map[string]string{"phone": "+919800000001", "code": code}),
 			http.StatusConflict, "identity_in_use")
 		if u := identityRow(t, p.api, authidentity.ProviderPhone, "+919800000001").UserID.String(); u != other.User.ID {
@@ -149,8 +150,8 @@ type providerCase struct {
 	provider authidentity.Provider
 	// account returns a fresh token of provider account id.
 	account func(p *provAPI, id string) string
-	signIn  func(p *provAPI, token string) resp
-	link    func(p *provAPI, bearer, token string) resp
+	signIn  func(p *provAPI, token string) apitest.Resp
+	link    func(p *provAPI, bearer, token string) apitest.Resp
 	badCode string
 }
 
@@ -229,9 +230,9 @@ func TestLink_Reauth(t *testing.T) {
 	t.Run("refreshing_does_not_renew_the_window", func(t *testing.T) {
 		p := newProvAPI(t, migration.Postgres)
 		me := p.withRole("owner")
-		p.clock.Advance(11 * time.Minute)
+		p.Clock.Advance(11 * time.Minute)
 		fresh := p.mustRefresh(me.RefreshToken)
-		code := p.sendCode("+919800000001")
+		code := p.SendCode("+919800000001")
 		wantAPIError(t, p.linkGoogle(fresh.AccessToken, p.googleToken("acct-g", nil)), http.StatusForbidden, "reauth_required")
 		wantAPIError(t, p.linkFacebook(fresh.AccessToken, p.fbUserToken("acct-f")), http.StatusForbidden, "reauth_required")
 		wantAPIError(t, p.link(fresh.AccessToken, "phone", map[string]string{"phone": "+919800000001", "code": code}),
@@ -248,7 +249,7 @@ func TestLink_Reauth(t *testing.T) {
 	t.Run("within_ten_minutes", func(t *testing.T) {
 		p := newProvAPI(t, migration.Postgres)
 		me := p.withRole("owner")
-		p.clock.Advance(10 * time.Minute)
+		p.Clock.Advance(10 * time.Minute)
 		mustLink(t, p.linkGoogle(me.AccessToken, p.googleToken("acct-g", nil)))
 	})
 }
@@ -264,18 +265,18 @@ func TestLink_RoleRequired(t *testing.T) {
 	p := newProvAPI(t, migration.Postgres)
 	me := mustPair(t, p.google(p.googleToken("owner", nil)))
 	own := identityRow(t, p.api, authidentity.ProviderGoogle, "owner").ID.String()
-	code := p.sendCode("+919800000001")
+	code := p.SendCode("+919800000001")
 	tests := []struct {
 		name string
-		call func() resp
+		call func() apitest.Resp
 	}{
-		{"link_phone", func() resp {
+		{"link_phone", func() apitest.Resp {
 			return p.link(me.AccessToken, "phone", map[string]string{"phone": "+919800000001", "code": code})
 		}},
-		{"link_google", func() resp { return p.linkGoogle(me.AccessToken, p.googleToken("acct-g", nil)) }},
-		{"link_facebook", func() resp { return p.linkFacebook(me.AccessToken, p.fbUserToken("acct-f")) }},
-		{"unlink", func() resp { return p.unlink(me.AccessToken, own) }},
-		{"list", func() resp { return p.call("GET", "/v1/me/identities", me.AccessToken, nil) }},
+		{"link_google", func() apitest.Resp { return p.linkGoogle(me.AccessToken, p.googleToken("acct-g", nil)) }},
+		{"link_facebook", func() apitest.Resp { return p.linkFacebook(me.AccessToken, p.fbUserToken("acct-f")) }},
+		{"unlink", func() apitest.Resp { return p.unlink(me.AccessToken, own) }},
+		{"list", func() apitest.Resp { return p.Call("GET", "/v1/me/identities", me.AccessToken, nil) }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -295,7 +296,7 @@ func newTally(n int) *statusTally {
 	return &statusTally{status: make([]int, n), codes: make([]string, n)}
 }
 
-func (s *statusTally) record(i int, r resp) { s.status[i], s.codes[i] = r.Status, r.ErrCode() }
+func (s *statusTally) record(i int, r apitest.Resp) { s.status[i], s.codes[i] = r.Status, r.ErrCode() }
 
 // want fails unless exactly one call got okStatus and every other got
 // conflictStatus with code.
@@ -323,7 +324,7 @@ func TestLink_Concurrent(t *testing.T) {
 			sub := "acct-" + string(rune('a'+round))
 			tok := p.googleToken(sub, nil)
 			tally := newTally(10)
-			release(10, func(i int) { tally.record(i, p.linkGoogle(me.AccessToken, tok)) })
+			apitest.Release(10, func(i int) { tally.record(i, p.linkGoogle(me.AccessToken, tok)) })
 			tally.want(t, http.StatusCreated, http.StatusConflict, "identity_in_use")
 			if u := identityRow(t, p.api, authidentity.ProviderGoogle, sub).UserID.String(); u != me.User.ID {
 				t.Fatalf("round %d: identity user: got %s, want %s", round, u, me.User.ID)
@@ -336,10 +337,10 @@ func TestLink_Concurrent(t *testing.T) {
 	t.Run("two_users_same_facebook_account", func(t *testing.T) {
 		p := newProvAPI(t, migration.Postgres)
 		for round := range 5 {
-			users := []tokens{p.withRole("u1-" + string(rune('a'+round))), p.withRole("u2-" + string(rune('a'+round)))}
+			users := []apitest.Tokens{p.withRole("u1-" + string(rune('a'+round))), p.withRole("u2-" + string(rune('a'+round)))}
 			tok := p.fbUserToken("fb-" + string(rune('a'+round)))
 			tally := newTally(2)
-			release(2, func(i int) { tally.record(i, p.linkFacebook(users[i].AccessToken, tok)) })
+			apitest.Release(2, func(i int) { tally.record(i, p.linkFacebook(users[i].AccessToken, tok)) })
 			tally.want(t, http.StatusCreated, http.StatusConflict, "identity_in_use")
 			winner := users[slices.Index(tally.status, http.StatusCreated)].User.ID
 			if u := identityRow(t, p.api, authidentity.ProviderFacebook, "fb-"+string(rune('a'+round))).UserID.String(); u != winner {
@@ -369,7 +370,7 @@ func TestUnlinkIdentity(t *testing.T) {
 	})
 	t.Run("not_the_callers", func(t *testing.T) {
 		p := newProvAPI(t, migration.Postgres)
-		other := p.signIn("+919800000001")
+		other := p.SignIn("+919800000001")
 		me := p.withRole("owner")
 		mustLink(t, p.linkFacebook(me.AccessToken, p.fbUserToken("acct-f")))
 		theirs := identityRow(t, p.api, authidentity.ProviderPhone, "+919800000001").ID.String()
@@ -393,7 +394,7 @@ func TestUnlinkIdentity(t *testing.T) {
 				t.Fatalf("round %d: identities before: got %d, want 2", round, len(ids))
 			}
 			tally := newTally(2)
-			release(2, func(i int) { tally.record(i, p.unlink(me.AccessToken, ids[i].ID)) })
+			apitest.Release(2, func(i int) { tally.record(i, p.unlink(me.AccessToken, ids[i].ID)) })
 			tally.want(t, http.StatusNoContent, http.StatusConflict, "last_identity")
 			if n := userIdentityCount(t, p.api, me.User.ID); n != 1 {
 				t.Fatalf("round %d: identities after: got %d, want 1", round, n)
@@ -406,7 +407,7 @@ func TestIdentities_ListedOnMe(t *testing.T) {
 	p := newProvAPI(t, migration.Postgres)
 	me := p.withRole("owner")
 	mustLink(t, p.linkFacebook(me.AccessToken, p.fbUserToken("acct-f")))
-	code := p.sendCode("+919800000001")
+	code := p.SendCode("+919800000001")
 	mustLink(t, p.link(me.AccessToken, "phone", map[string]string{"phone": "+919800000001", "code": code}))
 
 	providerIDs := func(ids []linkedIdentity) []string {
@@ -421,7 +422,7 @@ func TestIdentities_ListedOnMe(t *testing.T) {
 	if got := providerIDs(p.myIdentities(me.AccessToken)); !slices.Equal(got, want) {
 		t.Fatalf("GET /v1/me identities: got %v, want %v", got, want)
 	}
-	r := p.call("GET", "/v1/me/identities", me.AccessToken, nil)
+	r := p.Call("GET", "/v1/me/identities", me.AccessToken, nil)
 	if r.Status != http.StatusOK {
 		t.Fatalf("GET /v1/me/identities: got %d %s, want 200", r.Status, r.Body)
 	}

@@ -1,4 +1,4 @@
-package main
+package handlers_test
 
 import (
 	"bytes"
@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -13,11 +14,12 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/agency-platform/agency/ent/user"
+	"github.com/agency-platform/agency/internal/apitest"
 	"github.com/agency-platform/agency/internal/migration"
 )
 
 // errorOf decodes an error response's code and field.
-func errorOf(t *testing.T, r resp) (code, field string) {
+func errorOf(t *testing.T, r apitest.Resp) (code, field string) {
 	t.Helper()
 	var e struct {
 		Error struct {
@@ -81,7 +83,7 @@ func TestRequestValidation(t *testing.T) {
 			a := newAPI(t, migration.Postgres)
 			header := map[string]string{}
 			if tc.signIn {
-				p := a.signIn("+919812345670")
+				p := a.SignIn("+919812345670")
 				header["Authorization"] = "Bearer " + p.AccessToken
 				if tc.name == "auth_header_too_long_signed_in" {
 					// A real token padded past 8 KiB (inner spaces, which the
@@ -92,8 +94,8 @@ func TestRequestValidation(t *testing.T) {
 			for k, v := range tc.header {
 				header[k] = v
 			}
-			sent := a.sms.count()
-			r := a.request(tc.method, tc.path, tc.body, header)
+			sent := a.SMS.Count()
+			r := a.Request(tc.method, tc.path, tc.body, header)
 			if r.Status != tc.status {
 				t.Fatalf("got %d %s, want %d", r.Status, r.Body, tc.status)
 			}
@@ -104,8 +106,8 @@ func TestRequestValidation(t *testing.T) {
 			if code != tc.code || (tc.field != "-" && field != tc.field) {
 				t.Fatalf("got code %q field %q, want %q %q", code, field, tc.code, tc.field)
 			}
-			if tc.path == send && a.sms.count() != sent {
-				t.Fatalf("SMS sent: got %d, want none for a refused request", a.sms.count()-sent)
+			if tc.path == send && a.SMS.Count() != sent {
+				t.Fatalf("SMS sent: got %d, want none for a refused request", a.SMS.Count()-sent)
 			}
 		})
 	}
@@ -116,7 +118,7 @@ func TestRequestValidation(t *testing.T) {
 func TestRequestBodyTooLargeChunked(t *testing.T) {
 	a := newAPI(t, migration.Postgres)
 	body := io.MultiReader(strings.NewReader(`{"phone":"`), strings.NewReader(strings.Repeat("1", 70_000)), strings.NewReader(`"}`))
-	req, err := http.NewRequest("POST", a.srv.URL+"/v1/auth/otp/send", body)
+	req, err := http.NewRequest("POST", a.Server.URL+"/v1/auth/otp/send", body)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,8 +129,8 @@ func TestRequestBodyTooLargeChunked(t *testing.T) {
 	}
 	defer res.Body.Close()
 	b, _ := io.ReadAll(res.Body)
-	a.spec.CheckResponse(t, req, res.StatusCode, res.Header, b)
-	r := resp{Status: res.StatusCode, Header: res.Header, Body: b}
+	a.Spec.CheckResponse(t, req, res.StatusCode, res.Header, b)
+	r := apitest.Resp{Status: res.StatusCode, Header: res.Header, Body: b}
 	wantAPIError(t, r, http.StatusRequestEntityTooLarge, "body_too_large")
 }
 
@@ -163,12 +165,12 @@ func TestProfileUpdate(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			a := newAPI(t, migration.Postgres)
-			p := a.signIn("+919812345670")
+			p := a.SignIn("+919812345670")
 			var before, after, got meUser
-			a.call("GET", "/v1/me", p.AccessToken, nil).JSON(t, &before)
-			a.clock.Advance(time.Minute) // updated_at must move whichever clock stamps it
-			r := a.call("PATCH", "/v1/me", p.AccessToken, tc.body)
-			a.call("GET", "/v1/me", p.AccessToken, nil).JSON(t, &after)
+			a.Call("GET", "/v1/me", p.AccessToken, nil).JSON(t, &before)
+			a.Clock.Advance(time.Minute) // updated_at must move whichever clock stamps it
+			r := a.Call("PATCH", "/v1/me", p.AccessToken, tc.body)
+			a.Call("GET", "/v1/me", p.AccessToken, nil).JSON(t, &after)
 			if tc.field != "" {
 				if r.Status != http.StatusUnprocessableEntity && !(tc.field == "-" && r.Status == http.StatusBadRequest) {
 					t.Fatalf("got %d %s, want 422", r.Status, r.Body)
@@ -183,7 +185,7 @@ func TestProfileUpdate(t *testing.T) {
 			}
 			r.JSON(t, &got)
 			if r.Status != http.StatusOK {
-				t.Fatalf("got %d %s, want 200\n%s", r.Status, r.Body, a.logs)
+				t.Fatalf("got %d %s, want 200\n%s", r.Status, r.Body, a.Logs)
 			}
 			for _, u := range []meUser{got, after} {
 				if !sameOptional(u.FullName, tc.body, "full_name") || !sameOptional(u.ProfilePictureURL, tc.body, "profile_picture_url") {
@@ -211,23 +213,23 @@ func sameOptional(got *string, body map[string]string, key string) bool {
 func TestRoleSet(t *testing.T) {
 	t.Run("invalid_roles", func(t *testing.T) {
 		a := newAPI(t, migration.Postgres)
-		p := a.signIn("+919812345670")
+		p := a.SignIn("+919812345670")
 		for _, role := range []string{"admin", "boss", "", "Creator", " creator"} {
-			wantAPIError(t, a.call("PUT", "/v1/me/role", p.AccessToken, map[string]string{"role": role}),
+			wantAPIError(t, a.Call("PUT", "/v1/me/role", p.AccessToken, map[string]string{"role": role}),
 				http.StatusUnprocessableEntity, "invalid_role")
 		}
-		wantAPIError(t, a.call("PUT", "/v1/me/role", p.AccessToken, map[string]any{}), http.StatusBadRequest, "invalid_request")
+		wantAPIError(t, a.Call("PUT", "/v1/me/role", p.AccessToken, map[string]any{}), http.StatusBadRequest, "invalid_request")
 		var me meUser
-		a.call("GET", "/v1/me", p.AccessToken, nil).JSON(t, &me)
+		a.Call("GET", "/v1/me", p.AccessToken, nil).JSON(t, &me)
 		if me.Role != nil {
 			t.Fatalf("role after refused sets: got %q, want null", *me.Role)
 		}
 	})
 	t.Run("set_once", func(t *testing.T) {
 		a := newAPI(t, migration.Postgres)
-		p := a.signIn("+919812345670")
-		r := a.call("PUT", "/v1/me/role", p.AccessToken, map[string]string{"role": "brand"})
-		var q tokens
+		p := a.SignIn("+919812345670")
+		r := a.Call("PUT", "/v1/me/role", p.AccessToken, map[string]string{"role": "brand"})
+		var q apitest.Tokens
 		r.JSON(t, &q)
 		if r.Status != http.StatusOK || q.User.Role == nil || *q.User.Role != "brand" || q.User.NeedsRole {
 			t.Fatalf("first set: got %d %s, want 200 with role brand", r.Status, r.Body)
@@ -235,25 +237,25 @@ func TestRoleSet(t *testing.T) {
 		if claims := accessClaims(t, q.AccessToken); claims["role"] != "brand" {
 			t.Fatalf("access token role claim: got %v, want brand", claims["role"])
 		}
-		wantAPIError(t, a.call("PUT", "/v1/me/role", q.AccessToken, map[string]string{"role": "creator"}),
+		wantAPIError(t, a.Call("PUT", "/v1/me/role", q.AccessToken, map[string]string{"role": "creator"}),
 			http.StatusConflict, "role_already_set")
-		wantAPIError(t, a.call("PUT", "/v1/me/role", q.AccessToken, map[string]string{"role": "brand"}),
+		wantAPIError(t, a.Call("PUT", "/v1/me/role", q.AccessToken, map[string]string{"role": "brand"}),
 			http.StatusConflict, "role_already_set")
-		u, err := a.client.User.Get(context.Background(), uuid.MustParse(p.User.ID))
+		u, err := a.Client.User.Get(context.Background(), uuid.MustParse(p.User.ID))
 		if err != nil || u.Role == nil || *u.Role != user.RoleBrand {
 			t.Fatalf("stored role: got %v (%v), want brand", u, err)
 		}
 	})
-	forEachDialect(t, func(t *testing.T, d string) {
+	apitest.ForEachDialect(t, func(t *testing.T, d string) {
 		t.Run("race", func(t *testing.T) {
 			a := newAPI(t, d)
 			for i := range 10 {
-				p := a.signIn(otpTestPhone(i))
+				p := a.SignIn(otpTestPhone(i))
 				roles := []string{"creator", "gifter"}
 				status := make([]int, 2)
 				errCode := make([]string, 2)
-				release(2, func(j int) {
-					r := a.call("PUT", "/v1/me/role", p.AccessToken, map[string]string{"role": roles[j]})
+				apitest.Release(2, func(j int) {
+					r := a.Call("PUT", "/v1/me/role", p.AccessToken, map[string]string{"role": roles[j]})
 					status[j], errCode[j] = r.Status, r.ErrCode()
 				})
 				winner := -1
@@ -267,7 +269,7 @@ func TestRoleSet(t *testing.T) {
 				if winner < 0 || status[0] == status[1] {
 					t.Fatalf("round %d: got %v %v, want one 200 and one 409", i, status, errCode)
 				}
-				u, err := a.client.User.Get(context.Background(), uuid.MustParse(p.User.ID))
+				u, err := a.Client.User.Get(context.Background(), uuid.MustParse(p.User.ID))
 				if err != nil || u.Role == nil || string(*u.Role) != roles[winner] {
 					t.Fatalf("round %d: stored role: got %v (%v), want %s", i, u, err, roles[winner])
 				}
@@ -310,14 +312,14 @@ func TestRequestRouting(t *testing.T) {
 		{"GET", "/v1/auth/otp/send", http.StatusMethodNotAllowed, "method_not_allowed"},
 		{"DELETE", "/v1/me", http.StatusMethodNotAllowed, "method_not_allowed"},
 	} {
-		req, _ := http.NewRequest(tc.method, a.srv.URL+tc.path, nil)
+		req, _ := http.NewRequest(tc.method, a.Server.URL+tc.path, nil)
 		res, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
 		b, _ := io.ReadAll(res.Body)
 		res.Body.Close()
-		r := resp{Status: res.StatusCode, Header: res.Header, Body: b}
+		r := apitest.Resp{Status: res.StatusCode, Header: res.Header, Body: b}
 		if ct := res.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
 			t.Fatalf("%s %s: Content-Type got %q, want JSON", tc.method, tc.path, ct)
 		}
@@ -342,7 +344,7 @@ func TestProxyClientIP(t *testing.T) {
 			a := newAPI(t, migration.Postgres, append([]string{"OTP_MAX_SENDS_PER_IP_PER_HOUR=2"}, tc.env...)...)
 			for i, xff := range []string{"203.0.113.1", "203.0.113.2", "198.51.100.7, 203.0.113.3"} {
 				body, _ := json.Marshal(map[string]string{"phone": otpTestPhone(i)})
-				r := a.request("POST", "/v1/auth/otp/send", body, map[string]string{"X-Forwarded-For": xff})
+				r := a.Request("POST", "/v1/auth/otp/send", body, map[string]string{"X-Forwarded-For": xff})
 				if i < tc.allowed {
 					if r.Status != http.StatusAccepted {
 						t.Fatalf("send %d (X-Forwarded-For %s): got %d %s, want 202", i+1, xff, r.Status, r.Body)
@@ -357,7 +359,7 @@ func TestProxyClientIP(t *testing.T) {
 
 func TestJWKS(t *testing.T) {
 	a := newAPI(t, migration.Postgres)
-	r := a.call("GET", "/.well-known/jwks.json", "", nil)
+	r := a.Call("GET", "/.well-known/jwks.json", "", nil)
 	if r.Status != http.StatusOK {
 		t.Fatalf("got %d %s, want 200", r.Status, r.Body)
 	}
@@ -375,8 +377,8 @@ func TestJWKS(t *testing.T) {
 	if _, ok := k["d"]; ok {
 		t.Fatalf("the JWKS publishes the private part d")
 	}
-	// The kid is the one the issued tokens carry.
-	p := a.signIn("+919812345670")
+	// The kid is the one the issued apitest.Tokens carry.
+	p := a.SignIn("+919812345670")
 	if h := tokenHeader(t, p.AccessToken); h["kid"] != k["kid"] || h["alg"] != "ES256" || h["typ"] != "at+jwt" {
 		t.Fatalf("token header: got %v, want kid %v, alg ES256, typ at+jwt", h, k["kid"])
 	}
@@ -399,11 +401,15 @@ func tokenHeader(t *testing.T, token string) map[string]any {
 
 func TestOpenAPIServed(t *testing.T) {
 	a := newAPI(t, migration.Postgres)
-	r := a.call("GET", "/openapi.yaml", "", nil)
+	r := a.Call("GET", "/openapi.yaml", "", nil)
 	if r.Status != http.StatusOK || !bytes.HasPrefix(r.Body, []byte("openapi:")) {
 		t.Fatalf("got %d %.40q, want 200 and a body starting with openapi:", r.Status, r.Body)
 	}
-	if !bytes.Equal(r.Body, openAPISpec) {
-		t.Fatalf("the served spec differs from the embedded openapi.yaml")
+	want, err := os.ReadFile(apitest.SpecPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(r.Body, want) {
+		t.Fatalf("the served spec differs from openapi.yaml")
 	}
 }

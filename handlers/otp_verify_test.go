@@ -1,4 +1,4 @@
-package main
+package handlers_test
 
 import (
 	"context"
@@ -13,6 +13,7 @@ import (
 
 	"github.com/agency-platform/agency/ent/authidentity"
 	"github.com/agency-platform/agency/ent/refreshtoken"
+	"github.com/agency-platform/agency/internal/apitest"
 	"github.com/agency-platform/agency/internal/migration"
 )
 
@@ -25,15 +26,15 @@ func otherCode(code string) string {
 func TestOTPVerify(t *testing.T) {
 	runOTPCases(t, []otpCase{
 		{name: "ok_creates_user", run: func(t *testing.T, a *api) {
-			code := a.sendCode(otpPhone)
+			code := a.SendCode(otpPhone)
 			r := postVerify(a, otpPhone, code)
-			var p tokens
+			var p apitest.Tokens
 			r.JSON(t, &p)
 			if r.Status != http.StatusOK || p.TokenType != "Bearer" || p.AccessToken == "" || p.RefreshToken == "" || p.User.Role != nil || !p.User.NeedsRole {
 				t.Fatalf("got %d %s, want 200 with a token pair for a user without role", r.Status, r.Body)
 			}
 			ctx := context.Background()
-			users, err := a.client.User.Query().WithIdentities().All(ctx)
+			users, err := a.Client.User.Query().WithIdentities().All(ctx)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -52,11 +53,11 @@ func TestOTPVerify(t *testing.T) {
 			}
 		}},
 		{name: "second_sign_in_same_user", run: func(t *testing.T, a *api) {
-			first, second := a.signIn(otpPhone), a.signIn(otpPhone)
+			first, second := a.SignIn(otpPhone), a.SignIn(otpPhone)
 			if first.User.ID != second.User.ID {
 				t.Fatalf("user ids: got %s and %s, want the same", first.User.ID, second.User.ID)
 			}
-			if n, _ := a.client.User.Query().Count(context.Background()); n != 1 {
+			if n, _ := a.Client.User.Query().Count(context.Background()); n != 1 {
 				t.Fatalf("users: got %d, want 1", n)
 			}
 			if n := otpSessionCount(t, a, uuid.MustParse(first.User.ID)); n != 2 {
@@ -64,18 +65,18 @@ func TestOTPVerify(t *testing.T) {
 			}
 		}},
 		{name: "wrong_code", run: func(t *testing.T, a *api) {
-			code := a.sendCode(otpPhone)
+			code := a.SendCode(otpPhone)
 			wantAPIError(t, postVerify(a, otpPhone, otherCode(code)), http.StatusUnauthorized, "invalid_otp")
 			rows := otpRows(t, a, otpPhone)
 			if len(rows) != 1 || rows[0].Attempts != 1 {
 				t.Fatalf("after a wrong code: got %d rows, want 1 with attempts 1", len(rows))
 			}
-			if n, _ := a.client.User.Query().Count(context.Background()); n != 0 {
+			if n, _ := a.Client.User.Query().Count(context.Background()); n != 0 {
 				t.Fatalf("users: got %d, want 0", n)
 			}
 		}},
 		{name: "any_equivalent_format", run: func(t *testing.T, a *api) {
-			code := a.sendCode(otpPhone)
+			code := a.SendCode(otpPhone)
 			if r := postVerify(a, otpPhoneSpaced, code); r.Status != http.StatusOK {
 				t.Fatalf("verify with %q: got %d %s, want 200", otpPhoneSpaced, r.Status, r.Body)
 			}
@@ -84,19 +85,19 @@ func TestOTPVerify(t *testing.T) {
 			wantAPIError(t, postVerify(a, otpPhone, "123456"), http.StatusUnauthorized, "invalid_otp")
 		}},
 		{name: "expired", run: func(t *testing.T, a *api) {
-			code := a.sendCode(otpPhone)
-			a.clock.Advance(5*time.Minute + time.Second)
+			code := a.SendCode(otpPhone)
+			a.Clock.Advance(5*time.Minute + time.Second)
 			wantAPIError(t, postVerify(a, otpPhone, code), http.StatusUnauthorized, "invalid_otp")
 		}},
 		{name: "valid_until_expiry", run: func(t *testing.T, a *api) {
-			code := a.sendCode(otpPhone)
-			a.clock.Advance(5*time.Minute - time.Second)
+			code := a.SendCode(otpPhone)
+			a.Clock.Advance(5*time.Minute - time.Second)
 			if r := postVerify(a, otpPhone, code); r.Status != http.StatusOK {
 				t.Fatalf("a second before expiry: got %d %s, want 200", r.Status, r.Body)
 			}
 		}},
 		{name: "used_twice", run: func(t *testing.T, a *api) {
-			code := a.sendCode(otpPhone)
+			code := a.SendCode(otpPhone)
 			if r := postVerify(a, otpPhone, code); r.Status != http.StatusOK {
 				t.Fatalf("first use: got %d %s, want 200", r.Status, r.Body)
 			}
@@ -106,29 +107,29 @@ func TestOTPVerify(t *testing.T) {
 			wantAPIError(t, postVerify(a, otpPhone, code), http.StatusUnauthorized, "invalid_otp")
 		}},
 		{name: "attempts_exceeded", run: func(t *testing.T, a *api) {
-			code := a.sendCode(otpPhone)
+			code := a.SendCode(otpPhone)
 			for range 5 {
 				wantAPIError(t, postVerify(a, otpPhone, otherCode(code)), http.StatusUnauthorized, "invalid_otp")
 			}
 			wantAPIError(t, postVerify(a, otpPhone, code), http.StatusUnauthorized, "otp_attempts_exceeded")
 		}},
 		{name: "daily_failure_budget", env: []string{"OTP_MAX_FAILURES_PER_DAY=3"}, run: func(t *testing.T, a *api) {
-			code := a.sendCode(otpPhone)
+			code := a.SendCode(otpPhone)
 			for range 2 {
 				wantAPIError(t, postVerify(a, otpPhone, otherCode(code)), http.StatusUnauthorized, "invalid_otp")
 			}
-			a.clock.Advance(60 * time.Second)
-			code = a.sendCode(otpPhone) // a fresh code does not reset the budget
+			a.Clock.Advance(60 * time.Second)
+			code = a.SendCode(otpPhone) // a fresh code does not reset the budget
 			wantAPIError(t, postVerify(a, otpPhone, otherCode(code)), http.StatusUnauthorized, "invalid_otp")
 			r := postVerify(a, otpPhone, code)
 			wantAPIError(t, r, http.StatusTooManyRequests, "rate_limited")
 			wantRetryAfter(t, r, 24*3600)
-			if n, _ := a.client.User.Query().Count(context.Background()); n != 0 {
+			if n, _ := a.Client.User.Query().Count(context.Background()); n != 0 {
 				t.Fatalf("users: got %d, want 0", n)
 			}
 		}},
 		{name: "malformed_code", run: func(t *testing.T, a *api) {
-			code := a.sendCode(otpPhone)
+			code := a.SendCode(otpPhone)
 			for _, bad := range []string{"12345", "abcdef", code + "0", " " + code[1:]} {
 				wantAPIError(t, postVerify(a, otpPhone, bad), http.StatusUnauthorized, "invalid_otp")
 			}
@@ -142,7 +143,7 @@ func TestOTPVerify(t *testing.T) {
 // otpSessionCount counts a user's sessions.
 func otpSessionCount(t *testing.T, a *api, userID uuid.UUID) int {
 	t.Helper()
-	n, err := a.client.RefreshToken.Query().Where(refreshtoken.UserID(userID)).Count(context.Background())
+	n, err := a.Client.RefreshToken.Query().Where(refreshtoken.UserID(userID)).Count(context.Background())
 	if err != nil {
 		t.Fatalf("count sessions: %v", err)
 	}
@@ -152,15 +153,15 @@ func otpSessionCount(t *testing.T, a *api, userID uuid.UUID) int {
 // TestOTPVerifyConcurrent races verifies of one code, each race on a fresh
 // number, five times per dialect.
 func TestOTPVerifyConcurrent(t *testing.T) {
-	forEachDialect(t, func(t *testing.T, d string) {
+	apitest.ForEachDialect(t, func(t *testing.T, d string) {
 		t.Run("one_code_one_sign_in", func(t *testing.T) {
 			a := newAPI(t, d)
 			for i := range 5 {
 				num := otpTestPhone(i)
-				code := a.sendCode(num)
+				code := a.SendCode(num)
 				status := make([]int, 20)
 				errCode := make([]string, 20)
-				release(20, func(j int) {
+				apitest.Release(20, func(j int) {
 					r := postVerify(a, num, code)
 					status[j], errCode[j] = r.Status, r.ErrCode()
 				})
@@ -176,7 +177,7 @@ func TestOTPVerifyConcurrent(t *testing.T) {
 				if ok != 1 {
 					t.Fatalf("round %d: got %d sign-ins (statuses %v), want exactly 1", i, ok, status)
 				}
-				ids, err := a.client.AuthIdentity.Query().
+				ids, err := a.Client.AuthIdentity.Query().
 					Where(authidentity.ProviderEQ(authidentity.ProviderPhone), authidentity.ProviderID(num)).
 					QueryUser().IDs(context.Background())
 				if err != nil || len(ids) != 1 {
@@ -196,10 +197,10 @@ func TestOTPVerifyConcurrent(t *testing.T) {
 			a := newAPI(t, d, "OTP_MAX_ATTEMPTS=5", "OTP_MAX_FAILURES_PER_DAY=1000")
 			for i := range 5 {
 				num := otpTestPhone(i)
-				code := a.sendCode(num)
+				code := a.SendCode(num)
 				wrong := otherCode(code)
 				status := make([]int, 20)
-				release(20, func(j int) { status[j] = postVerify(a, num, wrong).Status })
+				apitest.Release(20, func(j int) { status[j] = postVerify(a, num, wrong).Status })
 				for _, s := range status {
 					if s != http.StatusUnauthorized {
 						t.Fatalf("round %d: got statuses %v, want all 401", i, status)
@@ -227,23 +228,23 @@ func TestOTPLogs(t *testing.T) {
 	if r.Status != http.StatusAccepted {
 		t.Fatalf("send: got %d %s, want 202", r.Status, r.Body)
 	}
-	code := a.sms.code(t, otpPhone)
+	code := a.SMS.Code(t, otpPhone)
 	wantAPIError(t, postVerify(a, otpPhone, otherCode(code)), http.StatusUnauthorized, "invalid_otp")
 	r = postVerify(a, otpPhone, code)
-	var p, q tokens
+	var p, q apitest.Tokens
 	r.JSON(t, &p)
 	if r.Status != http.StatusOK {
 		t.Fatalf("verify: got %d %s, want 200", r.Status, r.Body)
 	}
-	r = a.refresh(p.RefreshToken)
+	r = a.Refresh(p.RefreshToken)
 	r.JSON(t, &q)
 	if r.Status != http.StatusOK {
 		t.Fatalf("refresh: got %d %s, want 200", r.Status, r.Body)
 	}
-	keyBody := strings.Join(strings.Split(strings.TrimSpace(a.cfg.JWT.PrivateKey), "\n")[1:2], "")
-	a.noSecretsIn(code, otherCode(code), p.AccessToken, p.RefreshToken, q.AccessToken, q.RefreshToken,
-		a.cfg.OTP.Secret, a.cfg.Sessions.RefreshTokenSecret, keyBody)
-	logs := a.logs.String()
+	keyBody := strings.Join(strings.Split(strings.TrimSpace(a.Config.JWT.PrivateKey), "\n")[1:2], "")
+	a.NoSecretsIn(code, otherCode(code), p.AccessToken, p.RefreshToken, q.AccessToken, q.RefreshToken,
+		a.Config.OTP.Secret, a.Config.Sessions.RefreshTokenSecret, keyBody)
+	logs := a.Logs.String()
 	for _, plain := range []string{otpPhone, "9876543210", otpPhoneSpaced} {
 		if strings.Contains(logs, plain) {
 			t.Fatalf("the unmasked number %q reached the log", plain)

@@ -1,4 +1,7 @@
-package main
+// Package app is the agency program: its cobra commands and the wiring that
+// turns a configuration into running services. main.go only calls
+// Program.Main; tests call Program.Run and NewHandler like main does.
+package app
 
 import (
 	"context"
@@ -7,6 +10,9 @@ import (
 	"io"
 	"log/slog"
 	"net/url"
+	"os"
+	"os/signal"
+	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -17,16 +23,43 @@ import (
 	"github.com/agency-platform/agency/migrations"
 )
 
-// app carries what every command shares: the environment, the output
-// streams and the --config flag.
-type app struct {
+// Program is the agency binary: the files embedded into it by main.
+type Program struct {
+	// OpenAPI is the API contract (YAML), served at GET /openapi.yaml.
+	OpenAPI []byte
+}
+
+// Main runs one command line until it ends or SIGINT/SIGTERM arrives, and
+// returns the process exit code.
+func (p Program) Main(args, env []string, stdout, stderr io.Writer) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := p.Run(ctx, args, env, stdout, stderr); err != nil {
+		fmt.Fprintln(stderr, "agency:", err)
+		return 1
+	}
+	return 0
+}
+
+// Run executes one command line. Everything the program touches of the
+// outside world is passed in, so tests call it like Main does.
+func (p Program) Run(ctx context.Context, args, env []string, stdout, stderr io.Writer) error {
+	root := p.rootCmd(env, stdout, stderr)
+	root.SetArgs(args)
+	return root.ExecuteContext(ctx)
+}
+
+// cli carries what every command shares: the program, the environment, the
+// output streams and the --config flag.
+type cli struct {
+	Program
 	env            []string
 	stdout, stderr io.Writer
 	configFile     string
 }
 
-func newRootCmd(env []string, stdout, stderr io.Writer) *cobra.Command {
-	a := &app{env: env, stdout: stdout, stderr: stderr}
+func (p Program) rootCmd(env []string, stdout, stderr io.Writer) *cobra.Command {
+	a := &cli{Program: p, env: env, stdout: stdout, stderr: stderr}
 	root := &cobra.Command{
 		Use:           "agency",
 		Short:         "Identity and session service of the Agency Platform",
@@ -41,12 +74,12 @@ func newRootCmd(env []string, stdout, stderr io.Writer) *cobra.Command {
 }
 
 // config loads the configuration for a command.
-func (a *app) config() (*config.Config, error) {
+func (a *cli) config() (*config.Config, error) {
 	return config.Load(a.env, a.configFile)
 }
 
 // logger builds the process logger from the configuration.
-func (a *app) logger(cfg *config.Config) *slog.Logger {
+func (a *cli) logger(cfg *config.Config) *slog.Logger {
 	level := map[string]slog.Level{"debug": slog.LevelDebug, "info": slog.LevelInfo, "warn": slog.LevelWarn, "error": slog.LevelError}[cfg.LogLevel]
 	opts := &slog.HandlerOptions{Level: level}
 	if cfg.LogFormat == "json" {
@@ -88,7 +121,7 @@ func migrationDir(d string) (*migration.EmbeddedDir, error) {
 
 // withDB loads config, opens the database and runs fn; used by the
 // operational commands.
-func (a *app) withDB(ctx context.Context, fn func(cfg *config.Config, db *sql.DB, client *ent.Client) error) error {
+func (a *cli) withDB(ctx context.Context, fn func(cfg *config.Config, db *sql.DB, client *ent.Client) error) error {
 	cfg, err := a.config()
 	if err != nil {
 		return err
@@ -104,6 +137,6 @@ func (a *app) withDB(ctx context.Context, fn func(cfg *config.Config, db *sql.DB
 }
 
 // printf writes to the command's standard output.
-func (a *app) printf(format string, args ...any) {
+func (a *cli) printf(format string, args ...any) {
 	fmt.Fprintf(a.stdout, format, args...)
 }

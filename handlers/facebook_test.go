@@ -1,4 +1,4 @@
-package main
+package handlers_test
 
 import (
 	"net/http"
@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/agency-platform/agency/ent/authidentity"
+	"github.com/agency-platform/agency/internal/apitest"
 	"github.com/agency-platform/agency/internal/fakegraph"
 	"github.com/agency-platform/agency/internal/migration"
 )
@@ -18,13 +19,13 @@ func (p *provAPI) fbUser(token, id string) fakegraph.User {
 	return u
 }
 
-func (p *provAPI) facebook(accessToken string) resp {
-	p.t.Helper()
-	return p.call("POST", "/v1/auth/facebook", "", map[string]string{"access_token": accessToken})
+func (p *provAPI) facebook(accessToken string) apitest.Resp {
+	p.T.Helper()
+	return p.Call("POST", "/v1/auth/facebook", "", map[string]string{"access_token": accessToken})
 }
 
 func TestFacebookSignIn(t *testing.T) {
-	forEachDialect(t, func(t *testing.T, d string) {
+	apitest.ForEachDialect(t, func(t *testing.T, d string) {
 		t.Run("ok_creates_user_and_identity", func(t *testing.T) {
 			p := newProvAPI(t, d)
 			fb := p.fbUser("EAA-1", "fb-1")
@@ -55,7 +56,7 @@ func TestFacebookSignIn(t *testing.T) {
 	})
 	t.Run("expiring_later_ok", func(t *testing.T) {
 		p := newProvAPI(t, migration.Postgres)
-		p.graph.AddUser("EAA-1", fakegraph.User{ID: "fb-1", ExpiresAt: p.clock.Now().Add(time.Hour).Unix()})
+		p.graph.AddUser("EAA-1", fakegraph.User{ID: "fb-1", ExpiresAt: p.Clock.Now().Add(time.Hour).Unix()})
 		mustPair(t, p.facebook("EAA-1"))
 	})
 }
@@ -79,7 +80,7 @@ func TestFacebookSignIn_Rejected(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			p := newProvAPI(t, migration.Postgres)
-			if u := tt.user(p.clock.Now()); u != nil {
+			if u := tt.user(p.Clock.Now()); u != nil {
 				p.graph.AddUser(tt.token, *u)
 			}
 			wantAPIError(t, p.facebook(tt.token), http.StatusUnauthorized, "invalid_access_token")

@@ -1,4 +1,4 @@
-package main
+package handlers_test
 
 import (
 	"context"
@@ -14,18 +14,19 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/agency-platform/agency/ent/authidentity"
+	"github.com/agency-platform/agency/internal/apitest"
 	"github.com/agency-platform/agency/internal/migration"
 )
 
 // googleToken is an ID token of the fake issuer for sub, issued now (by the
 // service's clock), with edits applied to the claims; a nil value deletes one.
 func (p *provAPI) googleToken(sub string, edits map[string]any) string {
-	p.t.Helper()
-	return p.idp.Token(p.t, p.googleClaims(sub, edits))
+	p.T.Helper()
+	return p.idp.Token(p.T, p.googleClaims(sub, edits))
 }
 
 func (p *provAPI) googleClaims(sub string, edits map[string]any) map[string]any {
-	c := p.idp.Claims(sub, googleClientID, p.clock.Now())
+	c := p.idp.Claims(sub, googleClientID, p.Clock.Now())
 	for k, v := range edits {
 		if v == nil {
 			delete(c, k)
@@ -36,13 +37,13 @@ func (p *provAPI) googleClaims(sub string, edits map[string]any) map[string]any 
 	return c
 }
 
-func (p *provAPI) google(idToken string) resp {
-	p.t.Helper()
-	return p.call("POST", "/v1/auth/google", "", map[string]string{"id_token": idToken})
+func (p *provAPI) google(idToken string) apitest.Resp {
+	p.T.Helper()
+	return p.Call("POST", "/v1/auth/google", "", map[string]string{"id_token": idToken})
 }
 
 func TestGoogleSignIn(t *testing.T) {
-	forEachDialect(t, func(t *testing.T, d string) {
+	apitest.ForEachDialect(t, func(t *testing.T, d string) {
 		t.Run("ok_creates_user_and_identity", func(t *testing.T) {
 			p := newProvAPI(t, d)
 			pair := mustPair(t, p.google(p.googleToken("g-1", nil)))
@@ -57,11 +58,11 @@ func TestGoogleSignIn(t *testing.T) {
 				t.Fatalf("identity user: got %s, want %s", ident.UserID, pair.User.ID)
 			}
 			wantStr(t, "identity email", ident.Email, "g-1@example.com")
-			if ident.LastUsedAt == nil || !ident.LastUsedAt.Equal(p.clock.Now()) {
-				t.Fatalf("last_used_at: got %v, want %v", ident.LastUsedAt, p.clock.Now())
+			if ident.LastUsedAt == nil || !ident.LastUsedAt.Equal(p.Clock.Now()) {
+				t.Fatalf("last_used_at: got %v, want %v", ident.LastUsedAt, p.Clock.Now())
 			}
 			wantRowCounts(t, p.api, 1, 1)
-			if r := p.call("GET", "/v1/me", pair.AccessToken, nil); r.Status != http.StatusOK {
+			if r := p.Call("GET", "/v1/me", pair.AccessToken, nil); r.Status != http.StatusOK {
 				t.Fatalf("GET /v1/me with the new pair: got %d %s, want 200", r.Status, r.Body)
 			}
 		})
@@ -86,14 +87,14 @@ func TestGoogleSignIn_Returning(t *testing.T) {
 	t.Run("same_sub_same_user_last_used_updated", func(t *testing.T) {
 		p := newProvAPI(t, migration.Postgres)
 		first := mustPair(t, p.google(p.googleToken("g-1", nil)))
-		p.clock.Advance(30 * time.Minute)
+		p.Clock.Advance(30 * time.Minute)
 		second := mustPair(t, p.google(p.googleToken("g-1", nil)))
 		if second.User.ID != first.User.ID {
 			t.Fatalf("second sign-in: got user %s, want %s", second.User.ID, first.User.ID)
 		}
 		ident := identityRow(t, p.api, authidentity.ProviderGoogle, "g-1")
-		if ident.LastUsedAt == nil || !ident.LastUsedAt.Equal(p.clock.Now()) {
-			t.Fatalf("last_used_at: got %v, want %v", ident.LastUsedAt, p.clock.Now())
+		if ident.LastUsedAt == nil || !ident.LastUsedAt.Equal(p.Clock.Now()) {
+			t.Fatalf("last_used_at: got %v, want %v", ident.LastUsedAt, p.Clock.Now())
 		}
 		wantRowCounts(t, p.api, 1, 1)
 	})
@@ -105,10 +106,10 @@ func TestGoogleSignIn_Returning(t *testing.T) {
 		if u.FullName != nil || u.ProfilePictureURL != nil {
 			t.Fatalf("profile: got %s / %s, want both NULL", strOrNil(u.FullName), strOrNil(u.ProfilePictureURL))
 		}
-		if r := p.call("PATCH", "/v1/me", first.AccessToken, map[string]string{"full_name": "Chosen Name"}); r.Status != http.StatusOK {
+		if r := p.Call("PATCH", "/v1/me", first.AccessToken, map[string]string{"full_name": "Chosen Name"}); r.Status != http.StatusOK {
 			t.Fatalf("PATCH /v1/me: got %d %s, want 200", r.Status, r.Body)
 		}
-		p.clock.Advance(time.Minute)
+		p.Clock.Advance(time.Minute)
 		mustPair(t, p.google(p.googleToken("g-1", map[string]any{"name": "Google Name"})))
 		u = userRow(t, p.api, first.User.ID)
 		wantStr(t, "full_name (set by the user)", u.FullName, "Chosen Name")
@@ -153,12 +154,12 @@ func TestGoogleSignIn_Forgeries(t *testing.T) {
 			return p.googleToken("g-1", map[string]any{"iss": "https://accounts.evil.example"})
 		}},
 		{"expired", func(t *testing.T, p *provAPI) string {
-			now := p.clock.Now()
+			now := p.Clock.Now()
 			return p.googleToken("g-1", map[string]any{"iat": now.Add(-2 * time.Hour).Unix(), "exp": now.Add(-time.Minute).Unix()})
 		}},
 		{"expired_by_clock", func(t *testing.T, p *provAPI) string {
 			tok := p.googleToken("g-1", nil)
-			p.clock.Advance(61 * time.Minute) // exp is an hour after issue
+			p.Clock.Advance(61 * time.Minute) // exp is an hour after issue
 			return tok
 		}},
 		{"no_sub", func(t *testing.T, p *provAPI) string { return p.googleToken("g-1", map[string]any{"sub": nil}) }},
@@ -238,11 +239,11 @@ func TestGoogleSignIn_ConcurrentFirst(t *testing.T) {
 		tok := p.googleToken(sub, nil)
 		status := make([]int, 10)
 		users := make([]string, 10)
-		release(10, func(i int) {
+		apitest.Release(10, func(i int) {
 			r := p.google(tok)
 			status[i] = r.Status
 			if r.Status == http.StatusOK {
-				var pair tokens
+				var pair apitest.Tokens
 				if err := json.Unmarshal(r.Body, &pair); err == nil {
 					users[i] = pair.User.ID
 				}
@@ -256,7 +257,7 @@ func TestGoogleSignIn_ConcurrentFirst(t *testing.T) {
 				t.Fatalf("round %d: got users %v, want one user", round, users)
 			}
 		}
-		n, err := p.client.AuthIdentity.Query().Where(authidentity.ProviderID(sub)).Count(context.Background())
+		n, err := p.Client.AuthIdentity.Query().Where(authidentity.ProviderID(sub)).Count(context.Background())
 		if err != nil || n != 1 {
 			t.Fatalf("round %d: identities for %s: got %d (%v), want 1", round, sub, n, err)
 		}

@@ -1,4 +1,4 @@
-package main
+package handlers_test
 
 import (
 	"context"
@@ -14,6 +14,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/agency-platform/agency/ent"
+	"github.com/agency-platform/agency/internal/apitest"
 	"github.com/agency-platform/agency/internal/fakegraph"
 	"github.com/agency-platform/agency/internal/migration"
 )
@@ -37,10 +38,10 @@ func seedUsers(t testing.TB, a *api, n int, zone *time.Location) {
 				at = base.Add(-time.Duration(i/100+1) * time.Hour)
 			}
 			at = at.In(zone)
-			builders = append(builders, a.client.User.Create().
+			builders = append(builders, a.Client.User.Create().
 				SetCreatedAt(at).SetUpdatedAt(at).SetFullName(fmt.Sprintf("Bulk %04d", i)))
 		}
-		if err := a.client.User.CreateBulk(builders...).Exec(context.Background()); err != nil {
+		if err := a.Client.User.CreateBulk(builders...).Exec(context.Background()); err != nil {
 			t.Fatalf("seed users: %v", err)
 		}
 	}
@@ -49,7 +50,7 @@ func seedUsers(t testing.TB, a *api, n int, zone *time.Location) {
 // newestFirst returns every user id in (created_at desc, id desc) order.
 func newestFirst(t testing.TB, a *api) []string {
 	t.Helper()
-	users, err := a.client.User.Query().All(context.Background())
+	users, err := a.Client.User.Query().All(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +68,7 @@ func newestFirst(t testing.TB, a *api) []string {
 }
 
 func TestAdminListUsers_Pagination(t *testing.T) {
-	forEachDialect(t, func(t *testing.T, d string) {
+	apitest.ForEachDialect(t, func(t *testing.T, d string) {
 		t.Run("utc", func(t *testing.T) { pageThroughUsers(t, d, time.UTC) })
 		// What time.Now() writes on a server whose local zone is not UTC
 		// (TZ=Asia/Kolkata), for users created by sign-in.
@@ -104,8 +105,8 @@ func pageThroughUsers(t *testing.T, d string, zone *time.Location) {
 			// Rows created meanwhile: a newer one is behind the cursor and
 			// never shows; an older one is ahead and shows on a later page.
 			at := time.Date(2001, 1, 1, 0, 0, 0, 0, time.UTC).In(zone)
-			older := a.client.User.Create().SetCreatedAt(at).SetUpdatedAt(at).SaveX(context.Background())
-			a.client.User.Create().SaveX(context.Background())
+			older := a.Client.User.Create().SetCreatedAt(at).SetUpdatedAt(at).SaveX(context.Background())
+			a.Client.User.Create().SaveX(context.Background())
 			want = append(want, older.ID.String())
 		}
 		if p.NextCursor != nil && len(p.Users) != 200 {
@@ -149,7 +150,7 @@ func pageThroughUsers(t *testing.T, d string, zone *time.Location) {
 }
 
 func TestAdminListUsers_Filters(t *testing.T) {
-	forEachDialect(t, checkUserFilters)
+	apitest.ForEachDialect(t, checkUserFilters)
 }
 
 // checkUserFilters lists users of every kind through the role and q filters.
@@ -157,7 +158,7 @@ func checkUserFilters(t *testing.T, d string) {
 	p := newProvAPI(t, d)
 	admin := newAdmin(t, p.api, "+919800000099")
 
-	ajay := p.signIn("+919811111111")
+	ajay := p.SignIn("+919811111111")
 	for _, c := range []struct {
 		method string
 		path   string
@@ -166,14 +167,14 @@ func checkUserFilters(t *testing.T, d string) {
 		{"PATCH", "/v1/me", map[string]string{"full_name": "Ajay Kumar"}},
 		{"PUT", "/v1/me/role", map[string]string{"role": "creator"}},
 	} {
-		if r := p.call(c.method, c.path, ajay.AccessToken, c.body); r.Status != http.StatusOK {
+		if r := p.Call(c.method, c.path, ajay.AccessToken, c.body); r.Status != http.StatusOK {
 			t.Fatalf("%s %s: got %d %s, want 200", c.method, c.path, r.Status, r.Body)
 		}
 	}
 	priya := mustPair(t, p.google(p.googleToken("g-priya", map[string]any{"name": "Priya S", "email": "Priya.Sharma@Example.com"})))
 	p.graph.AddUser("EAA-zed", fakegraph.User{ID: "fb-zed", Name: "Zed", Email: "zed@fb.example"})
 	zed := mustPair(t, p.facebook("EAA-zed"))
-	if r := p.call("PUT", "/v1/me/role", zed.AccessToken, map[string]string{"role": "brand"}); r.Status != http.StatusOK {
+	if r := p.Call("PUT", "/v1/me/role", zed.AccessToken, map[string]string{"role": "brand"}); r.Status != http.StatusOK {
 		t.Fatalf("PUT /v1/me/role: got %d %s, want 200", r.Status, r.Body)
 	}
 	names := map[string]string{ajay.User.ID: "ajay", priya.User.ID: "priya", zed.User.ID: "zed", admin.User.ID: "admin"}

@@ -1,4 +1,4 @@
-package main
+package handlers_test
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 
 	"github.com/agency-platform/agency/ent"
 	"github.com/agency-platform/agency/ent/phoneotp"
+	"github.com/agency-platform/agency/internal/apitest"
 )
 
 // The phone numbers the OTP tests use: valid Indian mobiles, plus a US
@@ -29,19 +30,19 @@ const (
 func otpTestPhone(i int) string { return fmt.Sprintf("+9198765%05d", 10000+i) }
 
 // postSend asks for a code without asserting the answer.
-func postSend(a *api, phone string) resp {
-	a.t.Helper()
-	return a.call("POST", "/v1/auth/otp/send", "", map[string]string{"phone": phone})
+func postSend(a *api, phone string) apitest.Resp {
+	a.T.Helper()
+	return a.Call("POST", "/v1/auth/otp/send", "", map[string]string{"phone": phone})
 }
 
 // postVerify posts a code for phone without asserting the answer.
-func postVerify(a *api, phone, code string) resp {
-	a.t.Helper()
-	return a.call("POST", "/v1/auth/otp/verify", "", map[string]string{"phone": phone, "code": code})
+func postVerify(a *api, phone, code string) apitest.Resp {
+	a.T.Helper()
+	return a.Call("POST", "/v1/auth/otp/verify", "", map[string]string{"phone": phone, "code": code})
 }
 
 // wantAPIError fails unless r is an error response with status and code.
-func wantAPIError(t *testing.T, r resp, status int, code string) {
+func wantAPIError(t *testing.T, r apitest.Resp, status int, code string) {
 	t.Helper()
 	if r.Status != status || r.ErrCode() != code {
 		t.Fatalf("got %d %s %s, want %d %s", r.Status, r.ErrCode(), r.Body, status, code)
@@ -50,7 +51,7 @@ func wantAPIError(t *testing.T, r resp, status int, code string) {
 
 // wantRetryAfter fails unless r carries an integer Retry-After in [1, most]
 // seconds, and returns it.
-func wantRetryAfter(t *testing.T, r resp, most int) int {
+func wantRetryAfter(t *testing.T, r apitest.Resp, most int) int {
 	t.Helper()
 	s, err := strconv.Atoi(r.Header.Get("Retry-After"))
 	if err != nil || s < 1 || s > most {
@@ -62,7 +63,7 @@ func wantRetryAfter(t *testing.T, r resp, most int) int {
 // otpRows returns the phone_otps rows stored for an E.164 number.
 func otpRows(t *testing.T, a *api, num string) []*ent.PhoneOTP {
 	t.Helper()
-	rows, err := a.client.PhoneOTP.Query().Where(phoneotp.PhoneNumber(num)).All(context.Background())
+	rows, err := a.Client.PhoneOTP.Query().Where(phoneotp.PhoneNumber(num)).All(context.Background())
 	if err != nil {
 		t.Fatalf("query phone_otps: %v", err)
 	}
@@ -72,7 +73,7 @@ func otpRows(t *testing.T, a *api, num string) []*ent.PhoneOTP {
 // otpRowCount counts every phone_otps row.
 func otpRowCount(t *testing.T, a *api) int {
 	t.Helper()
-	n, err := a.client.PhoneOTP.Query().Count(context.Background())
+	n, err := a.Client.PhoneOTP.Query().Count(context.Background())
 	if err != nil {
 		t.Fatalf("count phone_otps: %v", err)
 	}
@@ -88,7 +89,7 @@ type otpCase struct {
 
 // runOTPCases runs every case on a fresh service of each dialect.
 func runOTPCases(t *testing.T, cases []otpCase) {
-	forEachDialect(t, func(t *testing.T, d string) {
+	apitest.ForEachDialect(t, func(t *testing.T, d string) {
 		for _, tc := range cases {
 			t.Run(tc.name, func(t *testing.T) {
 				tc.run(t, newAPI(t, d, tc.env...))
@@ -109,15 +110,15 @@ func TestOTPSend(t *testing.T) {
 			if r.Status != http.StatusAccepted || body.ExpiresIn != 300 || body.ResendAfter != 60 {
 				t.Fatalf("got %d %s, want 202 with expires_in 300 and resend_after 60", r.Status, r.Body)
 			}
-			code := a.sms.code(t, otpPhone)
-			if got := a.sms.count(); got != 1 {
+			code := a.SMS.Code(t, otpPhone)
+			if got := a.SMS.Count(); got != 1 {
 				t.Fatalf("SMS sent: got %d, want 1", got)
 			}
 			rows := otpRows(t, a, otpPhone)
 			if len(rows) != 1 || otpRowCount(t, a) != 1 {
 				t.Fatalf("phone_otps rows for %s: got %d (of %d), want the only one", otpPhone, len(rows), otpRowCount(t, a))
 			}
-			if rows[0].Attempts != 0 || !rows[0].ExpiresAt.Equal(a.clock.Now().Add(5*time.Minute)) {
+			if rows[0].Attempts != 0 || !rows[0].ExpiresAt.Equal(a.Clock.Now().Add(5*time.Minute)) {
 				t.Fatalf("stored code: got attempts %d expires %v, want 0 and now+5m", rows[0].Attempts, rows[0].ExpiresAt)
 			}
 			if !regexp.MustCompile(`^[0-9a-f]{64}$`).MatchString(rows[0].OtpHash) || strings.Contains(rows[0].OtpHash, code) {
@@ -128,7 +129,7 @@ func TestOTPSend(t *testing.T) {
 			for _, raw := range []string{"not a phone", "12345", "+91 12", "+919876543210x", otpPremiumPhone, ""} {
 				wantAPIError(t, postSend(a, raw), http.StatusBadRequest, "invalid_phone")
 			}
-			if got := a.sms.count(); got != 0 {
+			if got := a.SMS.Count(); got != 0 {
 				t.Fatalf("SMS sent: got %d, want 0", got)
 			}
 			if got := otpRowCount(t, a); got != 0 {
@@ -137,33 +138,33 @@ func TestOTPSend(t *testing.T) {
 		}},
 		{name: "country_not_allowed", env: []string{"SMS_ALLOWED_COUNTRIES=IN"}, run: func(t *testing.T, a *api) {
 			wantAPIError(t, postSend(a, otpUSPhone), http.StatusBadRequest, "invalid_phone")
-			if a.sms.count() != 0 || otpRowCount(t, a) != 0 {
-				t.Fatalf("after a refused country: got %d SMS and %d rows, want none", a.sms.count(), otpRowCount(t, a))
+			if a.SMS.Count() != 0 || otpRowCount(t, a) != 0 {
+				t.Fatalf("after a refused country: got %d SMS and %d rows, want none", a.SMS.Count(), otpRowCount(t, a))
 			}
 			if r := postSend(a, otpPhone); r.Status != http.StatusAccepted {
 				t.Fatalf("allowed country: got %d %s, want 202", r.Status, r.Body)
 			}
 		}},
 		{name: "cooldown", run: func(t *testing.T, a *api) {
-			a.sendCode(otpPhone)
+			a.SendCode(otpPhone)
 			r := postSend(a, otpPhone)
 			wantAPIError(t, r, http.StatusTooManyRequests, "otp_resend_too_soon")
 			wantRetryAfter(t, r, 60)
-			a.clock.Advance(45 * time.Second)
+			a.Clock.Advance(45 * time.Second)
 			r = postSend(a, otpPhone)
 			wantAPIError(t, r, http.StatusTooManyRequests, "otp_resend_too_soon")
 			wantRetryAfter(t, r, 15)
-			if got := a.sms.count(); got != 1 {
+			if got := a.SMS.Count(); got != 1 {
 				t.Fatalf("SMS sent: got %d, want 1", got)
 			}
 		}},
 		{name: "resend_replaces_code", run: func(t *testing.T, a *api) {
-			old := a.sendCode(otpPhone)
-			a.clock.Advance(60 * time.Second)
-			fresh := a.sendCode(otpPhone)
+			old := a.SendCode(otpPhone)
+			a.Clock.Advance(60 * time.Second)
+			fresh := a.SendCode(otpPhone)
 			for fresh == old { // one chance in a million
-				a.clock.Advance(60 * time.Second)
-				fresh = a.sendCode(otpPhone)
+				a.Clock.Advance(60 * time.Second)
+				fresh = a.SendCode(otpPhone)
 			}
 			if n := len(otpRows(t, a, otpPhone)); n != 1 {
 				t.Fatalf("phone_otps rows after a resend: got %d, want 1", n)
@@ -178,12 +179,12 @@ func TestOTPSend(t *testing.T) {
 				if r := postSend(a, otpPhone); r.Status != http.StatusAccepted {
 					t.Fatalf("send %d: got %d %s, want 202", i+1, r.Status, r.Body)
 				}
-				a.clock.Advance(61 * time.Second)
+				a.Clock.Advance(61 * time.Second)
 			}
 			r := postSend(a, otpPhone)
 			wantAPIError(t, r, http.StatusTooManyRequests, "rate_limited")
 			wantRetryAfter(t, r, 3600)
-			if got := a.sms.count(); got != 5 {
+			if got := a.SMS.Count(); got != 5 {
 				t.Fatalf("SMS sent: got %d, want 5", got)
 			}
 			if r := postSend(a, otpOtherPhone); r.Status != http.StatusAccepted {
@@ -199,7 +200,7 @@ func TestOTPSend(t *testing.T) {
 			r := postSend(a, otpTestPhone(3))
 			wantAPIError(t, r, http.StatusTooManyRequests, "rate_limited")
 			wantRetryAfter(t, r, 3600)
-			if got := a.sms.count(); got != 3 {
+			if got := a.SMS.Count(); got != 3 {
 				t.Fatalf("SMS sent: got %d, want 3", got)
 			}
 			if n := len(otpRows(t, a, otpTestPhone(3))); n != 0 {
@@ -207,7 +208,7 @@ func TestOTPSend(t *testing.T) {
 			}
 		}},
 		{name: "same_answer_with_and_without_account", run: func(t *testing.T, a *api) {
-			a.signIn(otpPhone)
+			a.SignIn(otpPhone)
 			known, unknown := postSend(a, otpPhone), postSend(a, otpOtherPhone)
 			if known.Status != http.StatusAccepted || unknown.Status != known.Status || string(known.Body) != string(unknown.Body) {
 				t.Fatalf("got %d %s for a user's number and %d %s for a new one, want the same 202",
@@ -220,32 +221,32 @@ func TestOTPSend(t *testing.T) {
 			}
 		}},
 		{name: "sms_failure_leaves_nothing", run: func(t *testing.T, a *api) {
-			a.sms.set(true, false)
+			a.SMS.Set(true, false)
 			wantAPIError(t, postSend(a, otpPhone), http.StatusBadGateway, "sms_failed")
 			if n := len(otpRows(t, a, otpPhone)); n != 0 {
 				t.Fatalf("phone_otps rows after a failed SMS: got %d, want 0", n)
 			}
-			a.sms.set(false, false)
-			code := a.sendCode(otpPhone) // at once: no cooldown was left
+			a.SMS.Set(false, false)
+			code := a.SendCode(otpPhone) // at once: no cooldown was left
 			if r := postVerify(a, otpPhone, code); r.Status != http.StatusOK {
 				t.Fatalf("verify after the retry: got %d %s, want 200", r.Status, r.Body)
 			}
 		}},
 		{name: "sms_failures_use_no_quota", env: []string{"OTP_MAX_SENDS_PER_HOUR=2", "OTP_MAX_SENDS_PER_IP_PER_HOUR=2"},
 			run: func(t *testing.T, a *api) {
-				a.sms.set(true, false)
+				a.SMS.Set(true, false)
 				for range 3 {
 					wantAPIError(t, postSend(a, otpPhone), http.StatusBadGateway, "sms_failed")
 				}
-				a.sms.set(false, false)
-				a.sendCode(otpPhone) // 1 of 2: the failures were refunded
-				a.clock.Advance(a.cfg.OTP.ResendCooldown)
-				a.sendCode(otpPhone) // 2 of 2
-				a.clock.Advance(a.cfg.OTP.ResendCooldown)
+				a.SMS.Set(false, false)
+				a.SendCode(otpPhone) // 1 of 2: the failures were refunded
+				a.Clock.Advance(a.Config.OTP.ResendCooldown)
+				a.SendCode(otpPhone) // 2 of 2
+				a.Clock.Advance(a.Config.OTP.ResendCooldown)
 				wantAPIError(t, postSend(a, otpPhone), http.StatusTooManyRequests, "rate_limited")
 			}},
 		{name: "sms_hang_times_out", env: []string{"SMS_TIMEOUT=200ms"}, run: func(t *testing.T, a *api) {
-			a.sms.set(false, true)
+			a.SMS.Set(false, true)
 			start := time.Now()
 			wantAPIError(t, postSend(a, otpPhone), http.StatusBadGateway, "sms_failed")
 			if took := time.Since(start); took > time.Second {
@@ -254,8 +255,8 @@ func TestOTPSend(t *testing.T) {
 			if n := len(otpRows(t, a, otpPhone)); n != 0 {
 				t.Fatalf("phone_otps rows after a timed-out SMS: got %d, want 0", n)
 			}
-			a.sms.set(false, false)
-			a.sendCode(otpPhone)
+			a.SMS.Set(false, false)
+			a.SendCode(otpPhone)
 		}},
 		{name: "test_number", env: []string{"SMS_TEST_OTPS=+15555550100=123456"},
 			run: func(t *testing.T, a *api) {
@@ -263,7 +264,7 @@ func TestOTPSend(t *testing.T) {
 				if r := postSend(a, testPhone); r.Status != http.StatusAccepted {
 					t.Fatalf("send: got %d %s, want 202", r.Status, r.Body)
 				}
-				if got := a.sms.count(); got != 0 {
+				if got := a.SMS.Count(); got != 0 {
 					t.Fatalf("SMS sent to a test number: got %d, want 0", got)
 				}
 				wantAPIError(t, postVerify(a, testPhone, "654321"), http.StatusUnauthorized, "invalid_otp")
@@ -277,7 +278,7 @@ func TestOTPSend(t *testing.T) {
 			if r.Status != http.StatusAccepted {
 				t.Fatalf("send: got %d %s, want 202", r.Status, r.Body)
 			}
-			if got := a.sms.count(); got != 0 {
+			if got := a.SMS.Count(); got != 0 {
 				t.Fatalf("SMS sent to a test number: got %d, want 0", got)
 			}
 			if n := len(otpRows(t, a, "+919812345678")); n != 1 {
@@ -294,14 +295,14 @@ func TestOTPSend(t *testing.T) {
 // TestOTPSendConcurrent races sends for one number: however many arrive at
 // once, one code is stored and one SMS goes out.
 func TestOTPSendConcurrent(t *testing.T) {
-	forEachDialect(t, func(t *testing.T, d string) {
+	apitest.ForEachDialect(t, func(t *testing.T, d string) {
 		a := newAPI(t, d, "OTP_MAX_SENDS_PER_IP_PER_HOUR=1000")
 		for i := range 5 {
 			num := otpTestPhone(i)
-			before := a.sms.count()
+			before := a.SMS.Count()
 			status := make([]int, 10)
 			errCode := make([]string, 10)
-			release(10, func(j int) {
+			apitest.Release(10, func(j int) {
 				r := postSend(a, num)
 				status[j], errCode[j] = r.Status, r.ErrCode()
 			})
@@ -314,11 +315,11 @@ func TestOTPSendConcurrent(t *testing.T) {
 					t.Fatalf("round %d: got %d %s, want 202 or 429", i, s, errCode[j])
 				}
 			}
-			if accepted != 1 || a.sms.count()-before != 1 || len(otpRows(t, a, num)) != 1 {
+			if accepted != 1 || a.SMS.Count()-before != 1 || len(otpRows(t, a, num)) != 1 {
 				t.Fatalf("round %d: got %d accepted, %d SMS, %d rows, want 1 of each",
-					i, accepted, a.sms.count()-before, len(otpRows(t, a, num)))
+					i, accepted, a.SMS.Count()-before, len(otpRows(t, a, num)))
 			}
-			if r := postVerify(a, num, a.sms.code(t, num)); r.Status != http.StatusOK {
+			if r := postVerify(a, num, a.SMS.Code(t, num)); r.Status != http.StatusOK {
 				t.Fatalf("round %d: the SMS'd code: got %d %s, want 200", i, r.Status, r.Body)
 			}
 		}

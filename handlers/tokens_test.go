@@ -1,4 +1,4 @@
-package main
+package handlers_test
 
 import (
 	"context"
@@ -18,6 +18,7 @@ import (
 
 	"github.com/agency-platform/agency/ent/refreshtoken"
 	"github.com/agency-platform/agency/internal/accesstoken"
+	"github.com/agency-platform/agency/internal/apitest"
 	"github.com/agency-platform/agency/internal/migration"
 )
 
@@ -43,7 +44,7 @@ func signedToken(t *testing.T, method jwt.SigningMethod, header, claims map[stri
 // serverKey is the service's real signing key.
 func serverKey(t *testing.T, a *api) *ecdsa.PrivateKey {
 	t.Helper()
-	key, err := jwt.ParseECPrivateKeyFromPEM([]byte(a.cfg.JWT.PrivateKey))
+	key, err := jwt.ParseECPrivateKeyFromPEM([]byte(a.Config.JWT.PrivateKey))
 	if err != nil {
 		t.Fatalf("parse JWT_PRIVATE_KEY: %v", err)
 	}
@@ -71,7 +72,7 @@ func sidOf(t *testing.T, token string) string {
 }
 
 // wantUnauthorized fails unless r is 401 unauthorized with a Bearer challenge.
-func wantUnauthorized(t *testing.T, r resp) {
+func wantUnauthorized(t *testing.T, r apitest.Resp) {
 	t.Helper()
 	wantAPIError(t, r, http.StatusUnauthorized, "unauthorized")
 	if h := r.Header.Get("WWW-Authenticate"); !strings.HasPrefix(h, "Bearer") {
@@ -80,43 +81,43 @@ func wantUnauthorized(t *testing.T, r resp) {
 }
 
 // getMeWith calls GET /v1/me with a raw Authorization header ("" sends none).
-func getMeWith(a *api, authorization string) resp {
-	a.t.Helper()
+func getMeWith(a *api, authorization string) apitest.Resp {
+	a.T.Helper()
 	h := map[string]string{}
 	if authorization != "" {
 		h["Authorization"] = authorization
 	}
-	return a.request("GET", "/v1/me", nil, h)
+	return a.Request("GET", "/v1/me", nil, h)
 }
 
 func TestAccessTokenForgeries(t *testing.T) {
 	tests := []struct {
 		name string
 		// auth builds the Authorization header from the real pair p.
-		auth func(t *testing.T, a *api, p tokens) string
+		auth func(t *testing.T, a *api, p apitest.Tokens) string
 		ok   bool // controls: the forging machinery itself yields a valid token
 	}{
-		{name: "control_real_token", ok: true, auth: func(t *testing.T, a *api, p tokens) string {
+		{name: "control_real_token", ok: true, auth: func(t *testing.T, a *api, p apitest.Tokens) string {
 			return "Bearer " + p.AccessToken
 		}},
-		{name: "control_resigned", ok: true, auth: func(t *testing.T, a *api, p tokens) string {
+		{name: "control_resigned", ok: true, auth: func(t *testing.T, a *api, p apitest.Tokens) string {
 			return "Bearer " + signedToken(t, jwt.SigningMethodES256, tokenHeader(t, p.AccessToken), accessClaims(t, p.AccessToken), serverKey(t, a))
 		}},
-		{name: "control_within_leeway", ok: true, auth: func(t *testing.T, a *api, p tokens) string {
+		{name: "control_within_leeway", ok: true, auth: func(t *testing.T, a *api, p apitest.Tokens) string {
 			advanceToAfterIssue(t, a, p.AccessToken, 15*time.Minute+29*time.Second)
 			return "Bearer " + p.AccessToken
 		}},
-		{name: "alg_none", auth: func(t *testing.T, a *api, p tokens) string {
+		{name: "alg_none", auth: func(t *testing.T, a *api, p apitest.Tokens) string {
 			h, _ := json.Marshal(withEntry(tokenHeader(t, p.AccessToken), "alg", "none"))
 			payload := strings.Split(p.AccessToken, ".")[1]
 			return "Bearer " + jwtB64.EncodeToString(h) + "." + payload + "."
 		}},
-		{name: "alg_none_with_signature", auth: func(t *testing.T, a *api, p tokens) string {
+		{name: "alg_none_with_signature", auth: func(t *testing.T, a *api, p apitest.Tokens) string {
 			parts := strings.Split(p.AccessToken, ".")
 			h, _ := json.Marshal(withEntry(tokenHeader(t, p.AccessToken), "alg", "none"))
 			return "Bearer " + jwtB64.EncodeToString(h) + "." + parts[1] + "." + parts[2]
 		}},
-		{name: "hs256_with_public_key", auth: func(t *testing.T, a *api, p tokens) string {
+		{name: "hs256_with_public_key", auth: func(t *testing.T, a *api, p apitest.Tokens) string {
 			der, err := x509.MarshalPKIXPublicKey(&serverKey(t, a).PublicKey)
 			if err != nil {
 				t.Fatal(err)
@@ -124,11 +125,11 @@ func TestAccessTokenForgeries(t *testing.T) {
 			pub := pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})
 			return "Bearer " + signedToken(t, jwt.SigningMethodHS256, tokenHeader(t, p.AccessToken), accessClaims(t, p.AccessToken), pub)
 		}},
-		{name: "wrong_typ", auth: func(t *testing.T, a *api, p tokens) string {
+		{name: "wrong_typ", auth: func(t *testing.T, a *api, p apitest.Tokens) string {
 			return "Bearer " + signedToken(t, jwt.SigningMethodES256, withEntry(tokenHeader(t, p.AccessToken), "typ", "JWT"),
 				accessClaims(t, p.AccessToken), serverKey(t, a))
 		}},
-		{name: "no_typ", auth: func(t *testing.T, a *api, p tokens) string {
+		{name: "no_typ", auth: func(t *testing.T, a *api, p apitest.Tokens) string {
 			tok := jwt.NewWithClaims(jwt.SigningMethodES256, jwt.MapClaims(accessClaims(t, p.AccessToken)))
 			delete(tok.Header, "typ")
 			tok.Header["kid"] = tokenHeader(t, p.AccessToken)["kid"]
@@ -138,24 +139,24 @@ func TestAccessTokenForgeries(t *testing.T) {
 			}
 			return "Bearer " + s
 		}},
-		{name: "wrong_aud", auth: func(t *testing.T, a *api, p tokens) string {
+		{name: "wrong_aud", auth: func(t *testing.T, a *api, p apitest.Tokens) string {
 			return "Bearer " + signedToken(t, jwt.SigningMethodES256, tokenHeader(t, p.AccessToken),
 				withEntry(accessClaims(t, p.AccessToken), "aud", "another-service"), serverKey(t, a))
 		}},
-		{name: "wrong_iss", auth: func(t *testing.T, a *api, p tokens) string {
+		{name: "wrong_iss", auth: func(t *testing.T, a *api, p apitest.Tokens) string {
 			return "Bearer " + signedToken(t, jwt.SigningMethodES256, tokenHeader(t, p.AccessToken),
 				withEntry(accessClaims(t, p.AccessToken), "iss", "https://evil.example"), serverKey(t, a))
 		}},
-		{name: "unknown_kid", auth: func(t *testing.T, a *api, p tokens) string {
+		{name: "unknown_kid", auth: func(t *testing.T, a *api, p apitest.Tokens) string {
 			return "Bearer " + signedToken(t, jwt.SigningMethodES256, withEntry(tokenHeader(t, p.AccessToken), "kid", "another-key"),
 				accessClaims(t, p.AccessToken), serverKey(t, a))
 		}},
-		{name: "issued_in_future", auth: func(t *testing.T, a *api, p tokens) string {
-			now := a.clock.Now().Unix()
+		{name: "issued_in_future", auth: func(t *testing.T, a *api, p apitest.Tokens) string {
+			now := a.Clock.Now().Unix()
 			c := withEntry(withEntry(accessClaims(t, p.AccessToken), "iat", now+600), "exp", now+1500)
 			return "Bearer " + signedToken(t, jwt.SigningMethodES256, tokenHeader(t, p.AccessToken), c, serverKey(t, a))
 		}},
-		{name: "other_key_same_kid", auth: func(t *testing.T, a *api, p tokens) string {
+		{name: "other_key_same_kid", auth: func(t *testing.T, a *api, p apitest.Tokens) string {
 			pemText, err := accesstoken.GenerateES256PEM()
 			if err != nil {
 				t.Fatal(err)
@@ -166,33 +167,33 @@ func TestAccessTokenForgeries(t *testing.T) {
 			}
 			return "Bearer " + signedToken(t, jwt.SigningMethodES256, tokenHeader(t, p.AccessToken), accessClaims(t, p.AccessToken), other)
 		}},
-		{name: "other_users_sid", auth: func(t *testing.T, a *api, p tokens) string {
-			other := a.signIn("+919812345679")
+		{name: "other_users_sid", auth: func(t *testing.T, a *api, p apitest.Tokens) string {
+			other := a.SignIn("+919812345679")
 			return "Bearer " + signedToken(t, jwt.SigningMethodES256, tokenHeader(t, p.AccessToken),
 				withEntry(accessClaims(t, p.AccessToken), "sid", sidOf(t, other.AccessToken)), serverKey(t, a))
 		}},
-		{name: "expired", auth: func(t *testing.T, a *api, p tokens) string {
+		{name: "expired", auth: func(t *testing.T, a *api, p apitest.Tokens) string {
 			advanceToAfterIssue(t, a, p.AccessToken, 15*time.Minute+31*time.Second)
 			return "Bearer " + p.AccessToken
 		}},
-		{name: "tampered_payload", auth: func(t *testing.T, a *api, p tokens) string {
+		{name: "tampered_payload", auth: func(t *testing.T, a *api, p apitest.Tokens) string {
 			parts := strings.Split(p.AccessToken, ".")
 			c, _ := json.Marshal(withEntry(accessClaims(t, p.AccessToken), "role", "admin"))
 			return "Bearer " + parts[0] + "." + jwtB64.EncodeToString(c) + "." + parts[2]
 		}},
-		{name: "tampered_signature", auth: func(t *testing.T, a *api, p tokens) string {
+		{name: "tampered_signature", auth: func(t *testing.T, a *api, p apitest.Tokens) string {
 			parts := strings.Split(p.AccessToken, ".")
 			sig, _ := jwtB64.DecodeString(parts[2])
 			sig[len(sig)/2] ^= 1
 			return "Bearer " + parts[0] + "." + parts[1] + "." + jwtB64.EncodeToString(sig)
 		}},
-		{name: "missing_bearer_prefix", auth: func(t *testing.T, a *api, p tokens) string { return p.AccessToken }},
-		{name: "basic_scheme", auth: func(t *testing.T, a *api, p tokens) string { return "Basic " + p.AccessToken }},
-		{name: "empty_token", auth: func(t *testing.T, a *api, p tokens) string { return "Bearer " }},
-		{name: "no_header", auth: func(t *testing.T, a *api, p tokens) string { return "" }},
-		{name: "refresh_token_as_bearer", auth: func(t *testing.T, a *api, p tokens) string { return "Bearer " + p.RefreshToken }},
-		{name: "session_deleted", auth: func(t *testing.T, a *api, p tokens) string {
-			if r := a.call("DELETE", "/v1/me/sessions/"+sidOf(t, p.AccessToken), p.AccessToken, nil); r.Status != http.StatusNoContent {
+		{name: "missing_bearer_prefix", auth: func(t *testing.T, a *api, p apitest.Tokens) string { return p.AccessToken }},
+		{name: "basic_scheme", auth: func(t *testing.T, a *api, p apitest.Tokens) string { return "Basic " + p.AccessToken }},
+		{name: "empty_token", auth: func(t *testing.T, a *api, p apitest.Tokens) string { return "Bearer " }},
+		{name: "no_header", auth: func(t *testing.T, a *api, p apitest.Tokens) string { return "" }},
+		{name: "refresh_token_as_bearer", auth: func(t *testing.T, a *api, p apitest.Tokens) string { return "Bearer " + p.RefreshToken }},
+		{name: "session_deleted", auth: func(t *testing.T, a *api, p apitest.Tokens) string {
+			if r := a.Call("DELETE", "/v1/me/sessions/"+sidOf(t, p.AccessToken), p.AccessToken, nil); r.Status != http.StatusNoContent {
 				t.Fatalf("delete own session: got %d %s, want 204", r.Status, r.Body)
 			}
 			return "Bearer " + p.AccessToken
@@ -201,7 +202,7 @@ func TestAccessTokenForgeries(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			a := newAPI(t, migration.Postgres)
-			p := a.signIn("+919812345670")
+			p := a.SignIn("+919812345670")
 			r := getMeWith(a, tc.auth(t, a, p))
 			if tc.ok {
 				if r.Status != http.StatusOK {
@@ -222,7 +223,7 @@ func advanceToAfterIssue(t *testing.T, a *api, token string, d time.Duration) {
 	if !ok || err != nil {
 		t.Fatalf("token iat: got %v, want a number", accessClaims(t, token)["iat"])
 	}
-	a.clock.Advance(time.Unix(iat, 0).Add(d).Sub(a.clock.Now()))
+	a.Clock.Advance(time.Unix(iat, 0).Add(d).Sub(a.Clock.Now()))
 }
 
 // sessionJSON is one entry of GET /v1/me/sessions.
@@ -238,7 +239,7 @@ type sessionEntry struct {
 // listSessions returns the caller's sessions.
 func listSessions(t *testing.T, a *api, bearer string) []sessionEntry {
 	t.Helper()
-	r := a.call("GET", "/v1/me/sessions", bearer, nil)
+	r := a.Call("GET", "/v1/me/sessions", bearer, nil)
 	if r.Status != http.StatusOK {
 		t.Fatalf("list sessions: got %d %s, want 200", r.Status, r.Body)
 	}
@@ -250,7 +251,7 @@ func listSessions(t *testing.T, a *api, bearer string) []sessionEntry {
 // storedSessions lists a user's session ids in the database, sorted.
 func storedSessions(t *testing.T, a *api, userID string) []string {
 	t.Helper()
-	ids, err := a.client.RefreshToken.Query().Where(refreshtoken.UserID(uuid.MustParse(userID))).IDs(context.Background())
+	ids, err := a.Client.RefreshToken.Query().Where(refreshtoken.UserID(uuid.MustParse(userID))).IDs(context.Background())
 	if err != nil {
 		t.Fatalf("query sessions: %v", err)
 	}
@@ -268,11 +269,11 @@ const (
 )
 
 func TestSessions(t *testing.T) {
-	forEachDialect(t, func(t *testing.T, d string) {
+	apitest.ForEachDialect(t, func(t *testing.T, d string) {
 		t.Run("list_marks_current", func(t *testing.T) {
 			a := newAPI(t, d)
-			p1, p2 := a.signIn(tokPhoneA), a.signIn(tokPhoneA)
-			for _, p := range []tokens{p1, p2} {
+			p1, p2 := a.SignIn(tokPhoneA), a.SignIn(tokPhoneA)
+			for _, p := range []apitest.Tokens{p1, p2} {
 				s := listSessions(t, a, p.AccessToken)
 				if len(s) != 2 {
 					t.Fatalf("sessions: got %d, want 2", len(s))
@@ -293,20 +294,20 @@ func TestSessions(t *testing.T) {
 		})
 		t.Run("delete_other_users_session", func(t *testing.T) {
 			a := newAPI(t, d)
-			pa, pb := a.signIn(tokPhoneA), a.signIn(tokPhoneB)
-			wantAPIError(t, a.call("DELETE", "/v1/me/sessions/"+sidOf(t, pb.AccessToken), pa.AccessToken, nil), http.StatusNotFound, "not_found")
+			pa, pb := a.SignIn(tokPhoneA), a.SignIn(tokPhoneB)
+			wantAPIError(t, a.Call("DELETE", "/v1/me/sessions/"+sidOf(t, pb.AccessToken), pa.AccessToken, nil), http.StatusNotFound, "not_found")
 			if got := storedSessions(t, a, pb.User.ID); len(got) != 1 {
 				t.Fatalf("the other user's sessions: got %v, want 1 left", got)
 			}
-			if r := a.call("GET", "/v1/me", pb.AccessToken, nil); r.Status != http.StatusOK {
+			if r := a.Call("GET", "/v1/me", pb.AccessToken, nil); r.Status != http.StatusOK {
 				t.Fatalf("the other user: got %d, want 200", r.Status)
 			}
 		})
 		t.Run("delete_unknown", func(t *testing.T) {
 			a := newAPI(t, d)
-			p := a.signIn(tokPhoneA)
+			p := a.SignIn(tokPhoneA)
 			for _, id := range []string{uuid.NewString(), "not-a-uuid"} {
-				wantAPIError(t, a.call("DELETE", "/v1/me/sessions/"+id, p.AccessToken, nil), http.StatusNotFound, "not_found")
+				wantAPIError(t, a.Call("DELETE", "/v1/me/sessions/"+id, p.AccessToken, nil), http.StatusNotFound, "not_found")
 			}
 			if got := storedSessions(t, a, p.User.ID); len(got) != 1 {
 				t.Fatalf("sessions: got %v, want 1", got)
@@ -314,16 +315,16 @@ func TestSessions(t *testing.T) {
 		})
 		t.Run("delete_own_other_session", func(t *testing.T) {
 			a := newAPI(t, d)
-			p1, p2 := a.signIn(tokPhoneA), a.signIn(tokPhoneA)
-			if r := a.call("DELETE", "/v1/me/sessions/"+sidOf(t, p1.AccessToken), p2.AccessToken, nil); r.Status != http.StatusNoContent {
+			p1, p2 := a.SignIn(tokPhoneA), a.SignIn(tokPhoneA)
+			if r := a.Call("DELETE", "/v1/me/sessions/"+sidOf(t, p1.AccessToken), p2.AccessToken, nil); r.Status != http.StatusNoContent {
 				t.Fatalf("delete: got %d %s, want 204", r.Status, r.Body)
 			}
-			wantAPIError(t, a.refresh(p1.RefreshToken), http.StatusUnauthorized, "invalid_refresh_token")
-			wantUnauthorized(t, a.call("GET", "/v1/me", p1.AccessToken, nil))
+			wantAPIError(t, a.Refresh(p1.RefreshToken), http.StatusUnauthorized, "invalid_refresh_token")
+			wantUnauthorized(t, a.Call("GET", "/v1/me", p1.AccessToken, nil))
 			if got := storedSessions(t, a, p2.User.ID); !slices.Equal(got, []string{sidOf(t, p2.AccessToken)}) {
 				t.Fatalf("sessions: got %v, want only %s", got, sidOf(t, p2.AccessToken))
 			}
-			if r := a.refresh(p2.RefreshToken); r.Status != http.StatusOK {
+			if r := a.Refresh(p2.RefreshToken); r.Status != http.StatusOK {
 				t.Fatalf("the remaining session's refresh: got %d %s, want 200", r.Status, r.Body)
 			}
 		})
@@ -332,39 +333,39 @@ func TestSessions(t *testing.T) {
 
 func TestLogout(t *testing.T) {
 	const logout = "/v1/auth/logout"
-	forEachDialect(t, func(t *testing.T, d string) {
+	apitest.ForEachDialect(t, func(t *testing.T, d string) {
 		t.Run("bearer", func(t *testing.T) {
 			a := newAPI(t, d)
-			p, other := a.signIn(tokPhoneA), a.signIn(tokPhoneA)
-			if r := a.call("POST", logout, p.AccessToken, nil); r.Status != http.StatusNoContent {
+			p, other := a.SignIn(tokPhoneA), a.SignIn(tokPhoneA)
+			if r := a.Call("POST", logout, p.AccessToken, nil); r.Status != http.StatusNoContent {
 				t.Fatalf("logout: got %d %s, want 204", r.Status, r.Body)
 			}
-			wantUnauthorized(t, a.call("GET", "/v1/me", p.AccessToken, nil))
-			wantUnauthorized(t, a.call("POST", logout, p.AccessToken, nil))
-			wantAPIError(t, a.refresh(p.RefreshToken), http.StatusUnauthorized, "invalid_refresh_token")
+			wantUnauthorized(t, a.Call("GET", "/v1/me", p.AccessToken, nil))
+			wantUnauthorized(t, a.Call("POST", logout, p.AccessToken, nil))
+			wantAPIError(t, a.Refresh(p.RefreshToken), http.StatusUnauthorized, "invalid_refresh_token")
 			if got := storedSessions(t, a, p.User.ID); !slices.Equal(got, []string{sidOf(t, other.AccessToken)}) {
 				t.Fatalf("sessions: got %v, want only the other device's", got)
 			}
 		})
 		t.Run("refresh_token_body", func(t *testing.T) {
 			a := newAPI(t, d)
-			p := a.signIn(tokPhoneA)
+			p := a.SignIn(tokPhoneA)
 			for i := range 2 {
-				if r := a.call("POST", logout, "", map[string]string{"refresh_token": p.RefreshToken}); r.Status != http.StatusNoContent {
+				if r := a.Call("POST", logout, "", map[string]string{"refresh_token": p.RefreshToken}); r.Status != http.StatusNoContent {
 					t.Fatalf("logout %d by refresh token: got %d %s, want 204", i+1, r.Status, r.Body)
 				}
 			}
 			if got := storedSessions(t, a, p.User.ID); len(got) != 0 {
 				t.Fatalf("sessions: got %v, want none", got)
 			}
-			wantUnauthorized(t, a.call("GET", "/v1/me", p.AccessToken, nil))
-			wantAPIError(t, a.refresh(p.RefreshToken), http.StatusUnauthorized, "invalid_refresh_token")
+			wantUnauthorized(t, a.Call("GET", "/v1/me", p.AccessToken, nil))
+			wantAPIError(t, a.Refresh(p.RefreshToken), http.StatusUnauthorized, "invalid_refresh_token")
 		})
 		t.Run("refresh_token_body_unknown", func(t *testing.T) {
 			a := newAPI(t, d)
-			p := a.signIn(tokPhoneA)
+			p := a.SignIn(tokPhoneA)
 			for _, tok := range []string{"garbage", p.RefreshToken[:len(p.RefreshToken)-2] + "AA"} {
-				if r := a.call("POST", logout, "", map[string]string{"refresh_token": tok}); r.Status != http.StatusNoContent {
+				if r := a.Call("POST", logout, "", map[string]string{"refresh_token": tok}); r.Status != http.StatusNoContent {
 					t.Fatalf("logout by an unknown token: got %d %s, want 204", r.Status, r.Body)
 				}
 			}
@@ -374,28 +375,28 @@ func TestLogout(t *testing.T) {
 		})
 		t.Run("scope_others", func(t *testing.T) {
 			a := newAPI(t, d)
-			p1, p2, p3 := a.signIn(tokPhoneA), a.signIn(tokPhoneA), a.signIn(tokPhoneA)
-			b := a.signIn(tokPhoneB)
-			if r := a.call("POST", logout+"?scope=others", p2.AccessToken, nil); r.Status != http.StatusNoContent {
+			p1, p2, p3 := a.SignIn(tokPhoneA), a.SignIn(tokPhoneA), a.SignIn(tokPhoneA)
+			b := a.SignIn(tokPhoneB)
+			if r := a.Call("POST", logout+"?scope=others", p2.AccessToken, nil); r.Status != http.StatusNoContent {
 				t.Fatalf("logout: got %d %s, want 204", r.Status, r.Body)
 			}
 			if got := storedSessions(t, a, p2.User.ID); !slices.Equal(got, []string{sidOf(t, p2.AccessToken)}) {
 				t.Fatalf("sessions: got %v, want only the current %s", got, sidOf(t, p2.AccessToken))
 			}
-			for _, p := range []tokens{p1, p3} {
-				wantUnauthorized(t, a.call("GET", "/v1/me", p.AccessToken, nil))
+			for _, p := range []apitest.Tokens{p1, p3} {
+				wantUnauthorized(t, a.Call("GET", "/v1/me", p.AccessToken, nil))
 			}
-			for _, p := range []tokens{p2, b} {
-				if r := a.call("GET", "/v1/me", p.AccessToken, nil); r.Status != http.StatusOK {
+			for _, p := range []apitest.Tokens{p2, b} {
+				if r := a.Call("GET", "/v1/me", p.AccessToken, nil); r.Status != http.StatusOK {
 					t.Fatalf("a session that should live: got %d, want 200", r.Status)
 				}
 			}
 		})
 		t.Run("scope_global", func(t *testing.T) {
 			a := newAPI(t, d)
-			p1, p2 := a.signIn(tokPhoneA), a.signIn(tokPhoneA)
-			b := a.signIn(tokPhoneB)
-			if r := a.call("POST", logout+"?scope=global", p2.AccessToken, nil); r.Status != http.StatusNoContent {
+			p1, p2 := a.SignIn(tokPhoneA), a.SignIn(tokPhoneA)
+			b := a.SignIn(tokPhoneB)
+			if r := a.Call("POST", logout+"?scope=global", p2.AccessToken, nil); r.Status != http.StatusNoContent {
 				t.Fatalf("logout: got %d %s, want 204", r.Status, r.Body)
 			}
 			if got := storedSessions(t, a, p1.User.ID); len(got) != 0 {
@@ -404,20 +405,20 @@ func TestLogout(t *testing.T) {
 			if got := storedSessions(t, a, b.User.ID); len(got) != 1 {
 				t.Fatalf("another user's sessions: got %v, want 1 untouched", got)
 			}
-			wantUnauthorized(t, a.call("GET", "/v1/me", p2.AccessToken, nil))
+			wantUnauthorized(t, a.Call("GET", "/v1/me", p2.AccessToken, nil))
 		})
 		t.Run("scope_bogus", func(t *testing.T) {
 			a := newAPI(t, d)
-			p := a.signIn(tokPhoneA)
-			wantAPIError(t, a.call("POST", logout+"?scope=bogus", p.AccessToken, nil), http.StatusBadRequest, "invalid_request")
-			if r := a.call("GET", "/v1/me", p.AccessToken, nil); r.Status != http.StatusOK {
+			p := a.SignIn(tokPhoneA)
+			wantAPIError(t, a.Call("POST", logout+"?scope=bogus", p.AccessToken, nil), http.StatusBadRequest, "invalid_request")
+			if r := a.Call("GET", "/v1/me", p.AccessToken, nil); r.Status != http.StatusOK {
 				t.Fatalf("after a refused logout: got %d, want 200", r.Status)
 			}
 		})
 		t.Run("no_credentials", func(t *testing.T) {
 			a := newAPI(t, d)
-			p := a.signIn(tokPhoneA)
-			wantUnauthorized(t, a.call("POST", logout, "", nil))
+			p := a.SignIn(tokPhoneA)
+			wantUnauthorized(t, a.Call("POST", logout, "", nil))
 			if got := storedSessions(t, a, p.User.ID); len(got) != 1 {
 				t.Fatalf("sessions: got %v, want 1", got)
 			}

@@ -1,12 +1,9 @@
-package main
+package app
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
 	"fmt"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -24,13 +21,13 @@ import (
 // database when --dev-url is not given (the local test server).
 const defaultDevServer = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
 
-func (a *app) migrateCmd() *cobra.Command {
+func (a *cli) migrateCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "migrate", Short: "Generate, apply and inspect versioned migrations"}
 	cmd.AddCommand(a.migrateApplyCmd(), a.migrateStatusCmd(), a.migrateDiffCmd())
 	return cmd
 }
 
-func (a *app) migrateApplyCmd() *cobra.Command {
+func (a *cli) migrateApplyCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "apply",
 		Short: "Apply pending migrations to the configured database",
@@ -62,7 +59,7 @@ func applyMigrations(ctx context.Context, db *sql.DB, d string) ([]string, error
 	return migration.Apply(ctx, db, d, dir)
 }
 
-func (a *app) migrateStatusCmd() *cobra.Command {
+func (a *cli) migrateStatusCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "status",
 		Short: "Print applied and pending migration versions",
@@ -90,7 +87,7 @@ func (a *app) migrateStatusCmd() *cobra.Command {
 	}
 }
 
-func (a *app) migrateDiffCmd() *cobra.Command {
+func (a *cli) migrateDiffCmd() *cobra.Command {
 	var devURL, root string
 	cmd := &cobra.Command{
 		Use:   "diff NAME",
@@ -120,7 +117,7 @@ SQLite uses an in-memory database. Nothing is written when nothing changed.`,
 			return writeDesired(cmd.Context(), root)
 		},
 	}
-	env := envMap(a.env)
+	env := config.ParseEnv(a.env)
 	if devURL = env["DEV_DATABASE_URL"]; devURL == "" {
 		devURL = defaultDevServer
 	}
@@ -175,41 +172,17 @@ func openDevDB(ctx context.Context, d, serverURL string) (*sql.DB, func(), error
 	if err != nil {
 		return nil, nil, fmt.Errorf("dev database server: %w (pass --dev-url)", err)
 	}
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	name := "agency_dev_" + hex.EncodeToString(b)
-	if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
-		admin.Close()
-		return nil, nil, fmt.Errorf("create dev database: %w", err)
-	}
-	u, _ := url.Parse(serverURL)
-	u.Path = "/" + name
-	dev, err := database.OpenPostgres(ctx, u.String(), database.Pool{MaxOpenConns: 4, MaxIdleConns: 4})
-	cleanup := func() {
-		if dev != nil {
-			dev.Close()
-		}
-		_, _ = admin.ExecContext(context.Background(), "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
-		admin.Close()
-	}
+	dev, err := database.CreateScratch(ctx, admin, serverURL, "agency_dev_", "template0", database.Pool{MaxOpenConns: 4, MaxIdleConns: 4})
 	if err != nil {
-		cleanup()
+		admin.Close()
 		return nil, nil, err
 	}
-	return dev, cleanup, nil
+	return dev.DB, func() {
+		_ = dev.Drop(context.WithoutCancel(ctx))
+		admin.Close()
+	}, nil
 }
 
 func validMigrationName(s string) bool {
 	return s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") == ""
-}
-
-// envMap turns "KEY=value" entries into a map; later entries win.
-func envMap(env []string) map[string]string {
-	m := make(map[string]string, len(env))
-	for _, e := range env {
-		if k, v, ok := strings.Cut(e, "="); ok {
-			m[k] = v
-		}
-	}
-	return m
 }

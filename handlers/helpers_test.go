@@ -1,0 +1,14 @@
+package handlers_test
+
+import (
+	"testing"
+
+	"github.com/agency-platform/agency/internal/apitest"
+)
+
+// api is one test's running service (apitest.API), with the helpers of
+// this package's tests as methods.
+type api struct{ *apitest.API }
+
+// newAPI starts the service on a fresh database of dialect d.
+func newAPI(t testing.TB, d string, env ...string) *api { return &api{apitest.New(t, d, env...)} }
