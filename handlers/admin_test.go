@@ -121,8 +121,10 @@ func sessionRows(t testing.TB, a *api, userID string) int {
 }
 
 func TestAdminGrant(t *testing.T) {
+	t.Parallel()
 	apitest.ForEachDialect(t, func(t *testing.T, d string) {
 		t.Run("by_phone_existing_token_works_at_once", func(t *testing.T) {
+			t.Parallel()
 			a := newAPI(t, d)
 			p := a.SignIn("+919800000099")
 			wantAPIError(t, listUsers(a, p.AccessToken, nil), http.StatusForbidden, "forbidden")
@@ -136,6 +138,7 @@ func TestAdminGrant(t *testing.T) {
 		})
 	})
 	t.Run("by_user", func(t *testing.T) {
+		t.Parallel()
 		a := newAPI(t, migration.Postgres)
 		p := a.SignIn("+919800000099")
 		out, err := runGrant(t, a, "--user", p.User.ID)
@@ -148,6 +151,7 @@ func TestAdminGrant(t *testing.T) {
 		mustPage(t, listUsers(a, p.AccessToken, nil))
 	})
 	t.Run("refused", func(t *testing.T) {
+		t.Parallel()
 		a := newAPI(t, migration.Postgres)
 		p := a.SignIn("+919800000099")
 		tests := []struct {
@@ -188,6 +192,7 @@ func adminRoutes(target string) []struct{ method, path string } {
 }
 
 func TestAdmin_NonAdminRefused(t *testing.T) {
+	t.Parallel()
 	a := newAPI(t, migration.Postgres)
 	target := a.SignIn("+919800000001")
 	noRole := a.SignIn("+919800000002")
@@ -231,6 +236,7 @@ func TestAdmin_NonAdminRefused(t *testing.T) {
 }
 
 func TestAdminGetUser(t *testing.T) {
+	t.Parallel()
 	p := newProvAPI(t, migration.Postgres)
 	admin := newAdmin(t, p.api, "+919800000099")
 	target := mustPair(t, p.google(p.googleToken("g-target", nil)))
@@ -253,6 +259,7 @@ func TestAdminGetUser(t *testing.T) {
 }
 
 func TestAdminSetRole(t *testing.T) {
+	t.Parallel()
 	a := newAPI(t, migration.Postgres)
 	admin := newAdmin(t, a, "+919800000099")
 	target := a.SignIn("+919800000001")
@@ -294,6 +301,7 @@ func TestAdminSetRole(t *testing.T) {
 }
 
 func TestAdminEndSessions(t *testing.T) {
+	t.Parallel()
 	a := newAPI(t, migration.Postgres)
 	admin := newAdmin(t, a, "+919800000099")
 	first := a.SignIn("+919800000001")
@@ -322,6 +330,7 @@ func TestAdminEndSessions(t *testing.T) {
 }
 
 func TestAdminDeleteUser(t *testing.T) {
+	t.Parallel()
 	apitest.ForEachDialect(t, func(t *testing.T, d string) {
 		p := newProvAPI(t, d)
 		admin := newAdmin(t, p.api, "+919800000099")

@@ -68,11 +68,16 @@ func newestFirst(t testing.TB, a *api) []string {
 }
 
 func TestAdminListUsers_Pagination(t *testing.T) {
+	t.Parallel()
 	apitest.ForEachDialect(t, func(t *testing.T, d string) {
-		t.Run("utc", func(t *testing.T) { pageThroughUsers(t, d, time.UTC) })
+		t.Run("utc", func(t *testing.T) {
+			t.Parallel()
+			pageThroughUsers(t, d, time.UTC)
+		})
 		// What time.Now() writes on a server whose local zone is not UTC
 		// (TZ=Asia/Kolkata), for users created by sign-in.
 		t.Run("server_zone_not_utc", func(t *testing.T) {
+			t.Parallel()
 			pageThroughUsers(t, d, time.FixedZone("IST", 5*3600+1800))
 		})
 	})
@@ -150,6 +155,7 @@ func pageThroughUsers(t *testing.T, d string, zone *time.Location) {
 }
 
 func TestAdminListUsers_Filters(t *testing.T) {
+	t.Parallel()
 	apitest.ForEachDialect(t, checkUserFilters)
 }
 
@@ -222,6 +228,7 @@ func checkUserFilters(t *testing.T, d string) {
 }
 
 func TestAdminListUsers_BadParams(t *testing.T) {
+	t.Parallel()
 	a := newAPI(t, migration.Postgres)
 	admin := newAdmin(t, a, "+919800000099")
 	b64 := base64.RawURLEncoding.EncodeToString

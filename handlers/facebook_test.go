@@ -25,8 +25,10 @@ func (p *provAPI) facebook(accessToken string) apitest.Resp {
 }
 
 func TestFacebookSignIn(t *testing.T) {
+	t.Parallel()
 	apitest.ForEachDialect(t, func(t *testing.T, d string) {
 		t.Run("ok_creates_user_and_identity", func(t *testing.T) {
+			t.Parallel()
 			p := newProvAPI(t, d)
 			fb := p.fbUser("EAA-1", "fb-1")
 			pair := mustPair(t, p.facebook("EAA-1"))
@@ -47,6 +49,7 @@ func TestFacebookSignIn(t *testing.T) {
 		})
 	})
 	t.Run("no_email", func(t *testing.T) {
+		t.Parallel()
 		p := newProvAPI(t, migration.Postgres)
 		p.graph.AddUser("EAA-1", fakegraph.User{ID: "fb-1", Name: "No Mail"})
 		mustPair(t, p.facebook("EAA-1"))
@@ -55,6 +58,7 @@ func TestFacebookSignIn(t *testing.T) {
 		}
 	})
 	t.Run("expiring_later_ok", func(t *testing.T) {
+		t.Parallel()
 		p := newProvAPI(t, migration.Postgres)
 		p.graph.AddUser("EAA-1", fakegraph.User{ID: "fb-1", ExpiresAt: p.Clock.Now().Add(time.Hour).Unix()})
 		mustPair(t, p.facebook("EAA-1"))
@@ -62,6 +66,7 @@ func TestFacebookSignIn(t *testing.T) {
 }
 
 func TestFacebookSignIn_Rejected(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name  string
 		user  func(now time.Time) *fakegraph.User // nil: the token is unknown to Graph
@@ -79,6 +84,7 @@ func TestFacebookSignIn_Rejected(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			p := newProvAPI(t, migration.Postgres)
 			if u := tt.user(p.Clock.Now()); u != nil {
 				p.graph.AddUser(tt.token, *u)

@@ -10,6 +10,7 @@ import (
 // TestAPI_Walkthrough is the README's walk-through as a test: send a code,
 // verify, pick a role, refresh, list sessions, log out.
 func TestAPI_Walkthrough(t *testing.T) {
+	t.Parallel()
 	apitest.ForEachDialect(t, func(t *testing.T, d string) {
 		a := newAPI(t, d)
 		p := a.SignIn("+919876543210")

@@ -2,8 +2,6 @@ package handlers_test
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/rsa"
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
@@ -15,6 +13,7 @@ import (
 
 	"github.com/agency-platform/agency/ent/authidentity"
 	"github.com/agency-platform/agency/internal/apitest"
+	"github.com/agency-platform/agency/internal/fakeidp"
 	"github.com/agency-platform/agency/internal/migration"
 )
 
@@ -43,8 +42,10 @@ func (p *provAPI) google(idToken string) apitest.Resp {
 }
 
 func TestGoogleSignIn(t *testing.T) {
+	t.Parallel()
 	apitest.ForEachDialect(t, func(t *testing.T, d string) {
 		t.Run("ok_creates_user_and_identity", func(t *testing.T) {
+			t.Parallel()
 			p := newProvAPI(t, d)
 			pair := mustPair(t, p.google(p.googleToken("g-1", nil)))
 			if pair.User.Role != nil || !pair.User.NeedsRole {
@@ -67,6 +68,7 @@ func TestGoogleSignIn(t *testing.T) {
 			}
 		})
 		t.Run("unsafe_picture_not_used", func(t *testing.T) {
+			t.Parallel()
 			p := newProvAPI(t, d)
 			pair := mustPair(t, p.google(p.googleToken("g-1", map[string]any{"picture": "javascript:alert(1)"})))
 			if u := userRow(t, p.api, pair.User.ID); u.ProfilePictureURL != nil {
@@ -74,6 +76,7 @@ func TestGoogleSignIn(t *testing.T) {
 			}
 		})
 		t.Run("unverified_email_not_stored", func(t *testing.T) {
+			t.Parallel()
 			p := newProvAPI(t, d)
 			mustPair(t, p.google(p.googleToken("g-1", map[string]any{"email_verified": false})))
 			if ident := identityRow(t, p.api, authidentity.ProviderGoogle, "g-1"); ident.Email != nil {
@@ -84,7 +87,9 @@ func TestGoogleSignIn(t *testing.T) {
 }
 
 func TestGoogleSignIn_Returning(t *testing.T) {
+	t.Parallel()
 	t.Run("same_sub_same_user_last_used_updated", func(t *testing.T) {
+		t.Parallel()
 		p := newProvAPI(t, migration.Postgres)
 		first := mustPair(t, p.google(p.googleToken("g-1", nil)))
 		p.Clock.Advance(30 * time.Minute)
@@ -99,6 +104,7 @@ func TestGoogleSignIn_Returning(t *testing.T) {
 		wantRowCounts(t, p.api, 1, 1)
 	})
 	t.Run("prefill_only_where_empty", func(t *testing.T) {
+		t.Parallel()
 		p := newProvAPI(t, migration.Postgres)
 		// First sign-in: no name, no picture, unverified email.
 		first := mustPair(t, p.google(p.googleToken("g-1", map[string]any{"name": nil, "picture": nil, "email_verified": false})))
@@ -132,10 +138,8 @@ func googleNone(t testing.TB, claims map[string]any) string {
 }
 
 func TestGoogleSignIn_Forgeries(t *testing.T) {
-	otherKey, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
+	t.Parallel()
+	otherKey := fakeidp.ForeignKey(t)
 	tests := []struct {
 		name  string
 		token func(t *testing.T, p *provAPI) string
@@ -172,6 +176,7 @@ func TestGoogleSignIn_Forgeries(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			p := newProvAPI(t, migration.Postgres)
 			wantAPIError(t, p.google(tt.token(t, p)), http.StatusUnauthorized, "invalid_id_token")
 			wantRowCounts(t, p.api, 0, 0)
@@ -182,6 +187,7 @@ func TestGoogleSignIn_Forgeries(t *testing.T) {
 // TestGoogleSignIn_Audiences: every configured client id (web, iOS,
 // Android) is accepted as the audience, and both spellings of the issuer.
 func TestGoogleSignIn_Audiences(t *testing.T) {
+	t.Parallel()
 	p := newProvAPI(t, migration.Postgres, "GOOGLE_CLIENT_IDS=ios.apps.test, "+googleClientID+" ,android.apps.test")
 	bareIssuer := strings.TrimPrefix(p.idp.URL, "http://")
 	tests := []struct {
@@ -205,6 +211,7 @@ func TestGoogleSignIn_Audiences(t *testing.T) {
 }
 
 func TestGoogleSignIn_KeyRotation(t *testing.T) {
+	t.Parallel()
 	p := newProvAPI(t, migration.Postgres)
 	oldTok := p.googleToken("g-1", nil)
 	first := mustPair(t, p.google(oldTok))
@@ -232,6 +239,7 @@ func TestGoogleSignIn_KeyRotation(t *testing.T) {
 // TestGoogleSignIn_ConcurrentFirst signs one new Google account in ten
 // times at once: every call succeeds, with one user and one identity.
 func TestGoogleSignIn_ConcurrentFirst(t *testing.T) {
+	t.Parallel()
 	p := newProvAPI(t, migration.Postgres, "MAX_SESSIONS_PER_USER=20")
 	mustPair(t, p.google(p.googleToken("warm-up", nil))) // discovery and JWKS out of the way
 	for round := range 3 {

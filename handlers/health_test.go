@@ -53,6 +53,7 @@ func do(t *testing.T, method, url string) (*http.Response, errorBody) {
 }
 
 func TestHealth(t *testing.T) {
+	t.Parallel()
 	up := newServer(t, testdb.New(t))
 	// Nothing listens on port 1: the pool cannot connect.
 	deadDB, _ := sql.Open("postgres", "postgres://postgres@127.0.0.1:1/x?sslmode=disable&connect_timeout=1")

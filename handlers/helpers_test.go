@@ -1,9 +1,11 @@
 package handlers_test
 
 import (
+	"os"
 	"testing"
 
 	"github.com/agency-platform/agency/internal/apitest"
+	"github.com/agency-platform/agency/internal/testdb"
 )
 
 // api is one test's running service (apitest.API), with the helpers of
@@ -12,3 +14,5 @@ type api struct{ *apitest.API }
 
 // newAPI starts the service on a fresh database of dialect d.
 func newAPI(t testing.TB, d string, env ...string) *api { return &api{apitest.New(t, d, env...)} }
+
+func TestMain(m *testing.M) { os.Exit(testdb.Main(m)) }

@@ -101,7 +101,9 @@ func wrongCode(code string) string {
 }
 
 func TestLinkPhone(t *testing.T) {
+	t.Parallel()
 	t.Run("ok", func(t *testing.T) {
+		t.Parallel()
 		p := newProvAPI(t, migration.Postgres)
 		me := p.withRole("g-1")
 		if r := p.Call("POST", "/v1/auth/otp/send", "", map[string]string{"phone": "+91 98000-00001"}); r.Status != http.StatusAccepted {
@@ -123,6 +125,7 @@ func TestLinkPhone(t *testing.T) {
 		wantRowCounts(t, p.api, 1, 2)
 	})
 	t.Run("wrong_code", func(t *testing.T) {
+		t.Parallel()
 		p := newProvAPI(t, migration.Postgres)
 		me := p.withRole("g-1")
 		code := p.SendCode("+919800000001")
@@ -131,6 +134,7 @@ func TestLinkPhone(t *testing.T) {
 		wantRowCounts(t, p.api, 1, 1)
 	})
 	t.Run("held_by_another_user", func(t *testing.T) {
+		t.Parallel()
 		p := newProvAPI(t, migration.Postgres)
 		other := p.SignIn("+919800000001")
 		me := p.withRole("g-1")
@@ -175,9 +179,12 @@ var providerCases = []providerCase{
 }
 
 func TestLinkProvider(t *testing.T) {
+	t.Parallel()
 	for _, pc := range providerCases {
 		t.Run(pc.kind, func(t *testing.T) {
+			t.Parallel()
 			t.Run("ok", func(t *testing.T) {
+				t.Parallel()
 				p := newProvAPI(t, migration.Postgres)
 				me := p.withRole("owner")
 				id := mustLink(t, pc.link(p, me.AccessToken, pc.account(p, "acct-1")))
@@ -190,6 +197,7 @@ func TestLinkProvider(t *testing.T) {
 				wantRowCounts(t, p.api, 1, 2)
 			})
 			t.Run("held_by_another_user", func(t *testing.T) {
+				t.Parallel()
 				p := newProvAPI(t, migration.Postgres)
 				other := mustPair(t, pc.signIn(p, pc.account(p, "acct-1")))
 				me := p.withRole("owner")
@@ -200,6 +208,7 @@ func TestLinkProvider(t *testing.T) {
 				wantRowCounts(t, p.api, 2, 2)
 			})
 			t.Run("callers_own_identity", func(t *testing.T) {
+				t.Parallel()
 				p := newProvAPI(t, migration.Postgres)
 				me := p.withRole("owner")
 				mustLink(t, pc.link(p, me.AccessToken, pc.account(p, "acct-1")))
@@ -207,12 +216,14 @@ func TestLinkProvider(t *testing.T) {
 				wantRowCounts(t, p.api, 1, 2)
 			})
 			t.Run("invalid_token", func(t *testing.T) {
+				t.Parallel()
 				p := newProvAPI(t, migration.Postgres)
 				me := p.withRole("owner")
 				wantAPIError(t, pc.link(p, me.AccessToken, "forged"), http.StatusUnauthorized, pc.badCode)
 				wantRowCounts(t, p.api, 1, 1)
 			})
 			t.Run("device_info_is_unknown_here", func(t *testing.T) {
+				t.Parallel()
 				p := newProvAPI(t, migration.Postgres)
 				me := p.withRole("owner")
 				body := map[string]string{"id_token": "x", "access_token": "x", "device_info": "phone"}
@@ -227,7 +238,9 @@ func TestLinkProvider(t *testing.T) {
 }
 
 func TestLink_Reauth(t *testing.T) {
+	t.Parallel()
 	t.Run("refreshing_does_not_renew_the_window", func(t *testing.T) {
+		t.Parallel()
 		p := newProvAPI(t, migration.Postgres)
 		me := p.withRole("owner")
 		p.Clock.Advance(11 * time.Minute)
@@ -247,6 +260,7 @@ func TestLink_Reauth(t *testing.T) {
 		wantRowCounts(t, p.api, 1, 3)
 	})
 	t.Run("within_ten_minutes", func(t *testing.T) {
+		t.Parallel()
 		p := newProvAPI(t, migration.Postgres)
 		me := p.withRole("owner")
 		p.Clock.Advance(10 * time.Minute)
@@ -262,6 +276,7 @@ func (p *provAPI) fbUserToken(id string) string {
 }
 
 func TestLink_RoleRequired(t *testing.T) {
+	t.Parallel()
 	p := newProvAPI(t, migration.Postgres)
 	me := mustPair(t, p.google(p.googleToken("owner", nil)))
 	own := identityRow(t, p.api, authidentity.ProviderGoogle, "owner").ID.String()
@@ -317,7 +332,9 @@ func (s *statusTally) want(t testing.TB, okStatus, conflictStatus int, code stri
 }
 
 func TestLink_Concurrent(t *testing.T) {
+	t.Parallel()
 	t.Run("same_user_same_google_account", func(t *testing.T) {
+		t.Parallel()
 		p := newProvAPI(t, migration.Postgres)
 		for round := range 3 {
 			me := p.withRole("owner-" + string(rune('a'+round)))
@@ -335,6 +352,7 @@ func TestLink_Concurrent(t *testing.T) {
 		}
 	})
 	t.Run("two_users_same_facebook_account", func(t *testing.T) {
+		t.Parallel()
 		p := newProvAPI(t, migration.Postgres)
 		for round := range 5 {
 			users := []apitest.Tokens{p.withRole("u1-" + string(rune('a'+round))), p.withRole("u2-" + string(rune('a'+round)))}
@@ -351,7 +369,9 @@ func TestLink_Concurrent(t *testing.T) {
 }
 
 func TestUnlinkIdentity(t *testing.T) {
+	t.Parallel()
 	t.Run("two_then_last", func(t *testing.T) {
+		t.Parallel()
 		p := newProvAPI(t, migration.Postgres)
 		me := p.withRole("owner")
 		fb := mustLink(t, p.linkFacebook(me.AccessToken, p.fbUserToken("acct-f")))
@@ -369,6 +389,7 @@ func TestUnlinkIdentity(t *testing.T) {
 		}
 	})
 	t.Run("not_the_callers", func(t *testing.T) {
+		t.Parallel()
 		p := newProvAPI(t, migration.Postgres)
 		other := p.SignIn("+919800000001")
 		me := p.withRole("owner")
@@ -385,6 +406,7 @@ func TestUnlinkIdentity(t *testing.T) {
 		}
 	})
 	t.Run("concurrent_unlink_of_both", func(t *testing.T) {
+		t.Parallel()
 		p := newProvAPI(t, migration.Postgres)
 		for round := range 5 {
 			me := p.withRole("owner-" + string(rune('a'+round)))
@@ -404,6 +426,7 @@ func TestUnlinkIdentity(t *testing.T) {
 }
 
 func TestIdentities_ListedOnMe(t *testing.T) {
+	t.Parallel()
 	p := newProvAPI(t, migration.Postgres)
 	me := p.withRole("owner")
 	mustLink(t, p.linkFacebook(me.AccessToken, p.fbUserToken("acct-f")))

@@ -92,6 +92,7 @@ func runOTPCases(t *testing.T, cases []otpCase) {
 	apitest.ForEachDialect(t, func(t *testing.T, d string) {
 		for _, tc := range cases {
 			t.Run(tc.name, func(t *testing.T) {
+				t.Parallel()
 				tc.run(t, newAPI(t, d, tc.env...))
 			})
 		}
@@ -99,6 +100,7 @@ func runOTPCases(t *testing.T, cases []otpCase) {
 }
 
 func TestOTPSend(t *testing.T) {
+	t.Parallel()
 	runOTPCases(t, []otpCase{
 		{name: "ok_normalises_number", run: func(t *testing.T, a *api) {
 			r := postSend(a, otpPhoneSpaced)
@@ -295,6 +297,7 @@ func TestOTPSend(t *testing.T) {
 // TestOTPSendConcurrent races sends for one number: however many arrive at
 // once, one code is stored and one SMS goes out.
 func TestOTPSendConcurrent(t *testing.T) {
+	t.Parallel()
 	apitest.ForEachDialect(t, func(t *testing.T, d string) {
 		a := newAPI(t, d, "OTP_MAX_SENDS_PER_IP_PER_HOUR=1000")
 		for i := range 5 {

@@ -24,6 +24,7 @@ func otherCode(code string) string {
 }
 
 func TestOTPVerify(t *testing.T) {
+	t.Parallel()
 	runOTPCases(t, []otpCase{
 		{name: "ok_creates_user", run: func(t *testing.T, a *api) {
 			code := a.SendCode(otpPhone)
@@ -153,8 +154,10 @@ func otpSessionCount(t *testing.T, a *api, userID uuid.UUID) int {
 // TestOTPVerifyConcurrent races verifies of one code, each race on a fresh
 // number, five times per dialect.
 func TestOTPVerifyConcurrent(t *testing.T) {
+	t.Parallel()
 	apitest.ForEachDialect(t, func(t *testing.T, d string) {
 		t.Run("one_code_one_sign_in", func(t *testing.T) {
+			t.Parallel()
 			a := newAPI(t, d)
 			for i := range 5 {
 				num := otpTestPhone(i)
@@ -192,6 +195,7 @@ func TestOTPVerifyConcurrent(t *testing.T) {
 			}
 		})
 		t.Run("parallel_wrong_guesses", func(t *testing.T) {
+			t.Parallel()
 			// The daily budget is raised so that it does not answer first:
 			// this case is about the per-code attempts counter.
 			a := newAPI(t, d, "OTP_MAX_ATTEMPTS=5", "OTP_MAX_FAILURES_PER_DAY=1000")
@@ -223,6 +227,7 @@ func TestOTPVerifyConcurrent(t *testing.T) {
 // TestOTPLogs walks send, verify and refresh, then reads the captured log:
 // security events are there, secrets and the plain number are not.
 func TestOTPLogs(t *testing.T) {
+	t.Parallel()
 	a := newAPI(t, migration.Postgres)
 	r := postSend(a, otpPhoneSpaced)
 	if r.Status != http.StatusAccepted {

@@ -2,8 +2,6 @@ package handlers_test
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/rsa"
 	"net/http"
 	"testing"
 	"time"
@@ -123,7 +121,9 @@ func wantStr(t testing.TB, what string, got *string, want string) {
 }
 
 func TestProviderAvailability(t *testing.T) {
+	t.Parallel()
 	t.Run("google_disabled", func(t *testing.T) {
+		t.Parallel()
 		p := newProvAPI(t, migration.Postgres, "GOOGLE_CLIENT_IDS=")
 		wantAPIError(t, p.google(p.googleToken("g-1", nil)), http.StatusNotImplemented, "provider_disabled")
 		if n := p.idp.JWKSFetches(); n != 0 {
@@ -131,6 +131,7 @@ func TestProviderAvailability(t *testing.T) {
 		}
 	})
 	t.Run("google_issuer_down_then_back", func(t *testing.T) {
+		t.Parallel()
 		p := newProvAPI(t, migration.Postgres)
 		p.idp.SetDown(true)
 		wantAPIError(t, p.google(p.googleToken("g-1", nil)), http.StatusServiceUnavailable, "provider_unavailable")
@@ -138,6 +139,7 @@ func TestProviderAvailability(t *testing.T) {
 		mustPair(t, p.google(p.googleToken("g-1", nil)))
 	})
 	t.Run("google_down_on_key_refetch", func(t *testing.T) {
+		t.Parallel()
 		p := newProvAPI(t, migration.Postgres)
 		mustPair(t, p.google(p.googleToken("g-1", nil)))
 		p.idp.RotateKey(t)
@@ -145,6 +147,7 @@ func TestProviderAvailability(t *testing.T) {
 		wantAPIError(t, p.google(p.googleToken("g-1", nil)), http.StatusServiceUnavailable, "provider_unavailable")
 	})
 	t.Run("google_slow", func(t *testing.T) {
+		t.Parallel()
 		p := newProvAPI(t, migration.Postgres, "PROVIDER_TIMEOUT=300ms")
 		p.idp.SetDelay(2 * time.Second)
 		start := time.Now()
@@ -154,6 +157,7 @@ func TestProviderAvailability(t *testing.T) {
 		}
 	})
 	t.Run("google_slow_key_refetch", func(t *testing.T) {
+		t.Parallel()
 		p := newProvAPI(t, migration.Postgres, "PROVIDER_TIMEOUT=300ms")
 		mustPair(t, p.google(p.googleToken("g-1", nil)))
 		p.idp.RotateKey(t)
@@ -165,6 +169,7 @@ func TestProviderAvailability(t *testing.T) {
 		}
 	})
 	t.Run("facebook_disabled", func(t *testing.T) {
+		t.Parallel()
 		for _, env := range [][]string{
 			{"FACEBOOK_APP_ID=", "FACEBOOK_APP_SECRET="},
 			{"FACEBOOK_APP_SECRET="},
@@ -179,6 +184,7 @@ func TestProviderAvailability(t *testing.T) {
 		}
 	})
 	t.Run("facebook_graph_down", func(t *testing.T) {
+		t.Parallel()
 		p := newProvAPI(t, migration.Postgres)
 		p.fbUser("EAA-1", "fb-1")
 		p.graph.SetDown(true)
@@ -186,6 +192,7 @@ func TestProviderAvailability(t *testing.T) {
 		wantRowCounts(t, p.api, 0, 0)
 	})
 	t.Run("facebook_slow", func(t *testing.T) {
+		t.Parallel()
 		p := newProvAPI(t, migration.Postgres, "PROVIDER_TIMEOUT=300ms")
 		p.fbUser("EAA-1", "fb-1")
 		p.graph.SetDelay(2 * time.Second)
@@ -198,6 +205,7 @@ func TestProviderAvailability(t *testing.T) {
 }
 
 func TestProviderSignIn_WrongTokenField(t *testing.T) {
+	t.Parallel()
 	p := newProvAPI(t, migration.Postgres)
 	tests := []struct {
 		name      string
@@ -230,6 +238,7 @@ func TestProviderSignIn_WrongTokenField(t *testing.T) {
 // TestProviderSignIn_NeverLinksByEmail: a Google account whose verified
 // email equals an existing Facebook identity's email gets its own user.
 func TestProviderSignIn_NeverLinksByEmail(t *testing.T) {
+	t.Parallel()
 	p := newProvAPI(t, migration.Postgres)
 	p.graph.AddUser("EAA-1", fakegraph.User{ID: "fb-1", Name: "Same", Email: "same@example.com"})
 	fb := mustPair(t, p.facebook("EAA-1"))
@@ -247,11 +256,9 @@ func TestProviderSignIn_NeverLinksByEmail(t *testing.T) {
 // TestProviderSignIn_NoSecretsInLogs walks successes and failures of both
 // providers and checks that no token, proof or app secret reaches the log.
 func TestProviderSignIn_NoSecretsInLogs(t *testing.T) {
+	t.Parallel()
 	p := newProvAPI(t, migration.Postgres, "PROVIDER_TIMEOUT=300ms")
-	otherKey, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
+	otherKey := fakeidp.ForeignKey(t)
 	idTok := p.googleToken("g-1", nil)
 	g := mustPair(t, p.google(idTok))
 	forged := p.idp.SignWith(t, otherKey, "k1", p.googleClaims("g-2", nil))

@@ -36,6 +36,7 @@ func errorOf(t *testing.T, r apitest.Resp) (code, field string) {
 }
 
 func TestRequestValidation(t *testing.T) {
+	t.Parallel()
 	const send, me = "/v1/auth/otp/send", "/v1/me"
 	big := []byte(`{"phone":"` + strings.Repeat("1", 70_000) + `"}`)
 	tests := []struct {
@@ -80,6 +81,7 @@ func TestRequestValidation(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			a := newAPI(t, migration.Postgres)
 			header := map[string]string{}
 			if tc.signIn {
@@ -116,6 +118,7 @@ func TestRequestValidation(t *testing.T) {
 // TestRequestBodyTooLargeChunked sends an oversized body without a
 // Content-Length, so only the reader's cap can catch it.
 func TestRequestBodyTooLargeChunked(t *testing.T) {
+	t.Parallel()
 	a := newAPI(t, migration.Postgres)
 	body := io.MultiReader(strings.NewReader(`{"phone":"`), strings.NewReader(strings.Repeat("1", 70_000)), strings.NewReader(`"}`))
 	req, err := http.NewRequest("POST", a.Server.URL+"/v1/auth/otp/send", body)
@@ -145,6 +148,7 @@ type meUser struct {
 }
 
 func TestProfileUpdate(t *testing.T) {
+	t.Parallel()
 	longURL := func(n int) string { return "https://img.example/" + strings.Repeat("a", n-len("https://img.example/")) }
 	tests := []struct {
 		name  string
@@ -164,6 +168,7 @@ func TestProfileUpdate(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			a := newAPI(t, migration.Postgres)
 			p := a.SignIn("+919812345670")
 			var before, after, got meUser
@@ -211,7 +216,9 @@ func sameOptional(got *string, body map[string]string, key string) bool {
 }
 
 func TestRoleSet(t *testing.T) {
+	t.Parallel()
 	t.Run("invalid_roles", func(t *testing.T) {
+		t.Parallel()
 		a := newAPI(t, migration.Postgres)
 		p := a.SignIn("+919812345670")
 		for _, role := range []string{"admin", "boss", "", "Creator", " creator"} {
@@ -226,6 +233,7 @@ func TestRoleSet(t *testing.T) {
 		}
 	})
 	t.Run("set_once", func(t *testing.T) {
+		t.Parallel()
 		a := newAPI(t, migration.Postgres)
 		p := a.SignIn("+919812345670")
 		r := a.Call("PUT", "/v1/me/role", p.AccessToken, map[string]string{"role": "brand"})
@@ -248,6 +256,7 @@ func TestRoleSet(t *testing.T) {
 	})
 	apitest.ForEachDialect(t, func(t *testing.T, d string) {
 		t.Run("race", func(t *testing.T) {
+			t.Parallel()
 			a := newAPI(t, d)
 			for i := range 10 {
 				p := a.SignIn(otpTestPhone(i))
@@ -301,6 +310,7 @@ func accessClaims(t *testing.T, token string) map[string]any {
 // TestRequestRouting calls undocumented routes directly: the spec
 // validator would reject them.
 func TestRequestRouting(t *testing.T) {
+	t.Parallel()
 	a := newAPI(t, migration.Postgres)
 	for _, tc := range []struct {
 		method, path string
@@ -330,6 +340,7 @@ func TestRequestRouting(t *testing.T) {
 }
 
 func TestProxyClientIP(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name    string
 		env     []string
@@ -341,6 +352,7 @@ func TestProxyClientIP(t *testing.T) {
 		{name: "other_proxy_trusted", env: []string{"TRUSTED_PROXIES=10.0.0.0/8"}, allowed: 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			a := newAPI(t, migration.Postgres, append([]string{"OTP_MAX_SENDS_PER_IP_PER_HOUR=2"}, tc.env...)...)
 			for i, xff := range []string{"203.0.113.1", "203.0.113.2", "198.51.100.7, 203.0.113.3"} {
 				body, _ := json.Marshal(map[string]string{"phone": otpTestPhone(i)})
@@ -358,6 +370,7 @@ func TestProxyClientIP(t *testing.T) {
 }
 
 func TestJWKS(t *testing.T) {
+	t.Parallel()
 	a := newAPI(t, migration.Postgres)
 	r := a.Call("GET", "/.well-known/jwks.json", "", nil)
 	if r.Status != http.StatusOK {
@@ -400,6 +413,7 @@ func tokenHeader(t *testing.T, token string) map[string]any {
 }
 
 func TestOpenAPIServed(t *testing.T) {
+	t.Parallel()
 	a := newAPI(t, migration.Postgres)
 	r := a.Call("GET", "/openapi.yaml", "", nil)
 	if r.Status != http.StatusOK || !bytes.HasPrefix(r.Body, []byte("openapi:")) {

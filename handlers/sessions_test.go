@@ -34,8 +34,10 @@ func wantRefreshError(t *testing.T, r apitest.Resp, code string) {
 }
 
 func TestRefresh_Rotation(t *testing.T) {
+	t.Parallel()
 	apitest.ForEachDialect(t, func(t *testing.T, d string) {
 		t.Run("old_token_dies_grace_returns_same_token", func(t *testing.T) {
+			t.Parallel()
 			a := newAPI(t, d)
 			p0 := a.SignIn("+919876543210")
 			p1 := a.mustRefresh(p0.RefreshToken)
@@ -53,6 +55,7 @@ func TestRefresh_Rotation(t *testing.T) {
 			}
 		})
 		t.Run("reuse_after_grace_revokes_session", func(t *testing.T) {
+			t.Parallel()
 			a := newAPI(t, d)
 			p0 := a.SignIn("+919876543210")
 			p1 := a.mustRefresh(p0.RefreshToken)
@@ -67,6 +70,7 @@ func TestRefresh_Rotation(t *testing.T) {
 			}
 		})
 		t.Run("older_ancestor_revokes_session", func(t *testing.T) {
+			t.Parallel()
 			a := newAPI(t, d)
 			p0 := a.SignIn("+919876543210")
 			p := p0
@@ -78,6 +82,7 @@ func TestRefresh_Rotation(t *testing.T) {
 			wantRefreshError(t, a.Refresh(p.RefreshToken), "invalid_refresh_token")
 		})
 		t.Run("reuse_detected_after_restart", func(t *testing.T) {
+			t.Parallel()
 			a := newAPI(t, d)
 			p0 := a.SignIn("+919876543210")
 			a.mustRefresh(p0.RefreshToken)
@@ -86,6 +91,7 @@ func TestRefresh_Rotation(t *testing.T) {
 			wantRefreshError(t, a.Refresh(p0.RefreshToken), "refresh_token_reused")
 		})
 		t.Run("forged_secret_does_not_revoke", func(t *testing.T) {
+			t.Parallel()
 			a := newAPI(t, d)
 			p0 := a.SignIn("+919876543210")
 			forged := []byte(p0.RefreshToken)
@@ -94,6 +100,7 @@ func TestRefresh_Rotation(t *testing.T) {
 			a.mustRefresh(p0.RefreshToken) // the session survived
 		})
 		t.Run("garbage", func(t *testing.T) {
+			t.Parallel()
 			a := newAPI(t, d)
 			for _, tok := range []string{"", "x", strings.Repeat("A", 75), uuid.NewString()} {
 				wantRefreshError(t, a.Refresh(tok), "invalid_refresh_token")
@@ -103,14 +110,17 @@ func TestRefresh_Rotation(t *testing.T) {
 }
 
 func TestRefresh_Expiry(t *testing.T) {
+	t.Parallel()
 	apitest.ForEachDialect(t, func(t *testing.T, d string) {
 		t.Run("idle_expiry", func(t *testing.T) {
+			t.Parallel()
 			a := newAPI(t, d)
 			p := a.SignIn("+919876543210")
 			a.Clock.Advance(a.Config.Sessions.RefreshTokenTTL + time.Second)
 			wantRefreshError(t, a.Refresh(p.RefreshToken), "invalid_refresh_token")
 		})
 		t.Run("refresh_moves_idle_expiry_but_not_past_max_age", func(t *testing.T) {
+			t.Parallel()
 			a := newAPI(t, d, "REFRESH_TOKEN_TTL=1h", "SESSION_MAX_AGE=2h")
 			p := a.SignIn("+919876543210")
 			sessionStart := a.Clock.Now().Add(-a.Config.OTP.ResendCooldown) // signIn advanced the clock
@@ -131,6 +141,7 @@ func TestRefresh_Expiry(t *testing.T) {
 // TestRefresh_Concurrent sends 50 refreshes of one token at once: exactly
 // one rotation happens, and every caller gets that same new token.
 func TestRefresh_Concurrent(t *testing.T) {
+	t.Parallel()
 	apitest.ForEachDialect(t, func(t *testing.T, d string) {
 		a := newAPI(t, d)
 		for round := range 5 {
@@ -177,6 +188,7 @@ func sessionOf(t *testing.T, a *api, access string) uuid.UUID {
 // TestRefresh_RacingLogout races a refresh against a logout of the same
 // session: whatever the order, no working token is left behind.
 func TestRefresh_RacingLogout(t *testing.T) {
+	t.Parallel()
 	apitest.ForEachDialect(t, func(t *testing.T, d string) {
 		a := newAPI(t, d, manySends...)
 		for round := range 20 {
@@ -213,6 +225,7 @@ func TestRefresh_RacingLogout(t *testing.T) {
 }
 
 func TestDeviceLimit_EvictsOldest(t *testing.T) {
+	t.Parallel()
 	apitest.ForEachDialect(t, func(t *testing.T, d string) {
 		a := newAPI(t, d, manySends...)
 		var pairs []apitest.Tokens

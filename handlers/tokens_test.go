@@ -91,6 +91,7 @@ func getMeWith(a *api, authorization string) apitest.Resp {
 }
 
 func TestAccessTokenForgeries(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		// auth builds the Authorization header from the real pair p.
@@ -201,6 +202,7 @@ func TestAccessTokenForgeries(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			a := newAPI(t, migration.Postgres)
 			p := a.SignIn("+919812345670")
 			r := getMeWith(a, tc.auth(t, a, p))
@@ -269,8 +271,10 @@ const (
 )
 
 func TestSessions(t *testing.T) {
+	t.Parallel()
 	apitest.ForEachDialect(t, func(t *testing.T, d string) {
 		t.Run("list_marks_current", func(t *testing.T) {
+			t.Parallel()
 			a := newAPI(t, d)
 			p1, p2 := a.SignIn(tokPhoneA), a.SignIn(tokPhoneA)
 			for _, p := range []apitest.Tokens{p1, p2} {
@@ -293,6 +297,7 @@ func TestSessions(t *testing.T) {
 			}
 		})
 		t.Run("delete_other_users_session", func(t *testing.T) {
+			t.Parallel()
 			a := newAPI(t, d)
 			pa, pb := a.SignIn(tokPhoneA), a.SignIn(tokPhoneB)
 			wantAPIError(t, a.Call("DELETE", "/v1/me/sessions/"+sidOf(t, pb.AccessToken), pa.AccessToken, nil), http.StatusNotFound, "not_found")
@@ -304,6 +309,7 @@ func TestSessions(t *testing.T) {
 			}
 		})
 		t.Run("delete_unknown", func(t *testing.T) {
+			t.Parallel()
 			a := newAPI(t, d)
 			p := a.SignIn(tokPhoneA)
 			for _, id := range []string{uuid.NewString(), "not-a-uuid"} {
@@ -314,6 +320,7 @@ func TestSessions(t *testing.T) {
 			}
 		})
 		t.Run("delete_own_other_session", func(t *testing.T) {
+			t.Parallel()
 			a := newAPI(t, d)
 			p1, p2 := a.SignIn(tokPhoneA), a.SignIn(tokPhoneA)
 			if r := a.Call("DELETE", "/v1/me/sessions/"+sidOf(t, p1.AccessToken), p2.AccessToken, nil); r.Status != http.StatusNoContent {
@@ -332,9 +339,11 @@ func TestSessions(t *testing.T) {
 }
 
 func TestLogout(t *testing.T) {
+	t.Parallel()
 	const logout = "/v1/auth/logout"
 	apitest.ForEachDialect(t, func(t *testing.T, d string) {
 		t.Run("bearer", func(t *testing.T) {
+			t.Parallel()
 			a := newAPI(t, d)
 			p, other := a.SignIn(tokPhoneA), a.SignIn(tokPhoneA)
 			if r := a.Call("POST", logout, p.AccessToken, nil); r.Status != http.StatusNoContent {
@@ -348,6 +357,7 @@ func TestLogout(t *testing.T) {
 			}
 		})
 		t.Run("refresh_token_body", func(t *testing.T) {
+			t.Parallel()
 			a := newAPI(t, d)
 			p := a.SignIn(tokPhoneA)
 			for i := range 2 {
@@ -362,6 +372,7 @@ func TestLogout(t *testing.T) {
 			wantAPIError(t, a.Refresh(p.RefreshToken), http.StatusUnauthorized, "invalid_refresh_token")
 		})
 		t.Run("refresh_token_body_unknown", func(t *testing.T) {
+			t.Parallel()
 			a := newAPI(t, d)
 			p := a.SignIn(tokPhoneA)
 			for _, tok := range []string{"garbage", p.RefreshToken[:len(p.RefreshToken)-2] + "AA"} {
@@ -374,6 +385,7 @@ func TestLogout(t *testing.T) {
 			}
 		})
 		t.Run("scope_others", func(t *testing.T) {
+			t.Parallel()
 			a := newAPI(t, d)
 			p1, p2, p3 := a.SignIn(tokPhoneA), a.SignIn(tokPhoneA), a.SignIn(tokPhoneA)
 			b := a.SignIn(tokPhoneB)
@@ -393,6 +405,7 @@ func TestLogout(t *testing.T) {
 			}
 		})
 		t.Run("scope_global", func(t *testing.T) {
+			t.Parallel()
 			a := newAPI(t, d)
 			p1, p2 := a.SignIn(tokPhoneA), a.SignIn(tokPhoneA)
 			b := a.SignIn(tokPhoneB)
@@ -408,6 +421,7 @@ func TestLogout(t *testing.T) {
 			wantUnauthorized(t, a.Call("GET", "/v1/me", p2.AccessToken, nil))
 		})
 		t.Run("scope_bogus", func(t *testing.T) {
+			t.Parallel()
 			a := newAPI(t, d)
 			p := a.SignIn(tokPhoneA)
 			wantAPIError(t, a.Call("POST", logout+"?scope=bogus", p.AccessToken, nil), http.StatusBadRequest, "invalid_request")
@@ -416,6 +430,7 @@ func TestLogout(t *testing.T) {
 			}
 		})
 		t.Run("no_credentials", func(t *testing.T) {
+			t.Parallel()
 			a := newAPI(t, d)
 			p := a.SignIn(tokPhoneA)
 			wantUnauthorized(t, a.Call("POST", logout, "", nil))

@@ -13,6 +13,7 @@ import (
 )
 
 func TestCleanup_Run(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	db := testdb.New(t)
 	now := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
@@ -43,6 +44,7 @@ func TestCleanup_Run(t *testing.T) {
 // TestCleanup_OneInstanceAtATime holds the cleanup lock in a transaction,
 // as a second instance mid-run would, and checks this run steps aside.
 func TestCleanup_OneInstanceAtATime(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	db := testdb.New(t)
 	now := time.Now()

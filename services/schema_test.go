@@ -17,6 +17,7 @@ import (
 // it: unique sign-in methods, cascading deletes, enum types, timestamps.
 
 func TestSchema_ProviderUnique(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	db := testdb.New(t)
 	a := db.Client.User.Create().SaveX(ctx)
@@ -39,6 +40,7 @@ func TestSchema_ProviderUnique(t *testing.T) {
 }
 
 func TestSchema_CascadeDeletesWithUser(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	db := testdb.New(t)
 	u := db.Client.User.Create().SaveX(ctx)
@@ -61,6 +63,7 @@ func TestSchema_CascadeDeletesWithUser(t *testing.T) {
 }
 
 func TestSchema_EnumsRefusedByDatabase(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	db := testdb.New(t)
 	for _, tc := range []struct{ name, stmt string }{
@@ -92,6 +95,7 @@ func TestSchema_EnumsRefusedByDatabase(t *testing.T) {
 }
 
 func TestSchema_Defaults(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	db := testdb.New(t)
 	// A row inserted by hand gets its id and timestamps from the database.
@@ -105,6 +109,7 @@ func TestSchema_Defaults(t *testing.T) {
 }
 
 func TestSchema_UpdatedAtMovesOnUpdate(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	db := testdb.New(t)
 	created := db.Client.User.Create().SaveX(ctx)

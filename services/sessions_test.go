@@ -30,8 +30,10 @@ func newSessions(t *testing.T, client *ent.Client, dialect string) *services.Ses
 // TestSessions_DeviceLimitConcurrent signs one user in 20 times at once:
 // the user row lock keeps the count at MAX_SESSIONS_PER_USER.
 func TestSessions_DeviceLimitConcurrent(t *testing.T) {
+	t.Parallel()
 	for _, d := range []string{migration.Postgres, migration.SQLite} {
 		t.Run(d, func(t *testing.T) {
+			t.Parallel()
 			var client *ent.Client
 			if d == migration.Postgres {
 				client = testdb.New(t).Client

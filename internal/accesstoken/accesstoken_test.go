@@ -176,6 +176,7 @@ func with(c jwt.MapClaims, k string, v any) jwt.MapClaims {
 }
 
 func TestIssuer_RoundTrip(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	tests := []struct {
 		name   string
@@ -254,6 +255,7 @@ func checkPayload(t *testing.T, p map[string]any, role string) {
 }
 
 func TestIssuer_Issue_UniqueJTI(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	a, b := segment(t, issue(t, f.es, ""), 1), segment(t, issue(t, f.es, ""), 1)
 	if a["jti"] == b["jti"] {
@@ -262,6 +264,7 @@ func TestIssuer_Issue_UniqueJTI(t *testing.T) {
 }
 
 func TestIssuer_Verify_Rejects(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	otherKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -398,6 +401,7 @@ func TestIssuer_Verify_Rejects(t *testing.T) {
 // TestIssuer_Verify_HandSigned is the control for the forgeries above: the
 // hand-signing helper with our key and nothing spoiled is accepted.
 func TestIssuer_Verify_HandSigned(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	tests := []struct {
 		name   string
@@ -435,6 +439,7 @@ func tamper(t *testing.T, token, claim string, value any) string {
 }
 
 func TestIssuer_Verify_Clock(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	exp := t0.Add(testTTL)
 	tests := []struct {
@@ -466,6 +471,7 @@ func TestIssuer_Verify_Clock(t *testing.T) {
 }
 
 func TestIssuer_Issue_NilIDs(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	tests := []struct {
 		name          string

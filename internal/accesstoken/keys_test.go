@@ -20,6 +20,7 @@ import (
 )
 
 func TestNew(t *testing.T) {
+	t.Parallel()
 	keyPEM, err := accesstoken.GenerateES256PEM()
 	if err != nil {
 		t.Fatal(err)
@@ -120,6 +121,7 @@ func checkNoSecrets(t *testing.T, msg string, cfg accesstoken.Config) {
 }
 
 func TestIssuer_JWKS(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	keys := jwksKeys(t, f.es)
 	if len(keys) != 1 {
@@ -164,6 +166,7 @@ func TestIssuer_JWKS(t *testing.T) {
 // TestIssuer_JWKS_Padding uses a key whose X or Y starts with a zero byte,
 // which must still be encoded as 32 bytes.
 func TestIssuer_JWKS_Padding(t *testing.T) {
+	t.Parallel()
 	var key *ecdsa.PrivateKey
 	for n := 0; key == nil && n < 5000; n++ {
 		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)

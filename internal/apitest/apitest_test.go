@@ -52,6 +52,7 @@ func jsonHeader() http.Header {
 }
 
 func TestLoad_ValidatesTheSpec(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	loader := openapi3.NewLoader()
 	doc, err := loader.LoadFromFile(specPath)
@@ -87,6 +88,7 @@ func TestLoad_ValidatesTheSpec(t *testing.T) {
 }
 
 func TestLoad_Caches(t *testing.T) {
+	t.Parallel()
 	a, b := Load(t, specPath), Load(t, "./"+specPath)
 	if a != b {
 		t.Errorf("got two loads of one file, want one shared *Spec")
@@ -94,6 +96,7 @@ func TestLoad_Caches(t *testing.T) {
 }
 
 func TestSpec_CheckResponse(t *testing.T) {
+	t.Parallel()
 	spec := Load(t, specPath)
 	yamlBody, err := os.ReadFile(specPath)
 	if err != nil {
@@ -179,6 +182,7 @@ func TestSpec_CheckResponse(t *testing.T) {
 }
 
 func TestSpec_CheckResponse_TruncatesBody(t *testing.T) {
+	t.Parallel()
 	spec := Load(t, specPath)
 	rec := newRecorder(t)
 	body := `{"status":"ok","pad":"` + strings.Repeat("x", 2000) + `"}`
@@ -192,6 +196,7 @@ func TestSpec_CheckResponse_TruncatesBody(t *testing.T) {
 }
 
 func TestSpec_CheckResponse_Concurrent(t *testing.T) {
+	t.Parallel()
 	spec := Load(t, specPath)
 	start := make(chan struct{})
 	var wg sync.WaitGroup

@@ -81,6 +81,7 @@ func TestServe_EmbeddedDefault(t *testing.T) {
 }
 
 func TestServe_Postgres(t *testing.T) {
+	t.Parallel()
 	db := testdb.Empty(t)
 	base, logs, stop := startServe(t, []string{"HTTP_ADDR=127.0.0.1:0", "DATABASE_URL=" + db.URL, "CLEANUP_INTERVAL=0"})
 	if got := getStatus(t, base+"/readyz"); got != 200 {
@@ -100,6 +101,7 @@ func TestServe_Postgres(t *testing.T) {
 }
 
 func TestServe_BadConfigNamesKey(t *testing.T) {
+	t.Parallel()
 	err := run(context.Background(), []string{"serve"}, []string{"DB_MAX_OPEN_CONNS=0"}, &bytes.Buffer{}, &bytes.Buffer{})
 	if err == nil || !strings.Contains(err.Error(), "DB_MAX_OPEN_CONNS") {
 		t.Fatalf("got %v, want an error naming DB_MAX_OPEN_CONNS", err)
@@ -109,6 +111,7 @@ func TestServe_BadConfigNamesKey(t *testing.T) {
 // TestCommands walks the operator's commands against a fresh PostgreSQL
 // database: status before and after apply, db check, cleanup, schema sql.
 func TestCommands(t *testing.T) {
+	t.Parallel()
 	db := testdb.Empty(t)
 	env := []string{"DATABASE_URL=" + db.URL}
 	dir, err := migration.NewEmbeddedDir(migrations.FS, migration.Dir(migration.Postgres))
@@ -147,6 +150,7 @@ func TestCommands(t *testing.T) {
 }
 
 func TestDBCheck_FailsWithoutDatabase(t *testing.T) {
+	t.Parallel()
 	env := []string{"DATABASE_URL=postgres://postgres@127.0.0.1:1/none?sslmode=disable", "DB_CONNECT_TIMEOUT=1s"}
 	err := run(context.Background(), []string{"db", "check"}, env, &bytes.Buffer{}, &bytes.Buffer{})
 	if err == nil {
@@ -158,3 +162,5 @@ func TestDBCheck_FailsWithoutDatabase(t *testing.T) {
 func run(ctx context.Context, args, env []string, stdout, stderr io.Writer) error {
 	return app.Program{}.Run(ctx, args, env, stdout, stderr)
 }
+
+func TestMain(m *testing.M) { os.Exit(testdb.Main(m)) }

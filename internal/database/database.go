@@ -42,12 +42,15 @@ type Pool struct {
 	ConnMaxIdleTime time.Duration
 	ConnMaxLifetime time.Duration
 	ConnectTimeout  time.Duration
+	// ApplicationName names the connections in pg_stat_activity; empty
+	// keeps the URL's own (or none).
+	ApplicationName string
 }
 
 // OpenPostgres opens a pool on a postgres:// URL and checks it answers
 // within the connect timeout.
 func OpenPostgres(ctx context.Context, rawURL string, p Pool) (*sql.DB, error) {
-	dsn, err := withConnectTimeout(rawURL, p.ConnectTimeout)
+	dsn, err := dsnOf(rawURL, p)
 	if err != nil {
 		return nil, err
 	}
@@ -66,9 +69,10 @@ func OpenPostgres(ctx context.Context, rawURL string, p Pool) (*sql.DB, error) {
 	return db, nil
 }
 
-// withConnectTimeout adds lib/pq's connect_timeout (whole seconds) unless the
-// URL sets one.
-func withConnectTimeout(rawURL string, d time.Duration) (string, error) {
+// dsnOf adds lib/pq's connect_timeout (whole seconds) and the pool's
+// application_name unless the URL sets them.
+func dsnOf(rawURL string, p Pool) (string, error) {
+	d := p.ConnectTimeout
 	u, err := url.Parse(rawURL)
 	if err != nil {
 		return "", fmt.Errorf("open postgres: DATABASE_URL is not a valid URL")
@@ -77,6 +81,9 @@ func withConnectTimeout(rawURL string, d time.Duration) (string, error) {
 	if q.Get("connect_timeout") == "" && d > 0 {
 		secs := int(d.Round(time.Second) / time.Second)
 		q.Set("connect_timeout", fmt.Sprint(max(secs, 1)))
+	}
+	if q.Get("application_name") == "" && p.ApplicationName != "" {
+		q.Set("application_name", p.ApplicationName)
 	}
 	if q.Get("sslmode") == "" && isLocal(u.Hostname()) {
 		q.Set("sslmode", "disable")

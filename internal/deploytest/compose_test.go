@@ -97,6 +97,7 @@ func yamlScalar(v any) string {
 }
 
 func TestCompose(t *testing.T) {
+	t.Parallel()
 	c := readCompose(t)
 
 	t.Run("no_obsolete_version", func(t *testing.T) {
@@ -169,6 +170,7 @@ func TestCompose(t *testing.T) {
 }
 
 func TestDockerfile(t *testing.T) {
+	t.Parallel()
 	data, err := os.ReadFile(dockerfilePath)
 	if err != nil {
 		t.Fatal(err)

@@ -11,6 +11,7 @@ import (
 // TestServer pins the Graph behaviour other packages' tests rely on: a
 // fake that accepted what Graph rejects would let a broken client pass.
 func TestServer(t *testing.T) {
+	t.Parallel()
 	const appID, secret, token = "111", "s3cret", "EAAtoken"
 	appToken := appID + "|" + secret
 	tests := []struct {

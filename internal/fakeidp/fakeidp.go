@@ -88,15 +88,58 @@ func (s *Server) SignWith(t testing.TB, key *rsa.PrivateKey, kid string, claims 
 // key disappears from the JWKS. It returns the new kid.
 func (s *Server) RotateKey(t testing.TB) string {
 	t.Helper()
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatalf("generate rsa key: %v", err)
-	}
+	s.mu.Lock()
+	n := s.kids
+	s.mu.Unlock()
+	key := stock.key(t, n)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.kids++
 	s.key, s.kid = key, fmt.Sprintf("k%d", s.kids)
 	return s.kid
+}
+
+// ForeignKey is an RSA-2048 key no fake issuer ever signs with or
+// publishes, for forging tokens.
+func ForeignKey(t testing.TB) *rsa.PrivateKey {
+	t.Helper()
+	return stock.key(t, -1)
+}
+
+// keyStock generates RSA keys once per process: the n-th key of every
+// fake issuer is the same (they are separate issuers, trusted by separate
+// verifiers), so a test suite pays for a few keys instead of one per test.
+// Generating an RSA-2048 key costs about 50 ms of CPU.
+type keyStock struct {
+	mu      sync.Mutex
+	keys    map[int]*rsa.PrivateKey
+	pending map[int]*sync.Once
+}
+
+var stock = keyStock{keys: map[int]*rsa.PrivateKey{}, pending: map[int]*sync.Once{}}
+
+// key returns key number n (-1: the foreign key), generating it on first use.
+func (k *keyStock) key(t testing.TB, n int) *rsa.PrivateKey {
+	t.Helper()
+	k.mu.Lock()
+	once, ok := k.pending[n]
+	if !ok {
+		once = &sync.Once{}
+		k.pending[n] = once
+	}
+	k.mu.Unlock()
+	once.Do(func() {
+		key, err := rsa.GenerateKey(rand.Reader, 2048)
+		if err != nil {
+			panic(fmt.Sprintf("fakeidp: generate rsa key: %v", err))
+		}
+		k.mu.Lock()
+		k.keys[n] = key
+		k.mu.Unlock()
+	})
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.keys[n]
 }
 
 // SetDelay makes every response wait d first (or until the client gives up).

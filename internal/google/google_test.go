@@ -38,6 +38,7 @@ func newVerifier(idp *fakeidp.Server, timeout time.Duration) *google.Verifier {
 }
 
 func TestVerifier_Verify(t *testing.T) {
+	t.Parallel()
 	idp := fakeidp.New(t)
 	v := newVerifier(idp, 2*time.Second)
 	otherKey, err := rsa.GenerateKey(rand.Reader, 2048)
@@ -118,6 +119,7 @@ func TestVerifier_Verify(t *testing.T) {
 }
 
 func TestVerifier_Disabled(t *testing.T) {
+	t.Parallel()
 	idp := fakeidp.New(t)
 	tok := idp.Token(t, idp.Claims("user-1", webClient, t0))
 	for _, ids := range [][]string{nil, {}, {""}} {
@@ -135,6 +137,7 @@ func TestVerifier_Disabled(t *testing.T) {
 }
 
 func TestVerifier_KeyRotation(t *testing.T) {
+	t.Parallel()
 	idp := fakeidp.New(t)
 	v := newVerifier(idp, 2*time.Second)
 	claims := idp.Claims("user-1", webClient, t0)
@@ -152,6 +155,7 @@ func TestVerifier_KeyRotation(t *testing.T) {
 }
 
 func TestVerifier_IssuerDown(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		// prepare runs before the issuer goes down and returns the token to
@@ -196,6 +200,7 @@ func TestVerifier_IssuerDown(t *testing.T) {
 }
 
 func TestVerifier_SlowIssuer(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name    string
 		prepare func(t *testing.T, idp *fakeidp.Server, v *google.Verifier) string

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -39,6 +40,7 @@ func sqliteDB(t *testing.T) *sql.DB {
 }
 
 func TestApply_FromEmpty(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	for _, tc := range []struct {
 		dialect string
@@ -81,6 +83,7 @@ func TestApply_FromEmpty(t *testing.T) {
 // TestApply_AtlasRevisionRows checks the history rows have the Atlas CLI's
 // layout and content, so the CLI reads our history as its own.
 func TestApply_AtlasRevisionRows(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	db := testdb.Empty(t)
 	dir := embedded(t, migration.Postgres)
@@ -124,8 +127,10 @@ func TestApply_AtlasRevisionRows(t *testing.T) {
 }
 
 func TestApply_RefusesTampering(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	t.Run("edited_without_rehash", func(t *testing.T) {
+		t.Parallel()
 		db := testdb.Empty(t)
 		dir := embedded(t, migration.Postgres)
 		files, _ := dir.Files()
@@ -137,6 +142,7 @@ func TestApply_RefusesTampering(t *testing.T) {
 		}
 	})
 	t.Run("applied_then_edited_and_rehashed", func(t *testing.T) {
+		t.Parallel()
 		db := testdb.Empty(t)
 		dir := embedded(t, migration.Postgres)
 		if _, err := migration.Apply(ctx, db.DB, migration.Postgres, dir); err != nil {
@@ -163,43 +169,55 @@ func TestApply_RefusesTampering(t *testing.T) {
 // database, as several instances booting together would: the advisory lock
 // lets exactly one apply each file.
 func TestApply_Concurrent(t *testing.T) {
-	ctx := context.Background()
+	t.Parallel()
 	for i := 0; i < 3; i++ {
-		db := testdb.Empty(t)
-		const n = 6
-		var (
-			wg    sync.WaitGroup
-			start = make(chan struct{})
-			mu    sync.Mutex
-			total int
-			errs  []error
-		)
-		for range n {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				<-start
-				applied, err := migration.Apply(ctx, db.DB, migration.Postgres, embedded(t, migration.Postgres))
-				mu.Lock()
-				defer mu.Unlock()
-				total += len(applied)
-				if err != nil {
-					errs = append(errs, err)
-				}
-			}()
-		}
-		close(start)
-		wg.Wait()
-		files, _ := embedded(t, migration.Postgres).Files()
-		if len(errs) > 0 || total != len(files) {
-			t.Fatalf("round %d: got %d files applied in all and errors %v; want %d and none", i, total, errs, len(files))
-		}
+		t.Run(fmt.Sprintf("round_%d", i), func(t *testing.T) {
+			t.Parallel()
+			applyConcurrently(t, i)
+		})
+	}
+}
+
+// applyConcurrently starts six appliers at once on one empty database:
+// the migrations must be applied exactly once in all.
+func applyConcurrently(t *testing.T, i int) {
+	t.Helper()
+	ctx := context.Background()
+	db := testdb.Empty(t)
+	const n = 6
+	var (
+		wg    sync.WaitGroup
+		start = make(chan struct{})
+		mu    sync.Mutex
+		total int
+		errs  []error
+	)
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			applied, err := migration.Apply(ctx, db.DB, migration.Postgres, embedded(t, migration.Postgres))
+			mu.Lock()
+			defer mu.Unlock()
+			total += len(applied)
+			if err != nil {
+				errs = append(errs, err)
+			}
+		}()
+	}
+	close(start)
+	wg.Wait()
+	files, _ := embedded(t, migration.Postgres).Files()
+	if len(errs) > 0 || total != len(files) {
+		t.Fatalf("round %d: got %d files applied in all and errors %v; want %d and none", i, total, errs, len(files))
 	}
 }
 
 // TestDrift fails when someone changes the Ent schema without generating a
 // migration, or the desired-state files are stale.
 func TestDrift(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	for _, d := range []string{migration.Postgres, migration.SQLite} {
 		t.Run(d, func(t *testing.T) {
@@ -236,6 +254,7 @@ func TestDrift(t *testing.T) {
 // file (what the Atlas CLI community build reads) and checks a migration
 // diff against it is empty, so the file and the directory describe one schema.
 func TestDesiredSQL_MatchesMigrations(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	db := testdb.Empty(t)
 	text, err := migration.DesiredSQL(ctx, migration.Postgres)
@@ -287,6 +306,7 @@ func describe(t *testing.T, db *sql.DB) string {
 // TestApply_ConcurrentSQLite applies migrations to several SQLite files and
 // to one file from several goroutines at once; none may fail on a lock.
 func TestApply_ConcurrentSQLite(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	shared := sqliteDB(t)
 	var wg sync.WaitGroup

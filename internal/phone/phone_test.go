@@ -20,6 +20,7 @@ func exampleNumber(t *testing.T, region string, typ phonenumbers.PhoneNumberType
 }
 
 func TestNormalize(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name    string
 		raw     string
@@ -70,6 +71,7 @@ func TestNormalize(t *testing.T) {
 }
 
 func TestMask(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		in   string
@@ -91,6 +93,7 @@ func TestMask(t *testing.T) {
 }
 
 func TestRegion(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		in   string

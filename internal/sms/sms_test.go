@@ -77,6 +77,7 @@ func checkSendFailed(t *testing.T, err error, wantInErr string) {
 }
 
 func TestMessage(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		ttl  time.Duration
@@ -96,6 +97,7 @@ func TestMessage(t *testing.T) {
 }
 
 func TestWebhook_Send(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name    string
 		status  int
@@ -140,6 +142,7 @@ func TestWebhook_Send(t *testing.T) {
 }
 
 func TestWebhook_SendDeadline(t *testing.T) {
+	t.Parallel()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// Reading the body lets the server notice the client hanging up,
 		// which cancels r.Context() and keeps srv.Close from waiting 2s.
@@ -168,6 +171,7 @@ func TestWebhook_SendDeadline(t *testing.T) {
 }
 
 func TestWebhook_SendBadURLHidesURL(t *testing.T) {
+	t.Parallel()
 	s := NewWebhook(http.DefaultClient, "http://hooks.example\x7f/?token=s3cret", testTTL)
 
 	err := s.Send(context.Background(), testTo, testCode)
@@ -179,6 +183,7 @@ func TestWebhook_SendBadURLHidesURL(t *testing.T) {
 }
 
 func TestTwilio_Send(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name    string
 		status  int
@@ -240,6 +245,7 @@ func TestTwilio_Send(t *testing.T) {
 }
 
 func TestNewTwilio_DefaultBaseURL(t *testing.T) {
+	t.Parallel()
 	s := NewTwilio(nil, "", "AC123", "tok", "+15005550006", testTTL).(*twilioSender)
 
 	if want := "https://api.twilio.com/2010-04-01/Accounts/AC123/Messages.json"; s.endpoint != want {
@@ -248,6 +254,7 @@ func TestNewTwilio_DefaultBaseURL(t *testing.T) {
 }
 
 func TestLog_Send(t *testing.T) {
+	t.Parallel()
 	var buf bytes.Buffer
 	s := NewLog(slog.New(slog.NewTextHandler(&buf, nil)), testTTL)
 

@@ -61,7 +61,10 @@ var (
 func New(t testing.TB) *DB {
 	t.Helper()
 	admin := adminDB(t)
-	templateOnce.Do(func() { templateName, templateErr = ensureTemplate(admin) })
+	templateOnce.Do(func() {
+		sweep(context.Background(), admin, time.Now())
+		templateName, templateErr = ensureTemplate(admin)
+	})
 	if templateErr != nil {
 		t.Fatalf("testdb: build template: %v", templateErr)
 	}
@@ -77,18 +80,35 @@ func Empty(t testing.TB) *DB {
 
 func create(t testing.TB, admin *sql.DB, template string) *DB {
 	t.Helper()
-	s, err := database.CreateScratch(context.Background(), admin, ServerURL(), "agency_test_", template,
-		database.Pool{MaxOpenConns: 30, MaxIdleConns: 30, ConnectTimeout: 5 * time.Second})
+	ctx := context.Background()
+	reusable := template != "template0"
+	s, err := reused.take(ctx, reusable)
+	if s == nil && err == nil {
+		s, err = database.CreateScratch(ctx, admin, ServerURL(), scratchPrefix(time.Now()), template, testPool)
+		if err == nil && reusable {
+			if err = reused.remember(ctx, s); err != nil {
+				_ = s.Drop(ctx)
+			}
+		}
+	}
 	if err != nil {
 		t.Fatalf("testdb: %v", err)
 	}
 	t.Cleanup(func() {
-		if err := s.Drop(context.Background()); err != nil {
+		if reusable && reused.put(ctx, admin, s) {
+			return
+		}
+		if err := s.Drop(ctx); err != nil {
 			t.Errorf("testdb: %v", err)
 		}
 	})
 	return &DB{DB: s.DB, URL: s.URL, Client: database.NewClient(s.DB, migration.Postgres)}
 }
+
+// testPool sizes each test's connection pool: the service's default
+// DB_MAX_OPEN_CONNS, so parallel tests and the two test binaries go test
+// runs at once stay within PostgreSQL's default 100 connections.
+var testPool = database.Pool{MaxOpenConns: 10, MaxIdleConns: 10, ConnectTimeout: 5 * time.Second, ApplicationName: "agency_testdb"}
 
 var (
 	adminOnce sync.Once
