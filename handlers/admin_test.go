@@ -127,7 +127,7 @@ func TestAdminGrant(t *testing.T) {
 			t.Parallel()
 			a := newAPI(t, d)
 			p := a.SignIn("+919800000099")
-			wantAPIError(t, listUsers(a, p.AccessToken, nil), http.StatusForbidden, "forbidden")
+			apitest.WantError(t, listUsers(a, p.AccessToken, nil), http.StatusForbidden, "forbidden")
 			if _, err := runGrant(t, a, "--phone", "+919800000099"); err != nil {
 				t.Fatalf("admin grant: %v", err)
 			}
@@ -219,7 +219,7 @@ func TestAdmin_NonAdminRefused(t *testing.T) {
 				if route.method == "PUT" {
 					body = map[string]string{"role": "admin"}
 				}
-				wantAPIError(t, a.Call(route.method, route.path, c.bearer, body), c.wantStatus, c.wantCode)
+				apitest.WantError(t, a.Call(route.method, route.path, c.bearer, body), c.wantStatus, c.wantCode)
 			})
 		}
 	}
@@ -254,7 +254,7 @@ func TestAdminGetUser(t *testing.T) {
 		t.Fatalf("session_count: got %d, want 2", *u.SessionCount)
 	}
 	for _, id := range []string{uuid.NewString(), "not-a-uuid"} {
-		wantAPIError(t, p.Call("GET", "/v1/admin/users/"+id, admin.AccessToken, nil), http.StatusNotFound, "not_found")
+		apitest.WantError(t, p.Call("GET", "/v1/admin/users/"+id, admin.AccessToken, nil), http.StatusNotFound, "not_found")
 	}
 }
 
@@ -268,7 +268,7 @@ func TestAdminSetRole(t *testing.T) {
 	}
 
 	t.Run("promote_applies_to_existing_token", func(t *testing.T) {
-		wantAPIError(t, listUsers(a, target.AccessToken, nil), http.StatusForbidden, "forbidden")
+		apitest.WantError(t, listUsers(a, target.AccessToken, nil), http.StatusForbidden, "forbidden")
 		u := mustDetail(t, setRole(target.User.ID, map[string]string{"role": "admin"}))
 		wantStr(t, "role in the answer", u.Role, "admin")
 		mustPage(t, listUsers(a, target.AccessToken, nil))
@@ -277,13 +277,13 @@ func TestAdminSetRole(t *testing.T) {
 	t.Run("demote_applies_to_existing_token", func(t *testing.T) {
 		u := mustDetail(t, setRole(target.User.ID, map[string]string{"role": "creator"}))
 		wantStr(t, "role in the answer", u.Role, "creator")
-		wantAPIError(t, listUsers(a, target.AccessToken, nil), http.StatusForbidden, "forbidden")
-		wantAPIError(t, a.Call("GET", "/v1/admin/users/"+admin.User.ID, target.AccessToken, nil), http.StatusForbidden, "forbidden")
+		apitest.WantError(t, listUsers(a, target.AccessToken, nil), http.StatusForbidden, "forbidden")
+		apitest.WantError(t, a.Call("GET", "/v1/admin/users/"+admin.User.ID, target.AccessToken, nil), http.StatusForbidden, "forbidden")
 		wantEvent(t, a, "admin_role_set", "admin_id="+admin.User.ID, "target_user_id="+target.User.ID, "role=creator")
 	})
 	t.Run("invalid_role", func(t *testing.T) {
 		for _, role := range []string{"boss", "", "none", "Admin", " admin"} {
-			wantAPIError(t, setRole(target.User.ID, map[string]string{"role": role}), http.StatusUnprocessableEntity, "invalid_role")
+			apitest.WantError(t, setRole(target.User.ID, map[string]string{"role": role}), http.StatusUnprocessableEntity, "invalid_role")
 		}
 		r := setRole(target.User.ID, map[string]string{})
 		if code, field := errorOf(t, r); r.Status != http.StatusBadRequest || code != "invalid_request" || field != "role" {
@@ -295,7 +295,7 @@ func TestAdminSetRole(t *testing.T) {
 	})
 	t.Run("unknown_user", func(t *testing.T) {
 		for _, id := range []string{uuid.NewString(), "not-a-uuid"} {
-			wantAPIError(t, setRole(id, map[string]string{"role": "brand"}), http.StatusNotFound, "not_found")
+			apitest.WantError(t, setRole(id, map[string]string{"role": "brand"}), http.StatusNotFound, "not_found")
 		}
 	})
 }
@@ -314,8 +314,8 @@ func TestAdminEndSessions(t *testing.T) {
 		t.Fatalf("end sessions: got %d %s, want 204", r.Status, r.Body)
 	}
 	for _, p := range []apitest.Tokens{first, second} {
-		wantRefreshError(t, a.Refresh(p.RefreshToken), "invalid_refresh_token")
-		wantAPIError(t, a.Call("GET", "/v1/me", p.AccessToken, nil), http.StatusUnauthorized, "unauthorized")
+		apitest.WantError(t, a.Refresh(p.RefreshToken), http.StatusUnauthorized, "invalid_refresh_token")
+		apitest.WantError(t, a.Call("GET", "/v1/me", p.AccessToken, nil), http.StatusUnauthorized, "unauthorized")
 	}
 	if n := sessionRows(t, a, first.User.ID); n != 0 {
 		t.Fatalf("target sessions after: got %d, want 0", n)
@@ -325,7 +325,7 @@ func TestAdminEndSessions(t *testing.T) {
 	}
 	mustPage(t, listUsers(a, admin.AccessToken, nil)) // the admin's own session is untouched
 	wantEvent(t, a, "admin_sessions_ended", "admin_id="+admin.User.ID, "target_user_id="+first.User.ID)
-	wantAPIError(t, a.Call("DELETE", "/v1/admin/users/"+uuid.NewString()+"/sessions", admin.AccessToken, nil),
+	apitest.WantError(t, a.Call("DELETE", "/v1/admin/users/"+uuid.NewString()+"/sessions", admin.AccessToken, nil),
 		http.StatusNotFound, "not_found")
 }
 
@@ -355,9 +355,9 @@ func TestAdminDeleteUser(t *testing.T) {
 		if n := sessionRows(t, p.api, target.User.ID); n != 0 {
 			t.Fatalf("session rows after delete: got %d, want 0", n)
 		}
-		wantAPIError(t, p.Call("GET", "/v1/me", target.AccessToken, nil), http.StatusUnauthorized, "unauthorized")
-		wantAPIError(t, p.Call("GET", "/v1/admin/users/"+target.User.ID, admin.AccessToken, nil), http.StatusNotFound, "not_found")
-		wantAPIError(t, p.Call("DELETE", "/v1/admin/users/"+target.User.ID, admin.AccessToken, nil), http.StatusNotFound, "not_found")
+		apitest.WantError(t, p.Call("GET", "/v1/me", target.AccessToken, nil), http.StatusUnauthorized, "unauthorized")
+		apitest.WantError(t, p.Call("GET", "/v1/admin/users/"+target.User.ID, admin.AccessToken, nil), http.StatusNotFound, "not_found")
+		apitest.WantError(t, p.Call("DELETE", "/v1/admin/users/"+target.User.ID, admin.AccessToken, nil), http.StatusNotFound, "not_found")
 		wantEvent(t, p.api, "admin_user_deleted", "admin_id="+admin.User.ID, "target_user_id="+target.User.ID)
 		wantRowCounts(t, p.api, 1, 1) // the admin and their phone
 		// The deleted user's accounts are free again: signing in makes a new user.

@@ -76,8 +76,7 @@ func otpVerify(phone *services.PhoneAuth) gin.HandlerFunc {
 func deviceInfo(c *gin.Context, given *string) (string, error) {
 	if given != nil {
 		if utf8.RuneCountInString(*given) > maxDeviceInfo {
-			return "", &services.Error{Kind: services.KindUnprocessable, Code: "validation_failed",
-				Message: "device_info must be at most 255 characters", Field: "device_info"}
+			return "", services.ErrValidationFailed.OnField("device_info", "device_info must be at most 255 characters")
 		}
 		return *given, nil
 	}

@@ -9,18 +9,6 @@ import (
 	"strings"
 
 	"github.com/gin-gonic/gin"
-
-	"github.com/agency-platform/agency/services"
-)
-
-// invalidRequest is a 400 naming the offending field.
-func invalidRequest(field, msg string) *services.Error {
-	return &services.Error{Kind: services.KindInvalid, Code: "invalid_request", Message: msg, Field: field}
-}
-
-var (
-	errUnsupportedMedia = &services.Error{Kind: services.KindUnsupportedMedia, Code: "unsupported_media_type", Message: "the body must be application/json"}
-	errBodyTooLarge     = &services.Error{Kind: services.KindTooLarge, Code: "body_too_large", Message: "request body exceeds 64 KiB"}
 )
 
 // hasBody reports whether the request carries a body at all.

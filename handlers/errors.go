@@ -3,27 +3,55 @@ package handlers
 import (
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/agency-platform/agency/services"
 )
 
-// statusByKind is the one table mapping service error kinds to HTTP.
+// Kinds only the HTTP layer raises: refusals of a request's framing that no
+// service makes, and the internal failure. They are services.Kind values
+// below zero, so that the one table maps every kind an error response can
+// have and can never collide with a service's kind.
+const (
+	kindBodyTooLarge services.Kind = -(iota + 1)
+	kindUnsupportedMedia
+	kindMethodNotAllowed
+	kindInternal
+)
+
+// statusByKind is the one table from error kinds to HTTP statuses: every
+// error response takes its status from here.
 var statusByKind = map[services.Kind]int{
-	services.KindInvalid:          http.StatusBadRequest,
-	services.KindUnauthenticated:  http.StatusUnauthorized,
-	services.KindForbidden:        http.StatusForbidden,
-	services.KindNotFound:         http.StatusNotFound,
-	services.KindConflict:         http.StatusConflict,
-	services.KindRateLimited:      http.StatusTooManyRequests,
-	services.KindUnavailable:      http.StatusServiceUnavailable,
-	services.KindUpstream:         http.StatusBadGateway,
-	services.KindNotImplemented:   http.StatusNotImplemented,
-	services.KindUnprocessable:    http.StatusUnprocessableEntity,
-	services.KindTooLarge:         http.StatusRequestEntityTooLarge,
-	services.KindUnsupportedMedia: http.StatusUnsupportedMediaType,
+	services.KindInvalid:         http.StatusBadRequest,
+	services.KindUnprocessable:   http.StatusUnprocessableEntity,
+	services.KindUnauthenticated: http.StatusUnauthorized,
+	services.KindForbidden:       http.StatusForbidden,
+	services.KindNotFound:        http.StatusNotFound,
+	services.KindConflict:        http.StatusConflict,
+	services.KindRateLimited:     http.StatusTooManyRequests,
+	services.KindUnavailable:     http.StatusServiceUnavailable,
+	services.KindUpstream:        http.StatusBadGateway,
+	services.KindNotImplemented:  http.StatusNotImplemented,
+	kindBodyTooLarge:             http.StatusRequestEntityTooLarge,
+	kindUnsupportedMedia:         http.StatusUnsupportedMediaType,
+	kindMethodNotAllowed:         http.StatusMethodNotAllowed,
+	kindInternal:                 http.StatusInternalServerError,
 }
+
+// The errors the HTTP layer raises itself.
+var (
+	errInvalidRequest   = services.NewError(services.KindInvalid, services.CodeInvalidRequest, "the request is malformed")
+	errBodyTooLarge     = services.NewError(kindBodyTooLarge, services.CodeBodyTooLarge, "request body exceeds 64 KiB")
+	errUnsupportedMedia = services.NewError(kindUnsupportedMedia, services.CodeUnsupportedMediaType, "the body must be application/json")
+	errNoRoute          = services.NewError(services.KindNotFound, services.CodeNotFound, "no such route")
+	errMethodNotAllowed = services.NewError(kindMethodNotAllowed, services.CodeMethodNotAllowed, "method not allowed on this route")
+	errInternal         = services.NewError(kindInternal, services.CodeInternalError, "something went wrong; quote the request id when reporting it")
+)
+
+// invalidRequest is a 400 naming the offending field.
+func invalidRequest(field, msg string) *services.Error { return errInvalidRequest.OnField(field, msg) }
 
 // errorBody is the JSON shape of every error response.
 type errorBody struct {
@@ -31,10 +59,10 @@ type errorBody struct {
 }
 
 type errorDetail struct {
-	Code      string `json:"code"`
-	Message   string `json:"message"`
-	Field     string `json:"field,omitempty"`
-	RequestID string `json:"request_id,omitempty"`
+	Code      services.Code `json:"code"`
+	Message   string        `json:"message"`
+	Field     string        `json:"field,omitempty"`
+	RequestID string        `json:"request_id,omitempty"`
 }
 
 // writeError answers with err: a service error with its status and code,
@@ -42,25 +70,21 @@ type errorDetail struct {
 // logged, never sent.
 func writeError(c *gin.Context, err error) {
 	se, ok := services.AsError(err)
-	var status int
-	if ok {
-		status = statusByKind[se.Kind]
-	}
-	if status == 0 {
+	if !ok || statusByKind[se.Kind] == 0 {
 		logFrom(c).Error("request failed", "err", err)
-		writeErrorBody(c, http.StatusInternalServerError, "internal_error", "something went wrong; quote the request id when reporting it")
-		return
+		se = errInternal
 	}
-	if se.Err != nil {
-		logFrom(c).Warn("request refused", "code", se.Code, "err", se.Err)
+	status := statusByKind[se.Kind]
+	if cause := se.Unwrap(); cause != nil {
+		logFrom(c).Warn("request refused", "code", se.Code, "err", cause)
 	}
-	if se.RetryAfterSeconds > 0 {
-		c.Header("Retry-After", strconv.Itoa(se.RetryAfterSeconds))
+	if se.Kind == services.KindRateLimited {
+		c.Header("Retry-After", retryAfter(se.RetryAfter))
 	}
 	if status == http.StatusUnauthorized {
 		// RFC 6750: name the error only when a token was presented.
 		challenge := "Bearer"
-		if se.Code == "unauthorized" && c.GetHeader("Authorization") != "" {
+		if se.Code == services.CodeUnauthorized && c.GetHeader("Authorization") != "" {
 			challenge = `Bearer error="invalid_token"`
 		}
 		c.Header("WWW-Authenticate", challenge)
@@ -70,19 +94,16 @@ func writeError(c *gin.Context, err error) {
 	}})
 }
 
-// writeErrorBody answers with a plain error body.
-func writeErrorBody(c *gin.Context, status int, code, msg string) {
-	c.AbortWithStatusJSON(status, errorBody{Error: errorDetail{Code: code, Message: msg, RequestID: requestIDFrom(c)}})
+// retryAfter is a Retry-After value: whole seconds, rounded up, at least 1.
+func retryAfter(d time.Duration) string {
+	s := int((d + time.Second - 1) / time.Second)
+	return strconv.Itoa(max(s, 1))
 }
 
 func notFound() gin.HandlerFunc {
-	return func(c *gin.Context) {
-		writeErrorBody(c, http.StatusNotFound, "not_found", "no such route")
-	}
+	return func(c *gin.Context) { writeError(c, errNoRoute) }
 }
 
 func methodNotAllowed() gin.HandlerFunc {
-	return func(c *gin.Context) {
-		writeErrorBody(c, http.StatusMethodNotAllowed, "method_not_allowed", "method not allowed on this route")
-	}
+	return func(c *gin.Context) { writeError(c, errMethodNotAllowed) }
 }

@@ -89,7 +89,7 @@ func TestFacebookSignIn_Rejected(t *testing.T) {
 			if u := tt.user(p.Clock.Now()); u != nil {
 				p.graph.AddUser(tt.token, *u)
 			}
-			wantAPIError(t, p.facebook(tt.token), http.StatusUnauthorized, "invalid_access_token")
+			apitest.WantError(t, p.facebook(tt.token), http.StatusUnauthorized, "invalid_access_token")
 			wantRowCounts(t, p.api, 0, 0)
 		})
 	}

@@ -178,7 +178,7 @@ func TestGoogleSignIn_Forgeries(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			p := newProvAPI(t, migration.Postgres)
-			wantAPIError(t, p.google(tt.token(t, p)), http.StatusUnauthorized, "invalid_id_token")
+			apitest.WantError(t, p.google(tt.token(t, p)), http.StatusUnauthorized, "invalid_id_token")
 			wantRowCounts(t, p.api, 0, 0)
 		})
 	}
@@ -205,7 +205,7 @@ func TestGoogleSignIn_Audiences(t *testing.T) {
 			mustPair(t, p.google(p.googleToken("g-1", tt.edits)))
 		})
 	}
-	wantAPIError(t, p.google(p.googleToken("g-1", map[string]any{"aud": []string{"someone-else"}})),
+	apitest.WantError(t, p.google(p.googleToken("g-1", map[string]any{"aud": []string{"someone-else"}})),
 		http.StatusUnauthorized, "invalid_id_token")
 	wantRowCounts(t, p.api, 1, 1)
 }
@@ -233,7 +233,7 @@ func TestGoogleSignIn_KeyRotation(t *testing.T) {
 		t.Fatalf("JWKS fetches after an unknown kid: got %d, want 2", got)
 	}
 	// The retired key is no longer in the JWKS: its tokens are refused.
-	wantAPIError(t, p.google(oldTok), http.StatusUnauthorized, "invalid_id_token")
+	apitest.WantError(t, p.google(oldTok), http.StatusUnauthorized, "invalid_id_token")
 }
 
 // TestGoogleSignIn_ConcurrentFirst signs one new Google account in ten

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/agency-platform/agency/services"
 	"github.com/gin-gonic/gin"
 )
 
@@ -25,7 +26,7 @@ func readyz(db Pinger) gin.HandlerFunc {
 		defer cancel()
 		if err := db.PingContext(ctx); err != nil {
 			logFrom(c).Warn("readiness check failed", "err", err)
-			writeErrorBody(c, http.StatusServiceUnavailable, "database_unavailable", "the database is not reachable")
+			writeError(c, services.ErrDatabaseUnavailable)
 			return
 		}
 		c.JSON(http.StatusOK, gin.H{"status": "ready"})

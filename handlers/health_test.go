@@ -2,7 +2,6 @@ package handlers_test
 
 import (
 	"database/sql"
-	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
@@ -13,6 +12,7 @@ import (
 	_ "github.com/lib/pq"
 
 	"github.com/agency-platform/agency/handlers"
+	"github.com/agency-platform/agency/internal/apitest"
 	"github.com/agency-platform/agency/internal/testdb"
 )
 
@@ -27,15 +27,7 @@ func newServer(t *testing.T, db handlers.Pinger) *httptest.Server {
 	return srv
 }
 
-type errorBody struct {
-	Error struct {
-		Code      string `json:"code"`
-		Message   string `json:"message"`
-		RequestID string `json:"request_id"`
-	} `json:"error"`
-}
-
-func do(t *testing.T, method, url string) (*http.Response, errorBody) {
+func do(t *testing.T, method, url string) (*http.Response, apitest.ErrorBody) {
 	t.Helper()
 	req, _ := http.NewRequest(method, url, nil)
 	resp, err := http.DefaultClient.Do(req)
@@ -43,9 +35,8 @@ func do(t *testing.T, method, url string) (*http.Response, errorBody) {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	var body errorBody
 	b, _ := io.ReadAll(resp.Body)
-	_ = json.Unmarshal(b, &body)
+	body := apitest.Resp{Status: resp.StatusCode, Header: resp.Header, Body: b}.ErrorBody()
 	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
 		t.Fatalf("%s %s: content type %q, want JSON", method, url, ct)
 	}
@@ -77,14 +68,14 @@ func TestHealth(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			resp, body := do(t, tc.method, tc.srv.URL+tc.path)
-			if resp.StatusCode != tc.wantStatus || body.Error.Code != tc.wantCode {
-				t.Fatalf("got %d %q, want %d %q", resp.StatusCode, body.Error.Code, tc.wantStatus, tc.wantCode)
+			if resp.StatusCode != tc.wantStatus || body.Code != tc.wantCode {
+				t.Fatalf("got %d %q, want %d %q", resp.StatusCode, body.Code, tc.wantStatus, tc.wantCode)
 			}
 			if resp.Header.Get("X-Request-ID") == "" {
 				t.Fatal("no X-Request-ID on the response")
 			}
-			if tc.wantCode != "" && body.Error.RequestID != resp.Header.Get("X-Request-ID") {
-				t.Fatalf("error request_id %q, want the header's %q", body.Error.RequestID, resp.Header.Get("X-Request-ID"))
+			if tc.wantCode != "" && body.RequestID != resp.Header.Get("X-Request-ID") {
+				t.Fatalf("error request_id %q, want the header's %q", body.RequestID, resp.Header.Get("X-Request-ID"))
 			}
 		})
 	}

@@ -129,7 +129,7 @@ func TestLinkPhone(t *testing.T) {
 		p := newProvAPI(t, migration.Postgres)
 		me := p.withRole("g-1")
 		code := p.SendCode("+919800000001")
-		wantAPIError(t, p.link(me.AccessToken, "phone", map[string]string{"phone": "+919800000001", "code": wrongCode(code)}),
+		apitest.WantError(t, p.link(me.AccessToken, "phone", map[string]string{"phone": "+919800000001", "code": wrongCode(code)}),
 			http.StatusUnauthorized, "invalid_otp")
 		wantRowCounts(t, p.api, 1, 1)
 	})
@@ -139,7 +139,7 @@ func TestLinkPhone(t *testing.T) {
 		other := p.SignIn("+919800000001")
 		me := p.withRole("g-1")
 		code := p.SendCode("+919800000001")
-		wantAPIError(t, p.link(me.AccessToken, "phone", map[string]string{"phone": "+919800000001", "code": code}),
+		apitest.WantError(t, p.link(me.AccessToken, "phone", map[string]string{"phone": "+919800000001", "code": code}),
 			http.StatusConflict, "identity_in_use")
 		if u := identityRow(t, p.api, authidentity.ProviderPhone, "+919800000001").UserID.String(); u != other.User.ID {
 			t.Fatalf("phone identity user: got %s, want it to stay with %s", u, other.User.ID)
@@ -201,7 +201,7 @@ func TestLinkProvider(t *testing.T) {
 				p := newProvAPI(t, migration.Postgres)
 				other := mustPair(t, pc.signIn(p, pc.account(p, "acct-1")))
 				me := p.withRole("owner")
-				wantAPIError(t, pc.link(p, me.AccessToken, pc.account(p, "acct-1")), http.StatusConflict, "identity_in_use")
+				apitest.WantError(t, pc.link(p, me.AccessToken, pc.account(p, "acct-1")), http.StatusConflict, "identity_in_use")
 				if u := identityRow(t, p.api, pc.provider, "acct-1").UserID.String(); u != other.User.ID {
 					t.Fatalf("identity user: got %s, want it to stay with %s", u, other.User.ID)
 				}
@@ -212,14 +212,14 @@ func TestLinkProvider(t *testing.T) {
 				p := newProvAPI(t, migration.Postgres)
 				me := p.withRole("owner")
 				mustLink(t, pc.link(p, me.AccessToken, pc.account(p, "acct-1")))
-				wantAPIError(t, pc.link(p, me.AccessToken, pc.account(p, "acct-1")), http.StatusConflict, "identity_in_use")
+				apitest.WantError(t, pc.link(p, me.AccessToken, pc.account(p, "acct-1")), http.StatusConflict, "identity_in_use")
 				wantRowCounts(t, p.api, 1, 2)
 			})
 			t.Run("invalid_token", func(t *testing.T) {
 				t.Parallel()
 				p := newProvAPI(t, migration.Postgres)
 				me := p.withRole("owner")
-				wantAPIError(t, pc.link(p, me.AccessToken, "forged"), http.StatusUnauthorized, pc.badCode)
+				apitest.WantError(t, pc.link(p, me.AccessToken, "forged"), http.StatusUnauthorized, pc.badCode)
 				wantRowCounts(t, p.api, 1, 1)
 			})
 			t.Run("device_info_is_unknown_here", func(t *testing.T) {
@@ -246,9 +246,9 @@ func TestLink_Reauth(t *testing.T) {
 		p.Clock.Advance(11 * time.Minute)
 		fresh := p.mustRefresh(me.RefreshToken)
 		code := p.SendCode("+919800000001")
-		wantAPIError(t, p.linkGoogle(fresh.AccessToken, p.googleToken("acct-g", nil)), http.StatusForbidden, "reauth_required")
-		wantAPIError(t, p.linkFacebook(fresh.AccessToken, p.fbUserToken("acct-f")), http.StatusForbidden, "reauth_required")
-		wantAPIError(t, p.link(fresh.AccessToken, "phone", map[string]string{"phone": "+919800000001", "code": code}),
+		apitest.WantError(t, p.linkGoogle(fresh.AccessToken, p.googleToken("acct-g", nil)), http.StatusForbidden, "reauth_required")
+		apitest.WantError(t, p.linkFacebook(fresh.AccessToken, p.fbUserToken("acct-f")), http.StatusForbidden, "reauth_required")
+		apitest.WantError(t, p.link(fresh.AccessToken, "phone", map[string]string{"phone": "+919800000001", "code": code}),
 			http.StatusForbidden, "reauth_required")
 		wantRowCounts(t, p.api, 1, 1)
 
@@ -295,7 +295,7 @@ func TestLink_RoleRequired(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			wantAPIError(t, tt.call(), http.StatusForbidden, "role_required")
+			apitest.WantError(t, tt.call(), http.StatusForbidden, "role_required")
 		})
 	}
 	wantRowCounts(t, p.api, 1, 1)
@@ -383,7 +383,7 @@ func TestUnlinkIdentity(t *testing.T) {
 		if len(left) != 1 || left[0].Provider != "google" {
 			t.Fatalf("identities after unlink: got %+v, want the google one", left)
 		}
-		wantAPIError(t, p.unlink(me.AccessToken, left[0].ID), http.StatusConflict, "last_identity")
+		apitest.WantError(t, p.unlink(me.AccessToken, left[0].ID), http.StatusConflict, "last_identity")
 		if n := userIdentityCount(t, p.api, me.User.ID); n != 1 {
 			t.Fatalf("identities after refusing the last: got %d, want 1", n)
 		}
@@ -396,7 +396,7 @@ func TestUnlinkIdentity(t *testing.T) {
 		mustLink(t, p.linkFacebook(me.AccessToken, p.fbUserToken("acct-f")))
 		theirs := identityRow(t, p.api, authidentity.ProviderPhone, "+919800000001").ID.String()
 		for _, id := range []string{theirs, uuid.NewString(), "not-a-uuid"} {
-			wantAPIError(t, p.unlink(me.AccessToken, id), http.StatusNotFound, "not_found")
+			apitest.WantError(t, p.unlink(me.AccessToken, id), http.StatusNotFound, "not_found")
 		}
 		if n := userIdentityCount(t, p.api, other.User.ID); n != 1 {
 			t.Fatalf("the other user's identities: got %d, want 1", n)

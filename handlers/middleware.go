@@ -80,7 +80,7 @@ func recovery(log *slog.Logger) gin.HandlerFunc {
 					panic(r)
 				}
 				log.Error("panic", "request_id", requestIDFrom(c), "panic", r)
-				writeErrorBody(c, http.StatusInternalServerError, "internal_error", "something went wrong; quote the request id when reporting it")
+				writeError(c, errInternal)
 			}
 		}()
 		c.Next()
@@ -92,7 +92,7 @@ func recovery(log *slog.Logger) gin.HandlerFunc {
 func limitBody(n int64) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		if c.Request.ContentLength > n {
-			writeErrorBody(c, http.StatusRequestEntityTooLarge, "body_too_large", "request body exceeds 64 KiB")
+			writeError(c, errBodyTooLarge)
 			return
 		}
 		c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, n)

@@ -41,14 +41,6 @@ func postVerify(a *api, phone, code string) apitest.Resp {
 	return a.Call("POST", "/v1/auth/otp/verify", "", map[string]string{"phone": phone, "code": code})
 }
 
-// wantAPIError fails unless r is an error response with status and code.
-func wantAPIError(t *testing.T, r apitest.Resp, status int, code string) {
-	t.Helper()
-	if r.Status != status || r.ErrCode() != code {
-		t.Fatalf("got %d %s %s, want %d %s", r.Status, r.ErrCode(), r.Body, status, code)
-	}
-}
-
 // wantRetryAfter fails unless r carries an integer Retry-After in [1, most]
 // seconds, and returns it.
 func wantRetryAfter(t *testing.T, r apitest.Resp, most int) int {
@@ -129,7 +121,7 @@ func TestOTPSend(t *testing.T) {
 		}},
 		{name: "invalid_phone", run: func(t *testing.T, a *api) {
 			for _, raw := range []string{"not a phone", "12345", "+91 12", "+919876543210x", otpPremiumPhone, ""} {
-				wantAPIError(t, postSend(a, raw), http.StatusBadRequest, "invalid_phone")
+				apitest.WantError(t, postSend(a, raw), http.StatusBadRequest, "invalid_phone")
 			}
 			if got := a.SMS.Count(); got != 0 {
 				t.Fatalf("SMS sent: got %d, want 0", got)
@@ -139,7 +131,7 @@ func TestOTPSend(t *testing.T) {
 			}
 		}},
 		{name: "country_not_allowed", env: []string{"SMS_ALLOWED_COUNTRIES=IN"}, run: func(t *testing.T, a *api) {
-			wantAPIError(t, postSend(a, otpUSPhone), http.StatusBadRequest, "invalid_phone")
+			apitest.WantError(t, postSend(a, otpUSPhone), http.StatusBadRequest, "invalid_phone")
 			if a.SMS.Count() != 0 || otpRowCount(t, a) != 0 {
 				t.Fatalf("after a refused country: got %d SMS and %d rows, want none", a.SMS.Count(), otpRowCount(t, a))
 			}
@@ -150,11 +142,11 @@ func TestOTPSend(t *testing.T) {
 		{name: "cooldown", run: func(t *testing.T, a *api) {
 			a.SendCode(otpPhone)
 			r := postSend(a, otpPhone)
-			wantAPIError(t, r, http.StatusTooManyRequests, "otp_resend_too_soon")
+			apitest.WantError(t, r, http.StatusTooManyRequests, "otp_resend_too_soon")
 			wantRetryAfter(t, r, 60)
 			a.Clock.Advance(45 * time.Second)
 			r = postSend(a, otpPhone)
-			wantAPIError(t, r, http.StatusTooManyRequests, "otp_resend_too_soon")
+			apitest.WantError(t, r, http.StatusTooManyRequests, "otp_resend_too_soon")
 			wantRetryAfter(t, r, 15)
 			if got := a.SMS.Count(); got != 1 {
 				t.Fatalf("SMS sent: got %d, want 1", got)
@@ -171,7 +163,7 @@ func TestOTPSend(t *testing.T) {
 			if n := len(otpRows(t, a, otpPhone)); n != 1 {
 				t.Fatalf("phone_otps rows after a resend: got %d, want 1", n)
 			}
-			wantAPIError(t, postVerify(a, otpPhone, old), http.StatusUnauthorized, "invalid_otp")
+			apitest.WantError(t, postVerify(a, otpPhone, old), http.StatusUnauthorized, "invalid_otp")
 			if r := postVerify(a, otpPhone, fresh); r.Status != http.StatusOK {
 				t.Fatalf("new code: got %d %s, want 200", r.Status, r.Body)
 			}
@@ -184,7 +176,7 @@ func TestOTPSend(t *testing.T) {
 				a.Clock.Advance(61 * time.Second)
 			}
 			r := postSend(a, otpPhone)
-			wantAPIError(t, r, http.StatusTooManyRequests, "rate_limited")
+			apitest.WantError(t, r, http.StatusTooManyRequests, "rate_limited")
 			wantRetryAfter(t, r, 3600)
 			if got := a.SMS.Count(); got != 5 {
 				t.Fatalf("SMS sent: got %d, want 5", got)
@@ -200,7 +192,7 @@ func TestOTPSend(t *testing.T) {
 				}
 			}
 			r := postSend(a, otpTestPhone(3))
-			wantAPIError(t, r, http.StatusTooManyRequests, "rate_limited")
+			apitest.WantError(t, r, http.StatusTooManyRequests, "rate_limited")
 			wantRetryAfter(t, r, 3600)
 			if got := a.SMS.Count(); got != 3 {
 				t.Fatalf("SMS sent: got %d, want 3", got)
@@ -224,7 +216,7 @@ func TestOTPSend(t *testing.T) {
 		}},
 		{name: "sms_failure_leaves_nothing", run: func(t *testing.T, a *api) {
 			a.SMS.Set(true, false)
-			wantAPIError(t, postSend(a, otpPhone), http.StatusBadGateway, "sms_failed")
+			apitest.WantError(t, postSend(a, otpPhone), http.StatusBadGateway, "sms_failed")
 			if n := len(otpRows(t, a, otpPhone)); n != 0 {
 				t.Fatalf("phone_otps rows after a failed SMS: got %d, want 0", n)
 			}
@@ -238,19 +230,19 @@ func TestOTPSend(t *testing.T) {
 			run: func(t *testing.T, a *api) {
 				a.SMS.Set(true, false)
 				for range 3 {
-					wantAPIError(t, postSend(a, otpPhone), http.StatusBadGateway, "sms_failed")
+					apitest.WantError(t, postSend(a, otpPhone), http.StatusBadGateway, "sms_failed")
 				}
 				a.SMS.Set(false, false)
 				a.SendCode(otpPhone) // 1 of 2: the failures were refunded
 				a.Clock.Advance(a.Config.OTP.ResendCooldown)
 				a.SendCode(otpPhone) // 2 of 2
 				a.Clock.Advance(a.Config.OTP.ResendCooldown)
-				wantAPIError(t, postSend(a, otpPhone), http.StatusTooManyRequests, "rate_limited")
+				apitest.WantError(t, postSend(a, otpPhone), http.StatusTooManyRequests, "rate_limited")
 			}},
 		{name: "sms_hang_times_out", env: []string{"SMS_TIMEOUT=200ms"}, run: func(t *testing.T, a *api) {
 			a.SMS.Set(false, true)
 			start := time.Now()
-			wantAPIError(t, postSend(a, otpPhone), http.StatusBadGateway, "sms_failed")
+			apitest.WantError(t, postSend(a, otpPhone), http.StatusBadGateway, "sms_failed")
 			if took := time.Since(start); took > time.Second {
 				t.Fatalf("a hanging sender: got an answer after %v, want within 1s", took)
 			}
@@ -269,7 +261,7 @@ func TestOTPSend(t *testing.T) {
 				if got := a.SMS.Count(); got != 0 {
 					t.Fatalf("SMS sent to a test number: got %d, want 0", got)
 				}
-				wantAPIError(t, postVerify(a, testPhone, "654321"), http.StatusUnauthorized, "invalid_otp")
+				apitest.WantError(t, postVerify(a, testPhone, "654321"), http.StatusUnauthorized, "invalid_otp")
 				if r := postVerify(a, testPhone, "123456"); r.Status != http.StatusOK {
 					t.Fatalf("fixed code: got %d %s, want 200", r.Status, r.Body)
 				}
@@ -286,7 +278,7 @@ func TestOTPSend(t *testing.T) {
 			if n := len(otpRows(t, a, "+919812345678")); n != 1 {
 				t.Fatalf("phone_otps rows: got %d, want 1", n)
 			}
-			wantAPIError(t, postVerify(a, "+919812345678", "654321"), http.StatusUnauthorized, "invalid_otp")
+			apitest.WantError(t, postVerify(a, "+919812345678", "654321"), http.StatusUnauthorized, "invalid_otp")
 			if r := postVerify(a, "+919812345678", "123456"); r.Status != http.StatusOK {
 				t.Fatalf("fixed code: got %d %s, want 200", r.Status, r.Body)
 			}

@@ -67,7 +67,7 @@ func TestOTPVerify(t *testing.T) {
 		}},
 		{name: "wrong_code", run: func(t *testing.T, a *api) {
 			code := a.SendCode(otpPhone)
-			wantAPIError(t, postVerify(a, otpPhone, otherCode(code)), http.StatusUnauthorized, "invalid_otp")
+			apitest.WantError(t, postVerify(a, otpPhone, otherCode(code)), http.StatusUnauthorized, "invalid_otp")
 			rows := otpRows(t, a, otpPhone)
 			if len(rows) != 1 || rows[0].Attempts != 1 {
 				t.Fatalf("after a wrong code: got %d rows, want 1 with attempts 1", len(rows))
@@ -83,12 +83,12 @@ func TestOTPVerify(t *testing.T) {
 			}
 		}},
 		{name: "never_sent", run: func(t *testing.T, a *api) {
-			wantAPIError(t, postVerify(a, otpPhone, "123456"), http.StatusUnauthorized, "invalid_otp")
+			apitest.WantError(t, postVerify(a, otpPhone, "123456"), http.StatusUnauthorized, "invalid_otp")
 		}},
 		{name: "expired", run: func(t *testing.T, a *api) {
 			code := a.SendCode(otpPhone)
 			a.Clock.Advance(5*time.Minute + time.Second)
-			wantAPIError(t, postVerify(a, otpPhone, code), http.StatusUnauthorized, "invalid_otp")
+			apitest.WantError(t, postVerify(a, otpPhone, code), http.StatusUnauthorized, "invalid_otp")
 		}},
 		{name: "valid_until_expiry", run: func(t *testing.T, a *api) {
 			code := a.SendCode(otpPhone)
@@ -105,25 +105,25 @@ func TestOTPVerify(t *testing.T) {
 			if n := len(otpRows(t, a, otpPhone)); n != 0 {
 				t.Fatalf("phone_otps rows after use: got %d, want 0", n)
 			}
-			wantAPIError(t, postVerify(a, otpPhone, code), http.StatusUnauthorized, "invalid_otp")
+			apitest.WantError(t, postVerify(a, otpPhone, code), http.StatusUnauthorized, "invalid_otp")
 		}},
 		{name: "attempts_exceeded", run: func(t *testing.T, a *api) {
 			code := a.SendCode(otpPhone)
 			for range 5 {
-				wantAPIError(t, postVerify(a, otpPhone, otherCode(code)), http.StatusUnauthorized, "invalid_otp")
+				apitest.WantError(t, postVerify(a, otpPhone, otherCode(code)), http.StatusUnauthorized, "invalid_otp")
 			}
-			wantAPIError(t, postVerify(a, otpPhone, code), http.StatusUnauthorized, "otp_attempts_exceeded")
+			apitest.WantError(t, postVerify(a, otpPhone, code), http.StatusUnauthorized, "otp_attempts_exceeded")
 		}},
 		{name: "daily_failure_budget", env: []string{"OTP_MAX_FAILURES_PER_DAY=3"}, run: func(t *testing.T, a *api) {
 			code := a.SendCode(otpPhone)
 			for range 2 {
-				wantAPIError(t, postVerify(a, otpPhone, otherCode(code)), http.StatusUnauthorized, "invalid_otp")
+				apitest.WantError(t, postVerify(a, otpPhone, otherCode(code)), http.StatusUnauthorized, "invalid_otp")
 			}
 			a.Clock.Advance(60 * time.Second)
 			code = a.SendCode(otpPhone) // a fresh code does not reset the budget
-			wantAPIError(t, postVerify(a, otpPhone, otherCode(code)), http.StatusUnauthorized, "invalid_otp")
+			apitest.WantError(t, postVerify(a, otpPhone, otherCode(code)), http.StatusUnauthorized, "invalid_otp")
 			r := postVerify(a, otpPhone, code)
-			wantAPIError(t, r, http.StatusTooManyRequests, "rate_limited")
+			apitest.WantError(t, r, http.StatusTooManyRequests, "rate_limited")
 			wantRetryAfter(t, r, 24*3600)
 			if n, _ := a.Client.User.Query().Count(context.Background()); n != 0 {
 				t.Fatalf("users: got %d, want 0", n)
@@ -132,7 +132,7 @@ func TestOTPVerify(t *testing.T) {
 		{name: "malformed_code", run: func(t *testing.T, a *api) {
 			code := a.SendCode(otpPhone)
 			for _, bad := range []string{"12345", "abcdef", code + "0", " " + code[1:]} {
-				wantAPIError(t, postVerify(a, otpPhone, bad), http.StatusUnauthorized, "invalid_otp")
+				apitest.WantError(t, postVerify(a, otpPhone, bad), http.StatusUnauthorized, "invalid_otp")
 			}
 			if r := postVerify(a, otpPhone, code); r.Status != http.StatusOK {
 				t.Fatalf("right code after 4 malformed ones: got %d %s, want 200", r.Status, r.Body)
@@ -218,7 +218,7 @@ func TestOTPVerifyConcurrent(t *testing.T) {
 					}
 					t.Fatalf("round %d: attempts: got %d (%d rows), want exactly 5", i, got, len(rows))
 				}
-				wantAPIError(t, postVerify(a, num, code), http.StatusUnauthorized, "otp_attempts_exceeded")
+				apitest.WantError(t, postVerify(a, num, code), http.StatusUnauthorized, "otp_attempts_exceeded")
 			}
 		})
 	})
@@ -234,7 +234,7 @@ func TestOTPLogs(t *testing.T) {
 		t.Fatalf("send: got %d %s, want 202", r.Status, r.Body)
 	}
 	code := a.SMS.Code(t, otpPhone)
-	wantAPIError(t, postVerify(a, otpPhone, otherCode(code)), http.StatusUnauthorized, "invalid_otp")
+	apitest.WantError(t, postVerify(a, otpPhone, otherCode(code)), http.StatusUnauthorized, "invalid_otp")
 	r = postVerify(a, otpPhone, code)
 	var p, q apitest.Tokens
 	r.JSON(t, &p)

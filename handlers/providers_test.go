@@ -125,7 +125,7 @@ func TestProviderAvailability(t *testing.T) {
 	t.Run("google_disabled", func(t *testing.T) {
 		t.Parallel()
 		p := newProvAPI(t, migration.Postgres, "GOOGLE_CLIENT_IDS=")
-		wantAPIError(t, p.google(p.googleToken("g-1", nil)), http.StatusNotImplemented, "provider_disabled")
+		apitest.WantError(t, p.google(p.googleToken("g-1", nil)), http.StatusNotImplemented, "provider_disabled")
 		if n := p.idp.JWKSFetches(); n != 0 {
 			t.Fatalf("JWKS fetches while disabled: got %d, want 0", n)
 		}
@@ -134,7 +134,7 @@ func TestProviderAvailability(t *testing.T) {
 		t.Parallel()
 		p := newProvAPI(t, migration.Postgres)
 		p.idp.SetDown(true)
-		wantAPIError(t, p.google(p.googleToken("g-1", nil)), http.StatusServiceUnavailable, "provider_unavailable")
+		apitest.WantError(t, p.google(p.googleToken("g-1", nil)), http.StatusServiceUnavailable, "provider_unavailable")
 		p.idp.SetDown(false) // a failed discovery is not cached
 		mustPair(t, p.google(p.googleToken("g-1", nil)))
 	})
@@ -144,14 +144,14 @@ func TestProviderAvailability(t *testing.T) {
 		mustPair(t, p.google(p.googleToken("g-1", nil)))
 		p.idp.RotateKey(t)
 		p.idp.SetDown(true)
-		wantAPIError(t, p.google(p.googleToken("g-1", nil)), http.StatusServiceUnavailable, "provider_unavailable")
+		apitest.WantError(t, p.google(p.googleToken("g-1", nil)), http.StatusServiceUnavailable, "provider_unavailable")
 	})
 	t.Run("google_slow", func(t *testing.T) {
 		t.Parallel()
 		p := newProvAPI(t, migration.Postgres, "PROVIDER_TIMEOUT=300ms")
 		p.idp.SetDelay(2 * time.Second)
 		start := time.Now()
-		wantAPIError(t, p.google(p.googleToken("g-1", nil)), http.StatusServiceUnavailable, "provider_unavailable")
+		apitest.WantError(t, p.google(p.googleToken("g-1", nil)), http.StatusServiceUnavailable, "provider_unavailable")
 		if took := time.Since(start); took > 1500*time.Millisecond {
 			t.Fatalf("slow issuer: answered after %v, want within 1.5s (PROVIDER_TIMEOUT=300ms)", took)
 		}
@@ -163,7 +163,7 @@ func TestProviderAvailability(t *testing.T) {
 		p.idp.RotateKey(t)
 		p.idp.SetDelay(2 * time.Second)
 		start := time.Now()
-		wantAPIError(t, p.google(p.googleToken("g-1", nil)), http.StatusServiceUnavailable, "provider_unavailable")
+		apitest.WantError(t, p.google(p.googleToken("g-1", nil)), http.StatusServiceUnavailable, "provider_unavailable")
 		if took := time.Since(start); took > 1500*time.Millisecond {
 			t.Fatalf("slow JWKS: answered after %v, want within 1.5s (PROVIDER_TIMEOUT=300ms)", took)
 		}
@@ -177,7 +177,7 @@ func TestProviderAvailability(t *testing.T) {
 		} {
 			p := newProvAPI(t, migration.Postgres, env...)
 			p.fbUser("EAA-1", "fb-1")
-			wantAPIError(t, p.facebook("EAA-1"), http.StatusNotImplemented, "provider_disabled")
+			apitest.WantError(t, p.facebook("EAA-1"), http.StatusNotImplemented, "provider_disabled")
 			if n := p.graph.Calls(); n != 0 {
 				t.Fatalf("%v: Graph calls while disabled: got %d, want 0", env, n)
 			}
@@ -188,7 +188,7 @@ func TestProviderAvailability(t *testing.T) {
 		p := newProvAPI(t, migration.Postgres)
 		p.fbUser("EAA-1", "fb-1")
 		p.graph.SetDown(true)
-		wantAPIError(t, p.facebook("EAA-1"), http.StatusServiceUnavailable, "provider_unavailable")
+		apitest.WantError(t, p.facebook("EAA-1"), http.StatusServiceUnavailable, "provider_unavailable")
 		wantRowCounts(t, p.api, 0, 0)
 	})
 	t.Run("facebook_slow", func(t *testing.T) {
@@ -197,7 +197,7 @@ func TestProviderAvailability(t *testing.T) {
 		p.fbUser("EAA-1", "fb-1")
 		p.graph.SetDelay(2 * time.Second)
 		start := time.Now()
-		wantAPIError(t, p.facebook("EAA-1"), http.StatusServiceUnavailable, "provider_unavailable")
+		apitest.WantError(t, p.facebook("EAA-1"), http.StatusServiceUnavailable, "provider_unavailable")
 		if took := time.Since(start); took > 1500*time.Millisecond {
 			t.Fatalf("slow Graph: answered after %v, want within 1.5s (PROVIDER_TIMEOUT=300ms)", took)
 		}
@@ -262,18 +262,18 @@ func TestProviderSignIn_NoSecretsInLogs(t *testing.T) {
 	idTok := p.googleToken("g-1", nil)
 	g := mustPair(t, p.google(idTok))
 	forged := p.idp.SignWith(t, otherKey, "k1", p.googleClaims("g-2", nil))
-	wantAPIError(t, p.google(forged), http.StatusUnauthorized, "invalid_id_token")
+	apitest.WantError(t, p.google(forged), http.StatusUnauthorized, "invalid_id_token")
 
 	p.fbUser("EAA-secret-1", "fb-1")
 	f := mustPair(t, p.facebook("EAA-secret-1"))
 	p.graph.AddUser("EAA-secret-2", fakegraph.User{ID: "fb-2", AppID: "other"})
-	wantAPIError(t, p.facebook("EAA-secret-2"), http.StatusUnauthorized, "invalid_access_token")
-	wantAPIError(t, p.facebook("EAA-secret-3"), http.StatusUnauthorized, "invalid_access_token")
+	apitest.WantError(t, p.facebook("EAA-secret-2"), http.StatusUnauthorized, "invalid_access_token")
+	apitest.WantError(t, p.facebook("EAA-secret-3"), http.StatusUnauthorized, "invalid_access_token")
 	p.graph.SetDown(true)
-	wantAPIError(t, p.facebook("EAA-secret-1"), http.StatusServiceUnavailable, "provider_unavailable")
+	apitest.WantError(t, p.facebook("EAA-secret-1"), http.StatusServiceUnavailable, "provider_unavailable")
 	p.graph.SetDown(false)
 	p.graph.SetDelay(2 * time.Second)
-	wantAPIError(t, p.facebook("EAA-secret-1"), http.StatusServiceUnavailable, "provider_unavailable")
+	apitest.WantError(t, p.facebook("EAA-secret-1"), http.StatusServiceUnavailable, "provider_unavailable")
 	p.graph.SetDelay(0)
 
 	p.NoSecretsIn(idTok, forged, "EAA-secret-1", "EAA-secret-2", "EAA-secret-3",

@@ -18,23 +18,6 @@ import (
 	"github.com/agency-platform/agency/internal/migration"
 )
 
-// errorOf decodes an error response's code and field.
-func errorOf(t *testing.T, r apitest.Resp) (code, field string) {
-	t.Helper()
-	var e struct {
-		Error struct {
-			Code    string `json:"code"`
-			Message string `json:"message"`
-			Field   string `json:"field"`
-		} `json:"error"`
-	}
-	r.JSON(t, &e)
-	if e.Error.Message == "" {
-		t.Fatalf("error response without a message: %s", r.Body)
-	}
-	return e.Error.Code, e.Error.Field
-}
-
 func TestRequestValidation(t *testing.T) {
 	t.Parallel()
 	const send, me = "/v1/auth/otp/send", "/v1/me"
@@ -134,7 +117,7 @@ func TestRequestBodyTooLargeChunked(t *testing.T) {
 	b, _ := io.ReadAll(res.Body)
 	a.Spec.CheckResponse(t, req, res.StatusCode, res.Header, b)
 	r := apitest.Resp{Status: res.StatusCode, Header: res.Header, Body: b}
-	wantAPIError(t, r, http.StatusRequestEntityTooLarge, "body_too_large")
+	apitest.WantError(t, r, http.StatusRequestEntityTooLarge, "body_too_large")
 }
 
 // meUser is the User part of GET/PATCH /v1/me.
@@ -222,10 +205,10 @@ func TestRoleSet(t *testing.T) {
 		a := newAPI(t, migration.Postgres)
 		p := a.SignIn("+919812345670")
 		for _, role := range []string{"admin", "boss", "", "Creator", " creator"} {
-			wantAPIError(t, a.Call("PUT", "/v1/me/role", p.AccessToken, map[string]string{"role": role}),
+			apitest.WantError(t, a.Call("PUT", "/v1/me/role", p.AccessToken, map[string]string{"role": role}),
 				http.StatusUnprocessableEntity, "invalid_role")
 		}
-		wantAPIError(t, a.Call("PUT", "/v1/me/role", p.AccessToken, map[string]any{}), http.StatusBadRequest, "invalid_request")
+		apitest.WantError(t, a.Call("PUT", "/v1/me/role", p.AccessToken, map[string]any{}), http.StatusBadRequest, "invalid_request")
 		var me meUser
 		a.Call("GET", "/v1/me", p.AccessToken, nil).JSON(t, &me)
 		if me.Role != nil {
@@ -245,9 +228,9 @@ func TestRoleSet(t *testing.T) {
 		if claims := accessClaims(t, q.AccessToken); claims["role"] != "brand" {
 			t.Fatalf("access token role claim: got %v, want brand", claims["role"])
 		}
-		wantAPIError(t, a.Call("PUT", "/v1/me/role", q.AccessToken, map[string]string{"role": "creator"}),
+		apitest.WantError(t, a.Call("PUT", "/v1/me/role", q.AccessToken, map[string]string{"role": "creator"}),
 			http.StatusConflict, "role_already_set")
-		wantAPIError(t, a.Call("PUT", "/v1/me/role", q.AccessToken, map[string]string{"role": "brand"}),
+		apitest.WantError(t, a.Call("PUT", "/v1/me/role", q.AccessToken, map[string]string{"role": "brand"}),
 			http.StatusConflict, "role_already_set")
 		u, err := a.Client.User.Get(context.Background(), uuid.MustParse(p.User.ID))
 		if err != nil || u.Role == nil || *u.Role != user.RoleBrand {
@@ -363,7 +346,7 @@ func TestProxyClientIP(t *testing.T) {
 					}
 					continue
 				}
-				wantAPIError(t, r, http.StatusTooManyRequests, "rate_limited")
+				apitest.WantError(t, r, http.StatusTooManyRequests, "rate_limited")
 			}
 		})
 	}

@@ -26,13 +26,6 @@ func (a *api) mustRefresh(token string) apitest.Tokens {
 	return p
 }
 
-func wantRefreshError(t *testing.T, r apitest.Resp, code string) {
-	t.Helper()
-	if r.Status != http.StatusUnauthorized || r.ErrCode() != code {
-		t.Fatalf("got %d %s, want 401 %s", r.Status, r.Body, code)
-	}
-}
-
 func TestRefresh_Rotation(t *testing.T) {
 	t.Parallel()
 	apitest.ForEachDialect(t, func(t *testing.T, d string) {
@@ -60,8 +53,8 @@ func TestRefresh_Rotation(t *testing.T) {
 			p0 := a.SignIn("+919876543210")
 			p1 := a.mustRefresh(p0.RefreshToken)
 			a.Clock.Advance(11 * time.Second)
-			wantRefreshError(t, a.Refresh(p0.RefreshToken), "refresh_token_reused")
-			wantRefreshError(t, a.Refresh(p1.RefreshToken), "invalid_refresh_token")
+			apitest.WantError(t, a.Refresh(p0.RefreshToken), http.StatusUnauthorized, "refresh_token_reused")
+			apitest.WantError(t, a.Refresh(p1.RefreshToken), http.StatusUnauthorized, "invalid_refresh_token")
 			if r := a.Call("GET", "/v1/me", p1.AccessToken, nil); r.Status != http.StatusUnauthorized {
 				t.Fatalf("access token of a revoked session: got %d, want 401", r.Status)
 			}
@@ -78,8 +71,8 @@ func TestRefresh_Rotation(t *testing.T) {
 				a.Clock.Advance(time.Minute)
 				p = a.mustRefresh(p.RefreshToken)
 			}
-			wantRefreshError(t, a.Refresh(p0.RefreshToken), "refresh_token_reused")
-			wantRefreshError(t, a.Refresh(p.RefreshToken), "invalid_refresh_token")
+			apitest.WantError(t, a.Refresh(p0.RefreshToken), http.StatusUnauthorized, "refresh_token_reused")
+			apitest.WantError(t, a.Refresh(p.RefreshToken), http.StatusUnauthorized, "invalid_refresh_token")
 		})
 		t.Run("reuse_detected_after_restart", func(t *testing.T) {
 			t.Parallel()
@@ -88,7 +81,7 @@ func TestRefresh_Rotation(t *testing.T) {
 			a.mustRefresh(p0.RefreshToken)
 			a.Clock.Advance(time.Minute)
 			a.Restart()
-			wantRefreshError(t, a.Refresh(p0.RefreshToken), "refresh_token_reused")
+			apitest.WantError(t, a.Refresh(p0.RefreshToken), http.StatusUnauthorized, "refresh_token_reused")
 		})
 		t.Run("forged_secret_does_not_revoke", func(t *testing.T) {
 			t.Parallel()
@@ -96,14 +89,14 @@ func TestRefresh_Rotation(t *testing.T) {
 			p0 := a.SignIn("+919876543210")
 			forged := []byte(p0.RefreshToken)
 			forged[len(forged)-2] ^= 1 // same session id, another secret
-			wantRefreshError(t, a.Refresh(string(forged)), "invalid_refresh_token")
+			apitest.WantError(t, a.Refresh(string(forged)), http.StatusUnauthorized, "invalid_refresh_token")
 			a.mustRefresh(p0.RefreshToken) // the session survived
 		})
 		t.Run("garbage", func(t *testing.T) {
 			t.Parallel()
 			a := newAPI(t, d)
 			for _, tok := range []string{"", "x", strings.Repeat("A", 75), uuid.NewString()} {
-				wantRefreshError(t, a.Refresh(tok), "invalid_refresh_token")
+				apitest.WantError(t, a.Refresh(tok), http.StatusUnauthorized, "invalid_refresh_token")
 			}
 		})
 	})
@@ -117,7 +110,7 @@ func TestRefresh_Expiry(t *testing.T) {
 			a := newAPI(t, d)
 			p := a.SignIn("+919876543210")
 			a.Clock.Advance(a.Config.Sessions.RefreshTokenTTL + time.Second)
-			wantRefreshError(t, a.Refresh(p.RefreshToken), "invalid_refresh_token")
+			apitest.WantError(t, a.Refresh(p.RefreshToken), http.StatusUnauthorized, "invalid_refresh_token")
 		})
 		t.Run("refresh_moves_idle_expiry_but_not_past_max_age", func(t *testing.T) {
 			t.Parallel()
@@ -133,7 +126,7 @@ func TestRefresh_Expiry(t *testing.T) {
 				t.Fatalf("expires_at: got %v, want the absolute limit %v", row.ExpiresAt.UTC(), want)
 			}
 			a.Clock.Advance(21 * time.Minute) // past the absolute limit, within the idle TTL
-			wantRefreshError(t, a.Refresh(p.RefreshToken), "invalid_refresh_token")
+			apitest.WantError(t, a.Refresh(p.RefreshToken), http.StatusUnauthorized, "invalid_refresh_token")
 		})
 	})
 }
@@ -212,7 +205,7 @@ func TestRefresh_RacingLogout(t *testing.T) {
 			if refreshed.Status == http.StatusOK {
 				var np apitest.Tokens
 				refreshed.JSON(t, &np)
-				wantRefreshError(t, a.Refresh(np.RefreshToken), "invalid_refresh_token")
+				apitest.WantError(t, a.Refresh(np.RefreshToken), http.StatusUnauthorized, "invalid_refresh_token")
 				if r := a.Call("GET", "/v1/me", np.AccessToken, nil); r.Status != http.StatusUnauthorized {
 					t.Fatalf("round %d: access token from a refresh that raced logout: got %d, want 401", round, r.Status)
 				}

@@ -74,7 +74,7 @@ func sidOf(t *testing.T, token string) string {
 // wantUnauthorized fails unless r is 401 unauthorized with a Bearer challenge.
 func wantUnauthorized(t *testing.T, r apitest.Resp) {
 	t.Helper()
-	wantAPIError(t, r, http.StatusUnauthorized, "unauthorized")
+	apitest.WantError(t, r, http.StatusUnauthorized, "unauthorized")
 	if h := r.Header.Get("WWW-Authenticate"); !strings.HasPrefix(h, "Bearer") {
 		t.Fatalf("WWW-Authenticate: got %q, want a Bearer challenge", h)
 	}
@@ -300,7 +300,7 @@ func TestSessions(t *testing.T) {
 			t.Parallel()
 			a := newAPI(t, d)
 			pa, pb := a.SignIn(tokPhoneA), a.SignIn(tokPhoneB)
-			wantAPIError(t, a.Call("DELETE", "/v1/me/sessions/"+sidOf(t, pb.AccessToken), pa.AccessToken, nil), http.StatusNotFound, "not_found")
+			apitest.WantError(t, a.Call("DELETE", "/v1/me/sessions/"+sidOf(t, pb.AccessToken), pa.AccessToken, nil), http.StatusNotFound, "not_found")
 			if got := storedSessions(t, a, pb.User.ID); len(got) != 1 {
 				t.Fatalf("the other user's sessions: got %v, want 1 left", got)
 			}
@@ -313,7 +313,7 @@ func TestSessions(t *testing.T) {
 			a := newAPI(t, d)
 			p := a.SignIn(tokPhoneA)
 			for _, id := range []string{uuid.NewString(), "not-a-uuid"} {
-				wantAPIError(t, a.Call("DELETE", "/v1/me/sessions/"+id, p.AccessToken, nil), http.StatusNotFound, "not_found")
+				apitest.WantError(t, a.Call("DELETE", "/v1/me/sessions/"+id, p.AccessToken, nil), http.StatusNotFound, "not_found")
 			}
 			if got := storedSessions(t, a, p.User.ID); len(got) != 1 {
 				t.Fatalf("sessions: got %v, want 1", got)
@@ -326,7 +326,7 @@ func TestSessions(t *testing.T) {
 			if r := a.Call("DELETE", "/v1/me/sessions/"+sidOf(t, p1.AccessToken), p2.AccessToken, nil); r.Status != http.StatusNoContent {
 				t.Fatalf("delete: got %d %s, want 204", r.Status, r.Body)
 			}
-			wantAPIError(t, a.Refresh(p1.RefreshToken), http.StatusUnauthorized, "invalid_refresh_token")
+			apitest.WantError(t, a.Refresh(p1.RefreshToken), http.StatusUnauthorized, "invalid_refresh_token")
 			wantUnauthorized(t, a.Call("GET", "/v1/me", p1.AccessToken, nil))
 			if got := storedSessions(t, a, p2.User.ID); !slices.Equal(got, []string{sidOf(t, p2.AccessToken)}) {
 				t.Fatalf("sessions: got %v, want only %s", got, sidOf(t, p2.AccessToken))
@@ -351,7 +351,7 @@ func TestLogout(t *testing.T) {
 			}
 			wantUnauthorized(t, a.Call("GET", "/v1/me", p.AccessToken, nil))
 			wantUnauthorized(t, a.Call("POST", logout, p.AccessToken, nil))
-			wantAPIError(t, a.Refresh(p.RefreshToken), http.StatusUnauthorized, "invalid_refresh_token")
+			apitest.WantError(t, a.Refresh(p.RefreshToken), http.StatusUnauthorized, "invalid_refresh_token")
 			if got := storedSessions(t, a, p.User.ID); !slices.Equal(got, []string{sidOf(t, other.AccessToken)}) {
 				t.Fatalf("sessions: got %v, want only the other device's", got)
 			}
@@ -369,7 +369,7 @@ func TestLogout(t *testing.T) {
 				t.Fatalf("sessions: got %v, want none", got)
 			}
 			wantUnauthorized(t, a.Call("GET", "/v1/me", p.AccessToken, nil))
-			wantAPIError(t, a.Refresh(p.RefreshToken), http.StatusUnauthorized, "invalid_refresh_token")
+			apitest.WantError(t, a.Refresh(p.RefreshToken), http.StatusUnauthorized, "invalid_refresh_token")
 		})
 		t.Run("refresh_token_body_unknown", func(t *testing.T) {
 			t.Parallel()
@@ -424,7 +424,7 @@ func TestLogout(t *testing.T) {
 			t.Parallel()
 			a := newAPI(t, d)
 			p := a.SignIn(tokPhoneA)
-			wantAPIError(t, a.Call("POST", logout+"?scope=bogus", p.AccessToken, nil), http.StatusBadRequest, "invalid_request")
+			apitest.WantError(t, a.Call("POST", logout+"?scope=bogus", p.AccessToken, nil), http.StatusBadRequest, "invalid_request")
 			if r := a.Call("GET", "/v1/me", p.AccessToken, nil); r.Status != http.StatusOK {
 				t.Fatalf("after a refused logout: got %d, want 200", r.Status)
 			}

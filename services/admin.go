@@ -20,11 +20,11 @@ import (
 
 // Admin errors.
 var (
-	ErrForbidden     = newError(KindForbidden, "forbidden", "this needs the admin role")
-	ErrBadCursor     = &Error{Kind: KindInvalid, Code: "invalid_request", Message: "cursor is not valid", Field: "cursor"}
-	ErrBadLimit      = &Error{Kind: KindInvalid, Code: "invalid_request", Message: "limit must be 1 to 200", Field: "limit"}
-	ErrBadRoleFilter = &Error{Kind: KindInvalid, Code: "invalid_request", Message: "role must be creator, agency, brand, gifter, admin or none", Field: "role"}
-	ErrAnyRole       = newError(KindUnprocessable, "invalid_role", "role must be one of creator, agency, brand, gifter, admin")
+	ErrForbidden     = NewError(KindForbidden, CodeForbidden, "this needs the admin role")
+	ErrBadCursor     = NewFieldError(KindInvalid, CodeInvalidRequest, "cursor", "cursor is not valid")
+	ErrBadLimit      = NewFieldError(KindInvalid, CodeInvalidRequest, "limit", "limit must be 1 to 200")
+	ErrBadRoleFilter = NewFieldError(KindInvalid, CodeInvalidRequest, "role", "role must be creator, agency, brand, gifter, admin or none")
+	ErrAnyRole       = NewError(KindUnprocessable, CodeInvalidRole, "role must be one of creator, agency, brand, gifter, admin")
 )
 
 // Paging bounds of the admin user list.
@@ -160,7 +160,7 @@ func (a *Admin) SetRole(ctx context.Context, admin *Principal, id uuid.UUID, rol
 	if err := a.db.User.UpdateOneID(id).SetRole(r).Exec(ctx); err != nil {
 		return nil, notFoundAs(err, ErrUserNotFound, "admin: set role")
 	}
-	a.audit(ctx, admin, "admin_role_set", id, slog.String("role", role))
+	a.audit(ctx, admin, EventAdminRoleSet, id, slog.String("role", role))
 	return a.GetUser(ctx, id)
 }
 
@@ -170,7 +170,7 @@ func (a *Admin) DeleteUser(ctx context.Context, admin *Principal, id uuid.UUID) 
 	if err := a.db.User.DeleteOneID(id).Exec(ctx); err != nil {
 		return notFoundAs(err, ErrUserNotFound, "admin: delete user")
 	}
-	a.audit(ctx, admin, "admin_user_deleted", id)
+	a.audit(ctx, admin, EventAdminUserDeleted, id)
 	return nil
 }
 
@@ -187,7 +187,7 @@ func (a *Admin) EndSessions(ctx context.Context, admin *Principal, id uuid.UUID)
 	if err != nil {
 		return fmt.Errorf("admin: end sessions: %w", err)
 	}
-	a.audit(ctx, admin, "admin_sessions_ended", id, slog.Int("sessions_ended", n))
+	a.audit(ctx, admin, EventAdminSessionsEnded, id, slog.Int("sessions_ended", n))
 	return nil
 }
 
@@ -208,12 +208,12 @@ func (a *Admin) Grant(ctx context.Context, userID *uuid.UUID, phoneE164 string) 
 	if err := a.db.User.UpdateOneID(id).SetRole(user.RoleAdmin).Exec(ctx); err != nil {
 		return uuid.Nil, notFoundAs(err, ErrUserNotFound, "admin grant")
 	}
-	a.events.log(ctx, "admin_granted", slog.String("actor", "cli"), slog.String("target_user_id", id.String()))
+	a.events.log(ctx, EventAdminGranted, slog.String("actor", "cli"), slog.String("target_user_id", id.String()))
 	return id, nil
 }
 
 // audit logs an admin action naming the admin and the target.
-func (a *Admin) audit(ctx context.Context, admin *Principal, event string, target uuid.UUID, attrs ...slog.Attr) {
+func (a *Admin) audit(ctx context.Context, admin *Principal, event Event, target uuid.UUID, attrs ...slog.Attr) {
 	all := append([]slog.Attr{slog.String("admin_id", admin.User.ID.String()), slog.String("target_user_id", target.String())}, attrs...)
 	a.events.log(ctx, event, all...)
 }

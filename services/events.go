@@ -14,6 +14,31 @@ type Events struct{ l *slog.Logger }
 // NewEvents returns an event log writing to l.
 func NewEvents(l *slog.Logger) *Events { return &Events{l: l} }
 
+// Event names a security event: the "event" attribute of its log record.
+// The list is closed. Three events share their word with the error code the
+// client gets, and are declared from it.
+type Event string
+
+// The security events.
+const (
+	EventSignInSucceeded     Event = "signin_succeeded"
+	EventSignInFailed        Event = "signin_failed"
+	EventOTPSent             Event = "otp_sent"
+	EventOTPSendFailed       Event = "otp_send_failed"
+	EventRateLimited               = Event(CodeRateLimited) // a limit or the resend cooldown refused a request
+	EventRefreshTokenReused        = Event(CodeRefreshTokenReused)
+	EventProviderUnavailable       = Event(CodeProviderUnavailable)
+	EventSessionEvicted      Event = "session_evicted"
+	EventLogout              Event = "logout"
+	EventRoleSet             Event = "role_set"
+	EventIdentityLinked      Event = "identity_linked"
+	EventIdentityUnlinked    Event = "identity_unlinked"
+	EventAdminGranted        Event = "admin_granted"
+	EventAdminRoleSet        Event = "admin_role_set"
+	EventAdminUserDeleted    Event = "admin_user_deleted"
+	EventAdminSessionsEnded  Event = "admin_sessions_ended"
+)
+
 type requestIDKey struct{}
 
 // WithRequestID tags ctx with the HTTP request id, which events then carry.
@@ -21,19 +46,19 @@ func WithRequestID(ctx context.Context, id string) context.Context {
 	return context.WithValue(ctx, requestIDKey{}, id)
 }
 
-func (e *Events) log(ctx context.Context, event string, attrs ...slog.Attr) {
+func (e *Events) log(ctx context.Context, event Event, attrs ...slog.Attr) {
 	if e == nil || e.l == nil {
 		return
 	}
 	all := make([]slog.Attr, 0, len(attrs)+2)
-	all = append(all, slog.String("event", event))
+	all = append(all, slog.String("event", string(event)))
 	if id, ok := ctx.Value(requestIDKey{}).(string); ok {
 		all = append(all, slog.String("request_id", id))
 	}
 	all = append(all, attrs...)
 	level := slog.LevelInfo
 	switch event {
-	case "refresh_token_reused", "rate_limited", "signin_failed":
+	case EventRefreshTokenReused, EventRateLimited, EventSignInFailed:
 		level = slog.LevelWarn
 	}
 	e.l.LogAttrs(ctx, level, "security_event", all...)

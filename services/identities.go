@@ -20,10 +20,10 @@ const ReauthWindow = 10 * time.Minute
 
 // Identity errors.
 var (
-	ErrIdentityInUse    = newError(KindConflict, "identity_in_use", "this sign-in method already belongs to an account")
-	ErrLastIdentity     = newError(KindConflict, "last_identity", "the last sign-in method cannot be removed")
-	ErrReauthRequired   = newError(KindForbidden, "reauth_required", "sign in again (within the last 10 minutes) to change sign-in methods")
-	ErrIdentityNotFound = newError(KindNotFound, "not_found", "no such sign-in method")
+	ErrIdentityInUse    = NewError(KindConflict, CodeIdentityInUse, "this sign-in method already belongs to an account")
+	ErrLastIdentity     = NewError(KindConflict, CodeLastIdentity, "the last sign-in method cannot be removed")
+	ErrReauthRequired   = NewError(KindForbidden, CodeReauthRequired, "sign in again (within the last 10 minutes) to change sign-in methods")
+	ErrIdentityNotFound = NewError(KindNotFound, CodeNotFound, "no such sign-in method")
 )
 
 // Identities links and unlinks the sign-in methods of the signed-in user.
@@ -92,7 +92,7 @@ func (s *Identities) link(ctx context.Context, p *Principal, ext external) (*ent
 		return nil, fmt.Errorf("link identity: %w", err)
 	}
 	attrs := append([]slog.Attr{slog.String("user_id", p.User.ID.String()), slog.String("method", string(ext.provider))}, ext.logAttrs...)
-	s.events.log(ctx, "identity_linked", attrs...)
+	s.events.log(ctx, EventIdentityLinked, attrs...)
 	return ident, nil
 }
 
@@ -123,6 +123,6 @@ func (s *Identities) Unlink(ctx context.Context, p *Principal, id uuid.UUID) err
 	if err != nil {
 		return err
 	}
-	s.events.log(ctx, "identity_unlinked", slog.String("user_id", p.User.ID.String()), slog.String("identity_id", id.String()))
+	s.events.log(ctx, EventIdentityUnlinked, slog.String("user_id", p.User.ID.String()), slog.String("identity_id", id.String()))
 	return nil
 }

@@ -82,9 +82,3 @@ func (l *limiter) full(ctx context.Context, key string, limit int, window time.D
 	}
 	return full, start.Add(window).Sub(now), nil
 }
-
-// retrySeconds rounds a wait up to whole seconds (at least 1) for Retry-After.
-func retrySeconds(d time.Duration) int {
-	s := int((d + time.Second - 1) / time.Second)
-	return max(s, 1)
-}

@@ -25,10 +25,12 @@ import (
 
 // Phone sign-in errors.
 var (
-	ErrInvalidPhone        = newError(KindInvalid, "invalid_phone", "the phone number is not valid for SMS sign-in")
-	ErrInvalidOTP          = newError(KindUnauthenticated, "invalid_otp", "the code is wrong or expired")
-	ErrOTPAttemptsExceeded = newError(KindUnauthenticated, "otp_attempts_exceeded", "too many wrong codes; request a new code")
-	ErrSMSFailed           = newError(KindUpstream, "sms_failed", "the SMS could not be sent; try again")
+	ErrInvalidPhone        = NewError(KindInvalid, CodeInvalidPhone, "the phone number is not valid for SMS sign-in")
+	ErrInvalidOTP          = NewError(KindUnauthenticated, CodeInvalidOTP, "the code is wrong or expired")
+	ErrOTPAttemptsExceeded = NewError(KindUnauthenticated, CodeOTPAttemptsExceeded, "too many wrong codes; request a new code")
+	ErrSMSFailed           = NewError(KindUpstream, CodeSMSFailed, "the SMS could not be sent; try again")
+	ErrResendTooSoon       = NewError(KindRateLimited, CodeOTPResendTooSoon, "wait before asking for another code")
+	ErrRateLimited         = NewError(KindRateLimited, CodeRateLimited, "too many requests; try again later")
 )
 
 // OTPConfig holds the OTP rules.
@@ -106,11 +108,11 @@ func (a *PhoneAuth) Send(ctx context.Context, rawPhone, clientIP string) (*SendR
 		if err != nil {
 			a.unstore(num, hash)
 			a.refund(ipKey, phoneKey)
-			a.events.log(ctx, "otp_send_failed", slog.String("phone", phone.Mask(num)), slog.String("err", err.Error()))
-			return nil, &Error{Kind: ErrSMSFailed.Kind, Code: ErrSMSFailed.Code, Message: ErrSMSFailed.Message}
+			a.events.log(ctx, EventOTPSendFailed, slog.String("phone", phone.Mask(num)), slog.String("err", err.Error()))
+			return nil, ErrSMSFailed
 		}
 	}
-	a.events.log(ctx, "otp_sent", slog.String("phone", phone.Mask(num)), slog.Bool("test_number", fixed))
+	a.events.log(ctx, EventOTPSent, slog.String("phone", phone.Mask(num)), slog.Bool("test_number", fixed))
 	return &SendResult{ExpiresIn: a.cfg.TTL, ResendAfter: a.cfg.ResendCooldown}, nil
 }
 
@@ -153,9 +155,8 @@ func (a *PhoneAuth) checkCooldown(ctx context.Context, num string) error {
 }
 
 func (a *PhoneAuth) tooSoon(ctx context.Context, num string, wait time.Duration) error {
-	a.events.log(ctx, "rate_limited", slog.String("limit", "otp_resend_cooldown"), slog.String("phone", phone.Mask(num)))
-	return &Error{Kind: KindRateLimited, Code: "otp_resend_too_soon", Message: "wait before asking for another code",
-		RetryAfterSeconds: retrySeconds(wait)}
+	a.events.log(ctx, EventRateLimited, slog.String("limit", "otp_resend_cooldown"), slog.String("phone", phone.Mask(num)))
+	return ErrResendTooSoon.RetryIn(wait)
 }
 
 // take counts one event against a limit, refusing when it is used up.
@@ -171,9 +172,8 @@ func (a *PhoneAuth) take(ctx context.Context, key string, limit int, window time
 }
 
 func (a *PhoneAuth) rateLimited(ctx context.Context, key, num string, wait time.Duration) error {
-	a.events.log(ctx, "rate_limited", slog.String("limit", limitName(key)), slog.String("phone", phone.Mask(num)))
-	return &Error{Kind: KindRateLimited, Code: "rate_limited", Message: "too many requests; try again later",
-		RetryAfterSeconds: retrySeconds(wait)}
+	a.events.log(ctx, EventRateLimited, slog.String("limit", limitName(key)), slog.String("phone", phone.Mask(num)))
+	return ErrRateLimited.RetryIn(wait)
 }
 
 // limitName strips the counted value (number or IP) from a limiter key.
@@ -340,7 +340,7 @@ func (a *PhoneAuth) failed(ctx context.Context, failKey, num string, cause error
 	if se == nil {
 		return cause
 	}
-	a.events.log(ctx, "signin_failed", slog.String("method", "phone"), slog.String("phone", phone.Mask(num)), slog.String("reason", se.Code))
+	a.events.log(ctx, EventSignInFailed, slog.String("method", "phone"), slog.String("phone", phone.Mask(num)), slog.String("reason", string(se.Code)))
 	return cause
 }
 

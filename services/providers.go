@@ -20,10 +20,10 @@ var (
 
 // Provider sign-in errors.
 var (
-	ErrInvalidIDToken      = newError(KindUnauthenticated, "invalid_id_token", "the Google ID token is not valid")
-	ErrInvalidAccessToken  = newError(KindUnauthenticated, "invalid_access_token", "the Facebook access token is not valid")
-	ErrProviderDisabled    = newError(KindNotImplemented, "provider_disabled", "this sign-in method is not configured")
-	ErrProviderUnavailable = newError(KindUnavailable, "provider_unavailable", "the sign-in provider did not answer; try again")
+	ErrInvalidIDToken      = NewError(KindUnauthenticated, CodeInvalidIDToken, "the Google ID token is not valid")
+	ErrInvalidAccessToken  = NewError(KindUnauthenticated, CodeInvalidAccessToken, "the Facebook access token is not valid")
+	ErrProviderDisabled    = NewError(KindNotImplemented, CodeProviderDisabled, "this sign-in method is not configured")
+	ErrProviderUnavailable = NewError(KindUnavailable, CodeProviderUnavailable, "the sign-in provider did not answer; try again")
 )
 
 // ProviderIdentity is who a provider says the token's owner is.
@@ -74,10 +74,10 @@ func (a *ProviderAuth) verify(ctx context.Context, provider authidentity.Provide
 	case errors.Is(err, ErrVerifierDisabled):
 		return nil, ErrProviderDisabled
 	case errors.Is(err, ErrVerifierUnavailable):
-		a.events.log(ctx, "provider_unavailable", slog.String("method", string(provider)), slog.String("err", err.Error()))
+		a.events.log(ctx, EventProviderUnavailable, slog.String("method", string(provider)), slog.String("err", err.Error()))
 		return nil, ErrProviderUnavailable
 	case err != nil || id == nil || id.Subject == "":
-		a.events.log(ctx, "signin_failed", slog.String("method", string(provider)), slog.String("reason", "token_rejected"))
+		a.events.log(ctx, EventSignInFailed, slog.String("method", string(provider)), slog.String("reason", "token_rejected"))
 		if provider == authidentity.ProviderGoogle {
 			return nil, ErrInvalidIDToken
 		}

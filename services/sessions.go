@@ -17,11 +17,11 @@ import (
 
 // Session and token errors.
 var (
-	ErrInvalidRefreshToken = newError(KindUnauthenticated, "invalid_refresh_token", "the refresh token is unknown, expired or revoked")
-	ErrRefreshTokenReused  = newError(KindUnauthenticated, "refresh_token_reused", "this refresh token was already used; the session has been ended")
-	ErrUnauthorized        = newError(KindUnauthenticated, "unauthorized", "a valid access token is required")
-	ErrSessionNotFound     = newError(KindNotFound, "not_found", "no such session")
-	ErrInvalidScope        = newError(KindInvalid, "invalid_request", "scope must be current, others or global")
+	ErrInvalidRefreshToken = NewError(KindUnauthenticated, CodeInvalidRefreshToken, "the refresh token is unknown, expired or revoked")
+	ErrRefreshTokenReused  = NewError(KindUnauthenticated, CodeRefreshTokenReused, "this refresh token was already used; the session has been ended")
+	ErrUnauthorized        = NewError(KindUnauthenticated, CodeUnauthorized, "a valid access token is required")
+	ErrSessionNotFound     = NewError(KindNotFound, CodeNotFound, "no such session")
+	ErrInvalidScope        = NewError(KindInvalid, CodeInvalidRequest, "scope must be current, others or global")
 )
 
 // SessionConfig sets token lifetimes and the device limit.
@@ -103,7 +103,7 @@ func (s *Sessions) start(ctx context.Context, tx *ent.Tx, u *ent.User, device st
 		if _, err := tx.RefreshToken.Delete().Where(refreshtoken.IDIn(evict...)).Exec(ctx); err != nil {
 			return refreshToken{}, fmt.Errorf("start session: evict: %w", err)
 		}
-		s.events.log(ctx, "session_evicted", slog.String("user_id", u.ID.String()), slog.Int("count", len(evict)))
+		s.events.log(ctx, EventSessionEvicted, slog.String("user_id", u.ID.String()), slog.Int("count", len(evict)))
 	}
 	return tok, nil
 }
@@ -202,7 +202,7 @@ func (s *Sessions) refreshMiss(ctx context.Context, tok refreshToken, h string, 
 		if _, err := s.db.RefreshToken.Delete().Where(refreshtoken.ID(row.ID)).Exec(ctx); err != nil {
 			return nil, fmt.Errorf("revoke reused session: %w", err)
 		}
-		s.events.log(ctx, "refresh_token_reused", slog.String("user_id", row.UserID.String()),
+		s.events.log(ctx, EventRefreshTokenReused, slog.String("user_id", row.UserID.String()),
 			slog.String("session_id", row.ID.String()))
 		return nil, ErrRefreshTokenReused
 	}
@@ -215,7 +215,7 @@ func (s *Sessions) refreshMiss(ctx context.Context, tok refreshToken, h string, 
 func (s *Sessions) Authenticate(ctx context.Context, token string) (*Principal, error) {
 	claims, err := s.access.Verify(token)
 	if err != nil {
-		return nil, &Error{Kind: KindUnauthenticated, Code: ErrUnauthorized.Code, Message: ErrUnauthorized.Message}
+		return nil, ErrUnauthorized
 	}
 	u, err := s.db.User.Query().
 		Where(user.ID(claims.UserID), user.HasRefreshTokensWith(
@@ -244,7 +244,7 @@ func (s *Sessions) Logout(ctx context.Context, p *Principal, scope string) error
 	if err != nil {
 		return fmt.Errorf("logout: %w", err)
 	}
-	s.events.log(ctx, "logout", slog.String("user_id", p.User.ID.String()),
+	s.events.log(ctx, EventLogout, slog.String("user_id", p.User.ID.String()),
 		slog.String("session_id", p.SessionID.String()), slog.String("scope", scope), slog.Int("sessions_ended", n))
 	return nil
 }
@@ -265,7 +265,7 @@ func (s *Sessions) LogoutRefreshToken(ctx context.Context, raw string) error {
 		return fmt.Errorf("logout by refresh token: %w", err)
 	}
 	if n > 0 {
-		s.events.log(ctx, "logout", slog.String("session_id", tok.session.String()), slog.String("scope", "refresh_token"))
+		s.events.log(ctx, EventLogout, slog.String("session_id", tok.session.String()), slog.String("scope", "refresh_token"))
 	}
 	return nil
 }
@@ -291,7 +291,7 @@ func (s *Sessions) Revoke(ctx context.Context, p *Principal, id uuid.UUID) error
 	if n == 0 {
 		return ErrSessionNotFound
 	}
-	s.events.log(ctx, "logout", slog.String("user_id", p.User.ID.String()), slog.String("session_id", id.String()), slog.String("scope", "session"))
+	s.events.log(ctx, EventLogout, slog.String("user_id", p.User.ID.String()), slog.String("session_id", id.String()), slog.String("scope", "session"))
 	return nil
 }
 

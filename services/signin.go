@@ -50,7 +50,7 @@ func signInWith(ctx context.Context, db *ent.Client, sessions *Sessions, events 
 	}
 	attrs := append([]slog.Attr{slog.String("method", string(ext.provider)), slog.String("user_id", u.ID.String()),
 		slog.String("session_id", tok.session.String()), slog.Bool("new_user", neu)}, ext.logAttrs...)
-	events.log(ctx, "signin_succeeded", attrs...)
+	events.log(ctx, EventSignInSucceeded, attrs...)
 	return sessions.pair(u, tok)
 }
 

@@ -14,10 +14,10 @@ import (
 
 // User errors.
 var (
-	ErrInvalidRole     = newError(KindUnprocessable, "invalid_role", "role must be one of creator, agency, brand, gifter")
-	ErrRoleAlreadySet  = newError(KindConflict, "role_already_set", "the role is already set")
-	ErrRoleRequired    = newError(KindForbidden, "role_required", "choose a role first (PUT /v1/me/role)")
-	ErrUserNotFound    = newError(KindNotFound, "not_found", "no such user")
+	ErrInvalidRole     = NewError(KindUnprocessable, CodeInvalidRole, "role must be one of creator, agency, brand, gifter")
+	ErrRoleAlreadySet  = NewError(KindConflict, CodeRoleAlreadySet, "the role is already set")
+	ErrRoleRequired    = NewError(KindForbidden, CodeRoleRequired, "choose a role first (PUT /v1/me/role)")
+	ErrUserNotFound    = NewError(KindNotFound, CodeNotFound, "no such user")
 	selfSelectableRole = map[string]user.Role{
 		"creator": user.RoleCreator, "agency": user.RoleAgency, "brand": user.RoleBrand, "gifter": user.RoleGifter,
 	}
@@ -87,10 +87,12 @@ func validPictureURL(s string) bool {
 	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
 }
 
-// validationFailed is a 422 naming the field.
-func validationFailed(field, msg string) *Error {
-	return &Error{Kind: KindUnprocessable, Code: "validation_failed", Message: msg, Field: field}
-}
+// ErrValidationFailed is a well-formed value that breaks a rule; its
+// variants name the field (OnField).
+var ErrValidationFailed = NewError(KindUnprocessable, CodeValidationFailed, "a value breaks a rule")
+
+// validationFailed is ErrValidationFailed naming the field.
+func validationFailed(field, msg string) *Error { return ErrValidationFailed.OnField(field, msg) }
 
 // SetRole sets the caller's role once. The UPDATE only matches while role
 // IS NULL, so of two racing requests exactly one succeeds. The session is
@@ -120,7 +122,7 @@ func (s *Users) SetRole(ctx context.Context, p *Principal, role string) (*TokenP
 	if err != nil {
 		return nil, fmt.Errorf("set role: reload user: %w", err)
 	}
-	s.events.log(ctx, "role_set", slog.String("user_id", u.ID.String()), slog.String("role", role))
+	s.events.log(ctx, EventRoleSet, slog.String("user_id", u.ID.String()), slog.String("role", role))
 	return s.sessions.pair(u, tok)
 }
 

@@ -1,0 +1,4 @@
+package services
+
+// ErrDatabaseUnavailable is the answer when the database does not answer.
+var ErrDatabaseUnavailable = NewError(KindUnavailable, CodeDatabaseUnavailable, "the database is not reachable")
