@@ -19,7 +19,7 @@ import (
 	"github.com/agency-platform/agency/ent/authidentity"
 	"github.com/agency-platform/agency/ent/phoneotp"
 	"github.com/agency-platform/agency/ent/ratelimit"
-	"github.com/agency-platform/agency/ent/refreshtoken"
+	"github.com/agency-platform/agency/ent/session"
 	"github.com/agency-platform/agency/ent/user"
 
 	stdsql "database/sql"
@@ -36,8 +36,8 @@ type Client struct {
 	PhoneOTP *PhoneOTPClient
 	// RateLimit is the client for interacting with the RateLimit builders.
 	RateLimit *RateLimitClient
-	// RefreshToken is the client for interacting with the RefreshToken builders.
-	RefreshToken *RefreshTokenClient
+	// Session is the client for interacting with the Session builders.
+	Session *SessionClient
 	// User is the client for interacting with the User builders.
 	User *UserClient
 }
@@ -54,7 +54,7 @@ func (c *Client) init() {
 	c.AuthIdentity = NewAuthIdentityClient(c.config)
 	c.PhoneOTP = NewPhoneOTPClient(c.config)
 	c.RateLimit = NewRateLimitClient(c.config)
-	c.RefreshToken = NewRefreshTokenClient(c.config)
+	c.Session = NewSessionClient(c.config)
 	c.User = NewUserClient(c.config)
 }
 
@@ -151,7 +151,7 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		AuthIdentity: NewAuthIdentityClient(cfg),
 		PhoneOTP:     NewPhoneOTPClient(cfg),
 		RateLimit:    NewRateLimitClient(cfg),
-		RefreshToken: NewRefreshTokenClient(cfg),
+		Session:      NewSessionClient(cfg),
 		User:         NewUserClient(cfg),
 	}, nil
 }
@@ -175,7 +175,7 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		AuthIdentity: NewAuthIdentityClient(cfg),
 		PhoneOTP:     NewPhoneOTPClient(cfg),
 		RateLimit:    NewRateLimitClient(cfg),
-		RefreshToken: NewRefreshTokenClient(cfg),
+		Session:      NewSessionClient(cfg),
 		User:         NewUserClient(cfg),
 	}, nil
 }
@@ -208,7 +208,7 @@ func (c *Client) Use(hooks ...Hook) {
 	c.AuthIdentity.Use(hooks...)
 	c.PhoneOTP.Use(hooks...)
 	c.RateLimit.Use(hooks...)
-	c.RefreshToken.Use(hooks...)
+	c.Session.Use(hooks...)
 	c.User.Use(hooks...)
 }
 
@@ -218,7 +218,7 @@ func (c *Client) Intercept(interceptors ...Interceptor) {
 	c.AuthIdentity.Intercept(interceptors...)
 	c.PhoneOTP.Intercept(interceptors...)
 	c.RateLimit.Intercept(interceptors...)
-	c.RefreshToken.Intercept(interceptors...)
+	c.Session.Intercept(interceptors...)
 	c.User.Intercept(interceptors...)
 }
 
@@ -231,8 +231,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.PhoneOTP.mutate(ctx, m)
 	case *RateLimitMutation:
 		return c.RateLimit.mutate(ctx, m)
-	case *RefreshTokenMutation:
-		return c.RefreshToken.mutate(ctx, m)
+	case *SessionMutation:
+		return c.Session.mutate(ctx, m)
 	case *UserMutation:
 		return c.User.mutate(ctx, m)
 	default:
@@ -655,107 +655,107 @@ func (c *RateLimitClient) mutate(ctx context.Context, m *RateLimitMutation) (Val
 	}
 }
 
-// RefreshTokenClient is a client for the RefreshToken schema.
-type RefreshTokenClient struct {
+// SessionClient is a client for the Session schema.
+type SessionClient struct {
 	config
 }
 
-// NewRefreshTokenClient returns a client for the RefreshToken from the given config.
-func NewRefreshTokenClient(c config) *RefreshTokenClient {
-	return &RefreshTokenClient{config: c}
+// NewSessionClient returns a client for the Session from the given config.
+func NewSessionClient(c config) *SessionClient {
+	return &SessionClient{config: c}
 }
 
 // Use adds a list of mutation hooks to the hooks stack.
-// A call to `Use(f, g, h)` equals to `refreshtoken.Hooks(f(g(h())))`.
-func (c *RefreshTokenClient) Use(hooks ...Hook) {
-	c.hooks.RefreshToken = append(c.hooks.RefreshToken, hooks...)
+// A call to `Use(f, g, h)` equals to `session.Hooks(f(g(h())))`.
+func (c *SessionClient) Use(hooks ...Hook) {
+	c.hooks.Session = append(c.hooks.Session, hooks...)
 }
 
 // Intercept adds a list of query interceptors to the interceptors stack.
-// A call to `Intercept(f, g, h)` equals to `refreshtoken.Intercept(f(g(h())))`.
-func (c *RefreshTokenClient) Intercept(interceptors ...Interceptor) {
-	c.inters.RefreshToken = append(c.inters.RefreshToken, interceptors...)
+// A call to `Intercept(f, g, h)` equals to `session.Intercept(f(g(h())))`.
+func (c *SessionClient) Intercept(interceptors ...Interceptor) {
+	c.inters.Session = append(c.inters.Session, interceptors...)
 }
 
-// Create returns a builder for creating a RefreshToken entity.
-func (c *RefreshTokenClient) Create() *RefreshTokenCreate {
-	mutation := newRefreshTokenMutation(c.config, OpCreate)
-	return &RefreshTokenCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+// Create returns a builder for creating a Session entity.
+func (c *SessionClient) Create() *SessionCreate {
+	mutation := newSessionMutation(c.config, OpCreate)
+	return &SessionCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
 }
 
-// CreateBulk returns a builder for creating a bulk of RefreshToken entities.
-func (c *RefreshTokenClient) CreateBulk(builders ...*RefreshTokenCreate) *RefreshTokenCreateBulk {
-	return &RefreshTokenCreateBulk{config: c.config, builders: builders}
+// CreateBulk returns a builder for creating a bulk of Session entities.
+func (c *SessionClient) CreateBulk(builders ...*SessionCreate) *SessionCreateBulk {
+	return &SessionCreateBulk{config: c.config, builders: builders}
 }
 
 // MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
 // a builder and applies setFunc on it.
-func (c *RefreshTokenClient) MapCreateBulk(slice any, setFunc func(*RefreshTokenCreate, int)) *RefreshTokenCreateBulk {
+func (c *SessionClient) MapCreateBulk(slice any, setFunc func(*SessionCreate, int)) *SessionCreateBulk {
 	rv := reflect.ValueOf(slice)
 	if rv.Kind() != reflect.Slice {
-		return &RefreshTokenCreateBulk{err: fmt.Errorf("calling to RefreshTokenClient.MapCreateBulk with wrong type %T, need slice", slice)}
+		return &SessionCreateBulk{err: fmt.Errorf("calling to SessionClient.MapCreateBulk with wrong type %T, need slice", slice)}
 	}
-	builders := make([]*RefreshTokenCreate, rv.Len())
+	builders := make([]*SessionCreate, rv.Len())
 	for i := 0; i < rv.Len(); i++ {
 		builders[i] = c.Create()
 		setFunc(builders[i], i)
 	}
-	return &RefreshTokenCreateBulk{config: c.config, builders: builders}
+	return &SessionCreateBulk{config: c.config, builders: builders}
 }
 
-// Update returns an update builder for RefreshToken.
-func (c *RefreshTokenClient) Update() *RefreshTokenUpdate {
-	mutation := newRefreshTokenMutation(c.config, OpUpdate)
-	return &RefreshTokenUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+// Update returns an update builder for Session.
+func (c *SessionClient) Update() *SessionUpdate {
+	mutation := newSessionMutation(c.config, OpUpdate)
+	return &SessionUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
 }
 
 // UpdateOne returns an update builder for the given entity.
-func (c *RefreshTokenClient) UpdateOne(_m *RefreshToken) *RefreshTokenUpdateOne {
-	mutation := newRefreshTokenMutation(c.config, OpUpdateOne, withRefreshToken(_m))
-	return &RefreshTokenUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+func (c *SessionClient) UpdateOne(_m *Session) *SessionUpdateOne {
+	mutation := newSessionMutation(c.config, OpUpdateOne, withSession(_m))
+	return &SessionUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
 }
 
 // UpdateOneID returns an update builder for the given id.
-func (c *RefreshTokenClient) UpdateOneID(id uuid.UUID) *RefreshTokenUpdateOne {
-	mutation := newRefreshTokenMutation(c.config, OpUpdateOne, withRefreshTokenID(id))
-	return &RefreshTokenUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+func (c *SessionClient) UpdateOneID(id uuid.UUID) *SessionUpdateOne {
+	mutation := newSessionMutation(c.config, OpUpdateOne, withSessionID(id))
+	return &SessionUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
 }
 
-// Delete returns a delete builder for RefreshToken.
-func (c *RefreshTokenClient) Delete() *RefreshTokenDelete {
-	mutation := newRefreshTokenMutation(c.config, OpDelete)
-	return &RefreshTokenDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+// Delete returns a delete builder for Session.
+func (c *SessionClient) Delete() *SessionDelete {
+	mutation := newSessionMutation(c.config, OpDelete)
+	return &SessionDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
 }
 
 // DeleteOne returns a builder for deleting the given entity.
-func (c *RefreshTokenClient) DeleteOne(_m *RefreshToken) *RefreshTokenDeleteOne {
+func (c *SessionClient) DeleteOne(_m *Session) *SessionDeleteOne {
 	return c.DeleteOneID(_m.ID)
 }
 
 // DeleteOneID returns a builder for deleting the given entity by its id.
-func (c *RefreshTokenClient) DeleteOneID(id uuid.UUID) *RefreshTokenDeleteOne {
-	builder := c.Delete().Where(refreshtoken.ID(id))
+func (c *SessionClient) DeleteOneID(id uuid.UUID) *SessionDeleteOne {
+	builder := c.Delete().Where(session.ID(id))
 	builder.mutation.id = &id
 	builder.mutation.op = OpDeleteOne
-	return &RefreshTokenDeleteOne{builder}
+	return &SessionDeleteOne{builder}
 }
 
-// Query returns a query builder for RefreshToken.
-func (c *RefreshTokenClient) Query() *RefreshTokenQuery {
-	return &RefreshTokenQuery{
+// Query returns a query builder for Session.
+func (c *SessionClient) Query() *SessionQuery {
+	return &SessionQuery{
 		config: c.config,
-		ctx:    &QueryContext{Type: TypeRefreshToken},
+		ctx:    &QueryContext{Type: TypeSession},
 		inters: c.Interceptors(),
 	}
 }
 
-// Get returns a RefreshToken entity by its id.
-func (c *RefreshTokenClient) Get(ctx context.Context, id uuid.UUID) (*RefreshToken, error) {
-	return c.Query().Where(refreshtoken.ID(id)).Only(ctx)
+// Get returns a Session entity by its id.
+func (c *SessionClient) Get(ctx context.Context, id uuid.UUID) (*Session, error) {
+	return c.Query().Where(session.ID(id)).Only(ctx)
 }
 
 // GetX is like Get, but panics if an error occurs.
-func (c *RefreshTokenClient) GetX(ctx context.Context, id uuid.UUID) *RefreshToken {
+func (c *SessionClient) GetX(ctx context.Context, id uuid.UUID) *Session {
 	obj, err := c.Get(ctx, id)
 	if err != nil {
 		panic(err)
@@ -763,15 +763,15 @@ func (c *RefreshTokenClient) GetX(ctx context.Context, id uuid.UUID) *RefreshTok
 	return obj
 }
 
-// QueryUser queries the user edge of a RefreshToken.
-func (c *RefreshTokenClient) QueryUser(_m *RefreshToken) *UserQuery {
+// QueryUser queries the user edge of a Session.
+func (c *SessionClient) QueryUser(_m *Session) *UserQuery {
 	query := (&UserClient{config: c.config}).Query()
 	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
 		id := _m.ID
 		step := sqlgraph.NewStep(
-			sqlgraph.From(refreshtoken.Table, refreshtoken.FieldID, id),
+			sqlgraph.From(session.Table, session.FieldID, id),
 			sqlgraph.To(user.Table, user.FieldID),
-			sqlgraph.Edge(sqlgraph.M2O, true, refreshtoken.UserTable, refreshtoken.UserColumn),
+			sqlgraph.Edge(sqlgraph.M2O, true, session.UserTable, session.UserColumn),
 		)
 		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
 		return fromV, nil
@@ -780,27 +780,27 @@ func (c *RefreshTokenClient) QueryUser(_m *RefreshToken) *UserQuery {
 }
 
 // Hooks returns the client hooks.
-func (c *RefreshTokenClient) Hooks() []Hook {
-	return c.hooks.RefreshToken
+func (c *SessionClient) Hooks() []Hook {
+	return c.hooks.Session
 }
 
 // Interceptors returns the client interceptors.
-func (c *RefreshTokenClient) Interceptors() []Interceptor {
-	return c.inters.RefreshToken
+func (c *SessionClient) Interceptors() []Interceptor {
+	return c.inters.Session
 }
 
-func (c *RefreshTokenClient) mutate(ctx context.Context, m *RefreshTokenMutation) (Value, error) {
+func (c *SessionClient) mutate(ctx context.Context, m *SessionMutation) (Value, error) {
 	switch m.Op() {
 	case OpCreate:
-		return (&RefreshTokenCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+		return (&SessionCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
 	case OpUpdate:
-		return (&RefreshTokenUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+		return (&SessionUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
 	case OpUpdateOne:
-		return (&RefreshTokenUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+		return (&SessionUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
 	case OpDelete, OpDeleteOne:
-		return (&RefreshTokenDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+		return (&SessionDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
-		return nil, fmt.Errorf("ent: unknown RefreshToken mutation op: %q", m.Op())
+		return nil, fmt.Errorf("ent: unknown Session mutation op: %q", m.Op())
 	}
 }
 
@@ -928,15 +928,15 @@ func (c *UserClient) QueryIdentities(_m *User) *AuthIdentityQuery {
 	return query
 }
 
-// QueryRefreshTokens queries the refresh_tokens edge of a User.
-func (c *UserClient) QueryRefreshTokens(_m *User) *RefreshTokenQuery {
-	query := (&RefreshTokenClient{config: c.config}).Query()
+// QuerySessions queries the sessions edge of a User.
+func (c *UserClient) QuerySessions(_m *User) *SessionQuery {
+	query := (&SessionClient{config: c.config}).Query()
 	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
 		id := _m.ID
 		step := sqlgraph.NewStep(
 			sqlgraph.From(user.Table, user.FieldID, id),
-			sqlgraph.To(refreshtoken.Table, refreshtoken.FieldID),
-			sqlgraph.Edge(sqlgraph.O2M, false, user.RefreshTokensTable, user.RefreshTokensColumn),
+			sqlgraph.To(session.Table, session.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, user.SessionsTable, user.SessionsColumn),
 		)
 		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
 		return fromV, nil
@@ -972,10 +972,10 @@ func (c *UserClient) mutate(ctx context.Context, m *UserMutation) (Value, error)
 // hooks and interceptors per client, for fast access.
 type (
 	hooks struct {
-		AuthIdentity, PhoneOTP, RateLimit, RefreshToken, User []ent.Hook
+		AuthIdentity, PhoneOTP, RateLimit, Session, User []ent.Hook
 	}
 	inters struct {
-		AuthIdentity, PhoneOTP, RateLimit, RefreshToken, User []ent.Interceptor
+		AuthIdentity, PhoneOTP, RateLimit, Session, User []ent.Interceptor
 	}
 )
 

@@ -15,7 +15,7 @@ import (
 	"github.com/agency-platform/agency/ent/authidentity"
 	"github.com/agency-platform/agency/ent/phoneotp"
 	"github.com/agency-platform/agency/ent/ratelimit"
-	"github.com/agency-platform/agency/ent/refreshtoken"
+	"github.com/agency-platform/agency/ent/session"
 	"github.com/agency-platform/agency/ent/user"
 )
 
@@ -80,7 +80,7 @@ func checkColumn(t, c string) error {
 			authidentity.Table: authidentity.ValidColumn,
 			phoneotp.Table:     phoneotp.ValidColumn,
 			ratelimit.Table:    ratelimit.ValidColumn,
-			refreshtoken.Table: refreshtoken.ValidColumn,
+			session.Table:      session.ValidColumn,
 			user.Table:         user.ValidColumn,
 		})
 	})

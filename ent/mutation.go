@@ -15,7 +15,7 @@ import (
 	"github.com/agency-platform/agency/ent/phoneotp"
 	"github.com/agency-platform/agency/ent/predicate"
 	"github.com/agency-platform/agency/ent/ratelimit"
-	"github.com/agency-platform/agency/ent/refreshtoken"
+	"github.com/agency-platform/agency/ent/session"
 	"github.com/agency-platform/agency/ent/user"
 	"github.com/google/uuid"
 )
@@ -32,7 +32,7 @@ const (
 	TypeAuthIdentity = "AuthIdentity"
 	TypePhoneOTP     = "PhoneOTP"
 	TypeRateLimit    = "RateLimit"
-	TypeRefreshToken = "RefreshToken"
+	TypeSession      = "Session"
 	TypeUser         = "User"
 )
 
@@ -1847,8 +1847,8 @@ func (m *RateLimitMutation) ResetEdge(name string) error {
 	return fmt.Errorf("unknown RateLimit edge %s", name)
 }
 
-// RefreshTokenMutation represents an operation that mutates the RefreshToken nodes in the graph.
-type RefreshTokenMutation struct {
+// SessionMutation represents an operation that mutates the Session nodes in the graph.
+type SessionMutation struct {
 	config
 	op                  Op
 	typ                 string
@@ -1867,21 +1867,21 @@ type RefreshTokenMutation struct {
 	user                *uuid.UUID
 	cleareduser         bool
 	done                bool
-	oldValue            func(context.Context) (*RefreshToken, error)
-	predicates          []predicate.RefreshToken
+	oldValue            func(context.Context) (*Session, error)
+	predicates          []predicate.Session
 }
 
-var _ ent.Mutation = (*RefreshTokenMutation)(nil)
+var _ ent.Mutation = (*SessionMutation)(nil)
 
-// refreshtokenOption allows management of the mutation configuration using functional options.
-type refreshtokenOption func(*RefreshTokenMutation)
+// sessionOption allows management of the mutation configuration using functional options.
+type sessionOption func(*SessionMutation)
 
-// newRefreshTokenMutation creates new mutation for the RefreshToken entity.
-func newRefreshTokenMutation(c config, op Op, opts ...refreshtokenOption) *RefreshTokenMutation {
-	m := &RefreshTokenMutation{
+// newSessionMutation creates new mutation for the Session entity.
+func newSessionMutation(c config, op Op, opts ...sessionOption) *SessionMutation {
+	m := &SessionMutation{
 		config:        c,
 		op:            op,
-		typ:           TypeRefreshToken,
+		typ:           TypeSession,
 		clearedFields: make(map[string]struct{}),
 	}
 	for _, opt := range opts {
@@ -1890,20 +1890,20 @@ func newRefreshTokenMutation(c config, op Op, opts ...refreshtokenOption) *Refre
 	return m
 }
 
-// withRefreshTokenID sets the ID field of the mutation.
-func withRefreshTokenID(id uuid.UUID) refreshtokenOption {
-	return func(m *RefreshTokenMutation) {
+// withSessionID sets the ID field of the mutation.
+func withSessionID(id uuid.UUID) sessionOption {
+	return func(m *SessionMutation) {
 		var (
 			err   error
 			once  sync.Once
-			value *RefreshToken
+			value *Session
 		)
-		m.oldValue = func(ctx context.Context) (*RefreshToken, error) {
+		m.oldValue = func(ctx context.Context) (*Session, error) {
 			once.Do(func() {
 				if m.done {
 					err = errors.New("querying old values post mutation is not allowed")
 				} else {
-					value, err = m.Client().RefreshToken.Get(ctx, id)
+					value, err = m.Client().Session.Get(ctx, id)
 				}
 			})
 			return value, err
@@ -1912,10 +1912,10 @@ func withRefreshTokenID(id uuid.UUID) refreshtokenOption {
 	}
 }
 
-// withRefreshToken sets the old RefreshToken of the mutation.
-func withRefreshToken(node *RefreshToken) refreshtokenOption {
-	return func(m *RefreshTokenMutation) {
-		m.oldValue = func(context.Context) (*RefreshToken, error) {
+// withSession sets the old Session of the mutation.
+func withSession(node *Session) sessionOption {
+	return func(m *SessionMutation) {
+		m.oldValue = func(context.Context) (*Session, error) {
 			return node, nil
 		}
 		m.id = &node.ID
@@ -1924,7 +1924,7 @@ func withRefreshToken(node *RefreshToken) refreshtokenOption {
 
 // Client returns a new `ent.Client` from the mutation. If the mutation was
 // executed in a transaction (ent.Tx), a transactional client is returned.
-func (m RefreshTokenMutation) Client() *Client {
+func (m SessionMutation) Client() *Client {
 	client := &Client{config: m.config}
 	client.init()
 	return client
@@ -1932,7 +1932,7 @@ func (m RefreshTokenMutation) Client() *Client {
 
 // Tx returns an `ent.Tx` for mutations that were executed in transactions;
 // it returns an error otherwise.
-func (m RefreshTokenMutation) Tx() (*Tx, error) {
+func (m SessionMutation) Tx() (*Tx, error) {
 	if _, ok := m.driver.(*txDriver); !ok {
 		return nil, errors.New("ent: mutation is not running in a transaction")
 	}
@@ -1942,14 +1942,14 @@ func (m RefreshTokenMutation) Tx() (*Tx, error) {
 }
 
 // SetID sets the value of the id field. Note that this
-// operation is only accepted on creation of RefreshToken entities.
-func (m *RefreshTokenMutation) SetID(id uuid.UUID) {
+// operation is only accepted on creation of Session entities.
+func (m *SessionMutation) SetID(id uuid.UUID) {
 	m.id = &id
 }
 
 // ID returns the ID value in the mutation. Note that the ID is only available
 // if it was provided to the builder or after it was returned from the database.
-func (m *RefreshTokenMutation) ID() (id uuid.UUID, exists bool) {
+func (m *SessionMutation) ID() (id uuid.UUID, exists bool) {
 	if m.id == nil {
 		return
 	}
@@ -1960,7 +1960,7 @@ func (m *RefreshTokenMutation) ID() (id uuid.UUID, exists bool) {
 // That means, if the mutation is applied within a transaction with an isolation level such
 // as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
 // or updated by the mutation.
-func (m *RefreshTokenMutation) IDs(ctx context.Context) ([]uuid.UUID, error) {
+func (m *SessionMutation) IDs(ctx context.Context) ([]uuid.UUID, error) {
 	switch {
 	case m.op.Is(OpUpdateOne | OpDeleteOne):
 		id, exists := m.ID()
@@ -1969,19 +1969,19 @@ func (m *RefreshTokenMutation) IDs(ctx context.Context) ([]uuid.UUID, error) {
 		}
 		fallthrough
 	case m.op.Is(OpUpdate | OpDelete):
-		return m.Client().RefreshToken.Query().Where(m.predicates...).IDs(ctx)
+		return m.Client().Session.Query().Where(m.predicates...).IDs(ctx)
 	default:
 		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
 	}
 }
 
 // SetUserID sets the "user_id" field.
-func (m *RefreshTokenMutation) SetUserID(u uuid.UUID) {
+func (m *SessionMutation) SetUserID(u uuid.UUID) {
 	m.user = &u
 }
 
 // UserID returns the value of the "user_id" field in the mutation.
-func (m *RefreshTokenMutation) UserID() (r uuid.UUID, exists bool) {
+func (m *SessionMutation) UserID() (r uuid.UUID, exists bool) {
 	v := m.user
 	if v == nil {
 		return
@@ -1989,10 +1989,10 @@ func (m *RefreshTokenMutation) UserID() (r uuid.UUID, exists bool) {
 	return *v, true
 }
 
-// OldUserID returns the old "user_id" field's value of the RefreshToken entity.
-// If the RefreshToken object wasn't provided to the builder, the object is fetched from the database.
+// OldUserID returns the old "user_id" field's value of the Session entity.
+// If the Session object wasn't provided to the builder, the object is fetched from the database.
 // An error is returned if the mutation operation is not UpdateOne, or the database query fails.
-func (m *RefreshTokenMutation) OldUserID(ctx context.Context) (v uuid.UUID, err error) {
+func (m *SessionMutation) OldUserID(ctx context.Context) (v uuid.UUID, err error) {
 	if !m.op.Is(OpUpdateOne) {
 		return v, errors.New("OldUserID is only allowed on UpdateOne operations")
 	}
@@ -2007,17 +2007,17 @@ func (m *RefreshTokenMutation) OldUserID(ctx context.Context) (v uuid.UUID, err 
 }
 
 // ResetUserID resets all changes to the "user_id" field.
-func (m *RefreshTokenMutation) ResetUserID() {
+func (m *SessionMutation) ResetUserID() {
 	m.user = nil
 }
 
 // SetTokenHash sets the "token_hash" field.
-func (m *RefreshTokenMutation) SetTokenHash(s string) {
+func (m *SessionMutation) SetTokenHash(s string) {
 	m.token_hash = &s
 }
 
 // TokenHash returns the value of the "token_hash" field in the mutation.
-func (m *RefreshTokenMutation) TokenHash() (r string, exists bool) {
+func (m *SessionMutation) TokenHash() (r string, exists bool) {
 	v := m.token_hash
 	if v == nil {
 		return
@@ -2025,10 +2025,10 @@ func (m *RefreshTokenMutation) TokenHash() (r string, exists bool) {
 	return *v, true
 }
 
-// OldTokenHash returns the old "token_hash" field's value of the RefreshToken entity.
-// If the RefreshToken object wasn't provided to the builder, the object is fetched from the database.
+// OldTokenHash returns the old "token_hash" field's value of the Session entity.
+// If the Session object wasn't provided to the builder, the object is fetched from the database.
 // An error is returned if the mutation operation is not UpdateOne, or the database query fails.
-func (m *RefreshTokenMutation) OldTokenHash(ctx context.Context) (v string, err error) {
+func (m *SessionMutation) OldTokenHash(ctx context.Context) (v string, err error) {
 	if !m.op.Is(OpUpdateOne) {
 		return v, errors.New("OldTokenHash is only allowed on UpdateOne operations")
 	}
@@ -2043,17 +2043,17 @@ func (m *RefreshTokenMutation) OldTokenHash(ctx context.Context) (v string, err 
 }
 
 // ResetTokenHash resets all changes to the "token_hash" field.
-func (m *RefreshTokenMutation) ResetTokenHash() {
+func (m *SessionMutation) ResetTokenHash() {
 	m.token_hash = nil
 }
 
 // SetDeviceInfo sets the "device_info" field.
-func (m *RefreshTokenMutation) SetDeviceInfo(s string) {
+func (m *SessionMutation) SetDeviceInfo(s string) {
 	m.device_info = &s
 }
 
 // DeviceInfo returns the value of the "device_info" field in the mutation.
-func (m *RefreshTokenMutation) DeviceInfo() (r string, exists bool) {
+func (m *SessionMutation) DeviceInfo() (r string, exists bool) {
 	v := m.device_info
 	if v == nil {
 		return
@@ -2061,10 +2061,10 @@ func (m *RefreshTokenMutation) DeviceInfo() (r string, exists bool) {
 	return *v, true
 }
 
-// OldDeviceInfo returns the old "device_info" field's value of the RefreshToken entity.
-// If the RefreshToken object wasn't provided to the builder, the object is fetched from the database.
+// OldDeviceInfo returns the old "device_info" field's value of the Session entity.
+// If the Session object wasn't provided to the builder, the object is fetched from the database.
 // An error is returned if the mutation operation is not UpdateOne, or the database query fails.
-func (m *RefreshTokenMutation) OldDeviceInfo(ctx context.Context) (v *string, err error) {
+func (m *SessionMutation) OldDeviceInfo(ctx context.Context) (v *string, err error) {
 	if !m.op.Is(OpUpdateOne) {
 		return v, errors.New("OldDeviceInfo is only allowed on UpdateOne operations")
 	}
@@ -2079,30 +2079,30 @@ func (m *RefreshTokenMutation) OldDeviceInfo(ctx context.Context) (v *string, er
 }
 
 // ClearDeviceInfo clears the value of the "device_info" field.
-func (m *RefreshTokenMutation) ClearDeviceInfo() {
+func (m *SessionMutation) ClearDeviceInfo() {
 	m.device_info = nil
-	m.clearedFields[refreshtoken.FieldDeviceInfo] = struct{}{}
+	m.clearedFields[session.FieldDeviceInfo] = struct{}{}
 }
 
 // DeviceInfoCleared returns if the "device_info" field was cleared in this mutation.
-func (m *RefreshTokenMutation) DeviceInfoCleared() bool {
-	_, ok := m.clearedFields[refreshtoken.FieldDeviceInfo]
+func (m *SessionMutation) DeviceInfoCleared() bool {
+	_, ok := m.clearedFields[session.FieldDeviceInfo]
 	return ok
 }
 
 // ResetDeviceInfo resets all changes to the "device_info" field.
-func (m *RefreshTokenMutation) ResetDeviceInfo() {
+func (m *SessionMutation) ResetDeviceInfo() {
 	m.device_info = nil
-	delete(m.clearedFields, refreshtoken.FieldDeviceInfo)
+	delete(m.clearedFields, session.FieldDeviceInfo)
 }
 
 // SetExpiresAt sets the "expires_at" field.
-func (m *RefreshTokenMutation) SetExpiresAt(t time.Time) {
+func (m *SessionMutation) SetExpiresAt(t time.Time) {
 	m.expires_at = &t
 }
 
 // ExpiresAt returns the value of the "expires_at" field in the mutation.
-func (m *RefreshTokenMutation) ExpiresAt() (r time.Time, exists bool) {
+func (m *SessionMutation) ExpiresAt() (r time.Time, exists bool) {
 	v := m.expires_at
 	if v == nil {
 		return
@@ -2110,10 +2110,10 @@ func (m *RefreshTokenMutation) ExpiresAt() (r time.Time, exists bool) {
 	return *v, true
 }
 
-// OldExpiresAt returns the old "expires_at" field's value of the RefreshToken entity.
-// If the RefreshToken object wasn't provided to the builder, the object is fetched from the database.
+// OldExpiresAt returns the old "expires_at" field's value of the Session entity.
+// If the Session object wasn't provided to the builder, the object is fetched from the database.
 // An error is returned if the mutation operation is not UpdateOne, or the database query fails.
-func (m *RefreshTokenMutation) OldExpiresAt(ctx context.Context) (v time.Time, err error) {
+func (m *SessionMutation) OldExpiresAt(ctx context.Context) (v time.Time, err error) {
 	if !m.op.Is(OpUpdateOne) {
 		return v, errors.New("OldExpiresAt is only allowed on UpdateOne operations")
 	}
@@ -2128,17 +2128,17 @@ func (m *RefreshTokenMutation) OldExpiresAt(ctx context.Context) (v time.Time, e
 }
 
 // ResetExpiresAt resets all changes to the "expires_at" field.
-func (m *RefreshTokenMutation) ResetExpiresAt() {
+func (m *SessionMutation) ResetExpiresAt() {
 	m.expires_at = nil
 }
 
 // SetCreatedAt sets the "created_at" field.
-func (m *RefreshTokenMutation) SetCreatedAt(t time.Time) {
+func (m *SessionMutation) SetCreatedAt(t time.Time) {
 	m.created_at = &t
 }
 
 // CreatedAt returns the value of the "created_at" field in the mutation.
-func (m *RefreshTokenMutation) CreatedAt() (r time.Time, exists bool) {
+func (m *SessionMutation) CreatedAt() (r time.Time, exists bool) {
 	v := m.created_at
 	if v == nil {
 		return
@@ -2146,10 +2146,10 @@ func (m *RefreshTokenMutation) CreatedAt() (r time.Time, exists bool) {
 	return *v, true
 }
 
-// OldCreatedAt returns the old "created_at" field's value of the RefreshToken entity.
-// If the RefreshToken object wasn't provided to the builder, the object is fetched from the database.
+// OldCreatedAt returns the old "created_at" field's value of the Session entity.
+// If the Session object wasn't provided to the builder, the object is fetched from the database.
 // An error is returned if the mutation operation is not UpdateOne, or the database query fails.
-func (m *RefreshTokenMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+func (m *SessionMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
 	if !m.op.Is(OpUpdateOne) {
 		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
 	}
@@ -2164,18 +2164,18 @@ func (m *RefreshTokenMutation) OldCreatedAt(ctx context.Context) (v time.Time, e
 }
 
 // ResetCreatedAt resets all changes to the "created_at" field.
-func (m *RefreshTokenMutation) ResetCreatedAt() {
+func (m *SessionMutation) ResetCreatedAt() {
 	m.created_at = nil
 }
 
 // SetGeneration sets the "generation" field.
-func (m *RefreshTokenMutation) SetGeneration(i int64) {
+func (m *SessionMutation) SetGeneration(i int64) {
 	m.generation = &i
 	m.addgeneration = nil
 }
 
 // Generation returns the value of the "generation" field in the mutation.
-func (m *RefreshTokenMutation) Generation() (r int64, exists bool) {
+func (m *SessionMutation) Generation() (r int64, exists bool) {
 	v := m.generation
 	if v == nil {
 		return
@@ -2183,10 +2183,10 @@ func (m *RefreshTokenMutation) Generation() (r int64, exists bool) {
 	return *v, true
 }
 
-// OldGeneration returns the old "generation" field's value of the RefreshToken entity.
-// If the RefreshToken object wasn't provided to the builder, the object is fetched from the database.
+// OldGeneration returns the old "generation" field's value of the Session entity.
+// If the Session object wasn't provided to the builder, the object is fetched from the database.
 // An error is returned if the mutation operation is not UpdateOne, or the database query fails.
-func (m *RefreshTokenMutation) OldGeneration(ctx context.Context) (v int64, err error) {
+func (m *SessionMutation) OldGeneration(ctx context.Context) (v int64, err error) {
 	if !m.op.Is(OpUpdateOne) {
 		return v, errors.New("OldGeneration is only allowed on UpdateOne operations")
 	}
@@ -2201,7 +2201,7 @@ func (m *RefreshTokenMutation) OldGeneration(ctx context.Context) (v int64, err 
 }
 
 // AddGeneration adds i to the "generation" field.
-func (m *RefreshTokenMutation) AddGeneration(i int64) {
+func (m *SessionMutation) AddGeneration(i int64) {
 	if m.addgeneration != nil {
 		*m.addgeneration += i
 	} else {
@@ -2210,7 +2210,7 @@ func (m *RefreshTokenMutation) AddGeneration(i int64) {
 }
 
 // AddedGeneration returns the value that was added to the "generation" field in this mutation.
-func (m *RefreshTokenMutation) AddedGeneration() (r int64, exists bool) {
+func (m *SessionMutation) AddedGeneration() (r int64, exists bool) {
 	v := m.addgeneration
 	if v == nil {
 		return
@@ -2219,18 +2219,18 @@ func (m *RefreshTokenMutation) AddedGeneration() (r int64, exists bool) {
 }
 
 // ResetGeneration resets all changes to the "generation" field.
-func (m *RefreshTokenMutation) ResetGeneration() {
+func (m *SessionMutation) ResetGeneration() {
 	m.generation = nil
 	m.addgeneration = nil
 }
 
 // SetPreviousTokenHash sets the "previous_token_hash" field.
-func (m *RefreshTokenMutation) SetPreviousTokenHash(s string) {
+func (m *SessionMutation) SetPreviousTokenHash(s string) {
 	m.previous_token_hash = &s
 }
 
 // PreviousTokenHash returns the value of the "previous_token_hash" field in the mutation.
-func (m *RefreshTokenMutation) PreviousTokenHash() (r string, exists bool) {
+func (m *SessionMutation) PreviousTokenHash() (r string, exists bool) {
 	v := m.previous_token_hash
 	if v == nil {
 		return
@@ -2238,10 +2238,10 @@ func (m *RefreshTokenMutation) PreviousTokenHash() (r string, exists bool) {
 	return *v, true
 }
 
-// OldPreviousTokenHash returns the old "previous_token_hash" field's value of the RefreshToken entity.
-// If the RefreshToken object wasn't provided to the builder, the object is fetched from the database.
+// OldPreviousTokenHash returns the old "previous_token_hash" field's value of the Session entity.
+// If the Session object wasn't provided to the builder, the object is fetched from the database.
 // An error is returned if the mutation operation is not UpdateOne, or the database query fails.
-func (m *RefreshTokenMutation) OldPreviousTokenHash(ctx context.Context) (v *string, err error) {
+func (m *SessionMutation) OldPreviousTokenHash(ctx context.Context) (v *string, err error) {
 	if !m.op.Is(OpUpdateOne) {
 		return v, errors.New("OldPreviousTokenHash is only allowed on UpdateOne operations")
 	}
@@ -2256,30 +2256,30 @@ func (m *RefreshTokenMutation) OldPreviousTokenHash(ctx context.Context) (v *str
 }
 
 // ClearPreviousTokenHash clears the value of the "previous_token_hash" field.
-func (m *RefreshTokenMutation) ClearPreviousTokenHash() {
+func (m *SessionMutation) ClearPreviousTokenHash() {
 	m.previous_token_hash = nil
-	m.clearedFields[refreshtoken.FieldPreviousTokenHash] = struct{}{}
+	m.clearedFields[session.FieldPreviousTokenHash] = struct{}{}
 }
 
 // PreviousTokenHashCleared returns if the "previous_token_hash" field was cleared in this mutation.
-func (m *RefreshTokenMutation) PreviousTokenHashCleared() bool {
-	_, ok := m.clearedFields[refreshtoken.FieldPreviousTokenHash]
+func (m *SessionMutation) PreviousTokenHashCleared() bool {
+	_, ok := m.clearedFields[session.FieldPreviousTokenHash]
 	return ok
 }
 
 // ResetPreviousTokenHash resets all changes to the "previous_token_hash" field.
-func (m *RefreshTokenMutation) ResetPreviousTokenHash() {
+func (m *SessionMutation) ResetPreviousTokenHash() {
 	m.previous_token_hash = nil
-	delete(m.clearedFields, refreshtoken.FieldPreviousTokenHash)
+	delete(m.clearedFields, session.FieldPreviousTokenHash)
 }
 
 // SetRotatedAt sets the "rotated_at" field.
-func (m *RefreshTokenMutation) SetRotatedAt(t time.Time) {
+func (m *SessionMutation) SetRotatedAt(t time.Time) {
 	m.rotated_at = &t
 }
 
 // RotatedAt returns the value of the "rotated_at" field in the mutation.
-func (m *RefreshTokenMutation) RotatedAt() (r time.Time, exists bool) {
+func (m *SessionMutation) RotatedAt() (r time.Time, exists bool) {
 	v := m.rotated_at
 	if v == nil {
 		return
@@ -2287,10 +2287,10 @@ func (m *RefreshTokenMutation) RotatedAt() (r time.Time, exists bool) {
 	return *v, true
 }
 
-// OldRotatedAt returns the old "rotated_at" field's value of the RefreshToken entity.
-// If the RefreshToken object wasn't provided to the builder, the object is fetched from the database.
+// OldRotatedAt returns the old "rotated_at" field's value of the Session entity.
+// If the Session object wasn't provided to the builder, the object is fetched from the database.
 // An error is returned if the mutation operation is not UpdateOne, or the database query fails.
-func (m *RefreshTokenMutation) OldRotatedAt(ctx context.Context) (v *time.Time, err error) {
+func (m *SessionMutation) OldRotatedAt(ctx context.Context) (v *time.Time, err error) {
 	if !m.op.Is(OpUpdateOne) {
 		return v, errors.New("OldRotatedAt is only allowed on UpdateOne operations")
 	}
@@ -2305,30 +2305,30 @@ func (m *RefreshTokenMutation) OldRotatedAt(ctx context.Context) (v *time.Time, 
 }
 
 // ClearRotatedAt clears the value of the "rotated_at" field.
-func (m *RefreshTokenMutation) ClearRotatedAt() {
+func (m *SessionMutation) ClearRotatedAt() {
 	m.rotated_at = nil
-	m.clearedFields[refreshtoken.FieldRotatedAt] = struct{}{}
+	m.clearedFields[session.FieldRotatedAt] = struct{}{}
 }
 
 // RotatedAtCleared returns if the "rotated_at" field was cleared in this mutation.
-func (m *RefreshTokenMutation) RotatedAtCleared() bool {
-	_, ok := m.clearedFields[refreshtoken.FieldRotatedAt]
+func (m *SessionMutation) RotatedAtCleared() bool {
+	_, ok := m.clearedFields[session.FieldRotatedAt]
 	return ok
 }
 
 // ResetRotatedAt resets all changes to the "rotated_at" field.
-func (m *RefreshTokenMutation) ResetRotatedAt() {
+func (m *SessionMutation) ResetRotatedAt() {
 	m.rotated_at = nil
-	delete(m.clearedFields, refreshtoken.FieldRotatedAt)
+	delete(m.clearedFields, session.FieldRotatedAt)
 }
 
 // SetLastUsedAt sets the "last_used_at" field.
-func (m *RefreshTokenMutation) SetLastUsedAt(t time.Time) {
+func (m *SessionMutation) SetLastUsedAt(t time.Time) {
 	m.last_used_at = &t
 }
 
 // LastUsedAt returns the value of the "last_used_at" field in the mutation.
-func (m *RefreshTokenMutation) LastUsedAt() (r time.Time, exists bool) {
+func (m *SessionMutation) LastUsedAt() (r time.Time, exists bool) {
 	v := m.last_used_at
 	if v == nil {
 		return
@@ -2336,10 +2336,10 @@ func (m *RefreshTokenMutation) LastUsedAt() (r time.Time, exists bool) {
 	return *v, true
 }
 
-// OldLastUsedAt returns the old "last_used_at" field's value of the RefreshToken entity.
-// If the RefreshToken object wasn't provided to the builder, the object is fetched from the database.
+// OldLastUsedAt returns the old "last_used_at" field's value of the Session entity.
+// If the Session object wasn't provided to the builder, the object is fetched from the database.
 // An error is returned if the mutation operation is not UpdateOne, or the database query fails.
-func (m *RefreshTokenMutation) OldLastUsedAt(ctx context.Context) (v time.Time, err error) {
+func (m *SessionMutation) OldLastUsedAt(ctx context.Context) (v time.Time, err error) {
 	if !m.op.Is(OpUpdateOne) {
 		return v, errors.New("OldLastUsedAt is only allowed on UpdateOne operations")
 	}
@@ -2354,17 +2354,17 @@ func (m *RefreshTokenMutation) OldLastUsedAt(ctx context.Context) (v time.Time, 
 }
 
 // ResetLastUsedAt resets all changes to the "last_used_at" field.
-func (m *RefreshTokenMutation) ResetLastUsedAt() {
+func (m *SessionMutation) ResetLastUsedAt() {
 	m.last_used_at = nil
 }
 
 // SetSessionExpiresAt sets the "session_expires_at" field.
-func (m *RefreshTokenMutation) SetSessionExpiresAt(t time.Time) {
+func (m *SessionMutation) SetSessionExpiresAt(t time.Time) {
 	m.session_expires_at = &t
 }
 
 // SessionExpiresAt returns the value of the "session_expires_at" field in the mutation.
-func (m *RefreshTokenMutation) SessionExpiresAt() (r time.Time, exists bool) {
+func (m *SessionMutation) SessionExpiresAt() (r time.Time, exists bool) {
 	v := m.session_expires_at
 	if v == nil {
 		return
@@ -2372,10 +2372,10 @@ func (m *RefreshTokenMutation) SessionExpiresAt() (r time.Time, exists bool) {
 	return *v, true
 }
 
-// OldSessionExpiresAt returns the old "session_expires_at" field's value of the RefreshToken entity.
-// If the RefreshToken object wasn't provided to the builder, the object is fetched from the database.
+// OldSessionExpiresAt returns the old "session_expires_at" field's value of the Session entity.
+// If the Session object wasn't provided to the builder, the object is fetched from the database.
 // An error is returned if the mutation operation is not UpdateOne, or the database query fails.
-func (m *RefreshTokenMutation) OldSessionExpiresAt(ctx context.Context) (v *time.Time, err error) {
+func (m *SessionMutation) OldSessionExpiresAt(ctx context.Context) (v *time.Time, err error) {
 	if !m.op.Is(OpUpdateOne) {
 		return v, errors.New("OldSessionExpiresAt is only allowed on UpdateOne operations")
 	}
@@ -2390,38 +2390,38 @@ func (m *RefreshTokenMutation) OldSessionExpiresAt(ctx context.Context) (v *time
 }
 
 // ClearSessionExpiresAt clears the value of the "session_expires_at" field.
-func (m *RefreshTokenMutation) ClearSessionExpiresAt() {
+func (m *SessionMutation) ClearSessionExpiresAt() {
 	m.session_expires_at = nil
-	m.clearedFields[refreshtoken.FieldSessionExpiresAt] = struct{}{}
+	m.clearedFields[session.FieldSessionExpiresAt] = struct{}{}
 }
 
 // SessionExpiresAtCleared returns if the "session_expires_at" field was cleared in this mutation.
-func (m *RefreshTokenMutation) SessionExpiresAtCleared() bool {
-	_, ok := m.clearedFields[refreshtoken.FieldSessionExpiresAt]
+func (m *SessionMutation) SessionExpiresAtCleared() bool {
+	_, ok := m.clearedFields[session.FieldSessionExpiresAt]
 	return ok
 }
 
 // ResetSessionExpiresAt resets all changes to the "session_expires_at" field.
-func (m *RefreshTokenMutation) ResetSessionExpiresAt() {
+func (m *SessionMutation) ResetSessionExpiresAt() {
 	m.session_expires_at = nil
-	delete(m.clearedFields, refreshtoken.FieldSessionExpiresAt)
+	delete(m.clearedFields, session.FieldSessionExpiresAt)
 }
 
 // ClearUser clears the "user" edge to the User entity.
-func (m *RefreshTokenMutation) ClearUser() {
+func (m *SessionMutation) ClearUser() {
 	m.cleareduser = true
-	m.clearedFields[refreshtoken.FieldUserID] = struct{}{}
+	m.clearedFields[session.FieldUserID] = struct{}{}
 }
 
 // UserCleared reports if the "user" edge to the User entity was cleared.
-func (m *RefreshTokenMutation) UserCleared() bool {
+func (m *SessionMutation) UserCleared() bool {
 	return m.cleareduser
 }
 
 // UserIDs returns the "user" edge IDs in the mutation.
 // Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
 // UserID instead. It exists only for internal usage by the builders.
-func (m *RefreshTokenMutation) UserIDs() (ids []uuid.UUID) {
+func (m *SessionMutation) UserIDs() (ids []uuid.UUID) {
 	if id := m.user; id != nil {
 		ids = append(ids, *id)
 	}
@@ -2429,20 +2429,20 @@ func (m *RefreshTokenMutation) UserIDs() (ids []uuid.UUID) {
 }
 
 // ResetUser resets all changes to the "user" edge.
-func (m *RefreshTokenMutation) ResetUser() {
+func (m *SessionMutation) ResetUser() {
 	m.user = nil
 	m.cleareduser = false
 }
 
-// Where appends a list predicates to the RefreshTokenMutation builder.
-func (m *RefreshTokenMutation) Where(ps ...predicate.RefreshToken) {
+// Where appends a list predicates to the SessionMutation builder.
+func (m *SessionMutation) Where(ps ...predicate.Session) {
 	m.predicates = append(m.predicates, ps...)
 }
 
-// WhereP appends storage-level predicates to the RefreshTokenMutation builder. Using this method,
+// WhereP appends storage-level predicates to the SessionMutation builder. Using this method,
 // users can use type-assertion to append predicates that do not depend on any generated package.
-func (m *RefreshTokenMutation) WhereP(ps ...func(*sql.Selector)) {
-	p := make([]predicate.RefreshToken, len(ps))
+func (m *SessionMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.Session, len(ps))
 	for i := range ps {
 		p[i] = ps[i]
 	}
@@ -2450,54 +2450,54 @@ func (m *RefreshTokenMutation) WhereP(ps ...func(*sql.Selector)) {
 }
 
 // Op returns the operation name.
-func (m *RefreshTokenMutation) Op() Op {
+func (m *SessionMutation) Op() Op {
 	return m.op
 }
 
 // SetOp allows setting the mutation operation.
-func (m *RefreshTokenMutation) SetOp(op Op) {
+func (m *SessionMutation) SetOp(op Op) {
 	m.op = op
 }
 
-// Type returns the node type of this mutation (RefreshToken).
-func (m *RefreshTokenMutation) Type() string {
+// Type returns the node type of this mutation (Session).
+func (m *SessionMutation) Type() string {
 	return m.typ
 }
 
 // Fields returns all fields that were changed during this mutation. Note that in
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
-func (m *RefreshTokenMutation) Fields() []string {
+func (m *SessionMutation) Fields() []string {
 	fields := make([]string, 0, 10)
 	if m.user != nil {
-		fields = append(fields, refreshtoken.FieldUserID)
+		fields = append(fields, session.FieldUserID)
 	}
 	if m.token_hash != nil {
-		fields = append(fields, refreshtoken.FieldTokenHash)
+		fields = append(fields, session.FieldTokenHash)
 	}
 	if m.device_info != nil {
-		fields = append(fields, refreshtoken.FieldDeviceInfo)
+		fields = append(fields, session.FieldDeviceInfo)
 	}
 	if m.expires_at != nil {
-		fields = append(fields, refreshtoken.FieldExpiresAt)
+		fields = append(fields, session.FieldExpiresAt)
 	}
 	if m.created_at != nil {
-		fields = append(fields, refreshtoken.FieldCreatedAt)
+		fields = append(fields, session.FieldCreatedAt)
 	}
 	if m.generation != nil {
-		fields = append(fields, refreshtoken.FieldGeneration)
+		fields = append(fields, session.FieldGeneration)
 	}
 	if m.previous_token_hash != nil {
-		fields = append(fields, refreshtoken.FieldPreviousTokenHash)
+		fields = append(fields, session.FieldPreviousTokenHash)
 	}
 	if m.rotated_at != nil {
-		fields = append(fields, refreshtoken.FieldRotatedAt)
+		fields = append(fields, session.FieldRotatedAt)
 	}
 	if m.last_used_at != nil {
-		fields = append(fields, refreshtoken.FieldLastUsedAt)
+		fields = append(fields, session.FieldLastUsedAt)
 	}
 	if m.session_expires_at != nil {
-		fields = append(fields, refreshtoken.FieldSessionExpiresAt)
+		fields = append(fields, session.FieldSessionExpiresAt)
 	}
 	return fields
 }
@@ -2505,27 +2505,27 @@ func (m *RefreshTokenMutation) Fields() []string {
 // Field returns the value of a field with the given name. The second boolean
 // return value indicates that this field was not set, or was not defined in the
 // schema.
-func (m *RefreshTokenMutation) Field(name string) (ent.Value, bool) {
+func (m *SessionMutation) Field(name string) (ent.Value, bool) {
 	switch name {
-	case refreshtoken.FieldUserID:
+	case session.FieldUserID:
 		return m.UserID()
-	case refreshtoken.FieldTokenHash:
+	case session.FieldTokenHash:
 		return m.TokenHash()
-	case refreshtoken.FieldDeviceInfo:
+	case session.FieldDeviceInfo:
 		return m.DeviceInfo()
-	case refreshtoken.FieldExpiresAt:
+	case session.FieldExpiresAt:
 		return m.ExpiresAt()
-	case refreshtoken.FieldCreatedAt:
+	case session.FieldCreatedAt:
 		return m.CreatedAt()
-	case refreshtoken.FieldGeneration:
+	case session.FieldGeneration:
 		return m.Generation()
-	case refreshtoken.FieldPreviousTokenHash:
+	case session.FieldPreviousTokenHash:
 		return m.PreviousTokenHash()
-	case refreshtoken.FieldRotatedAt:
+	case session.FieldRotatedAt:
 		return m.RotatedAt()
-	case refreshtoken.FieldLastUsedAt:
+	case session.FieldLastUsedAt:
 		return m.LastUsedAt()
-	case refreshtoken.FieldSessionExpiresAt:
+	case session.FieldSessionExpiresAt:
 		return m.SessionExpiresAt()
 	}
 	return nil, false
@@ -2534,101 +2534,101 @@ func (m *RefreshTokenMutation) Field(name string) (ent.Value, bool) {
 // OldField returns the old value of the field from the database. An error is
 // returned if the mutation operation is not UpdateOne, or the query to the
 // database failed.
-func (m *RefreshTokenMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+func (m *SessionMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
 	switch name {
-	case refreshtoken.FieldUserID:
+	case session.FieldUserID:
 		return m.OldUserID(ctx)
-	case refreshtoken.FieldTokenHash:
+	case session.FieldTokenHash:
 		return m.OldTokenHash(ctx)
-	case refreshtoken.FieldDeviceInfo:
+	case session.FieldDeviceInfo:
 		return m.OldDeviceInfo(ctx)
-	case refreshtoken.FieldExpiresAt:
+	case session.FieldExpiresAt:
 		return m.OldExpiresAt(ctx)
-	case refreshtoken.FieldCreatedAt:
+	case session.FieldCreatedAt:
 		return m.OldCreatedAt(ctx)
-	case refreshtoken.FieldGeneration:
+	case session.FieldGeneration:
 		return m.OldGeneration(ctx)
-	case refreshtoken.FieldPreviousTokenHash:
+	case session.FieldPreviousTokenHash:
 		return m.OldPreviousTokenHash(ctx)
-	case refreshtoken.FieldRotatedAt:
+	case session.FieldRotatedAt:
 		return m.OldRotatedAt(ctx)
-	case refreshtoken.FieldLastUsedAt:
+	case session.FieldLastUsedAt:
 		return m.OldLastUsedAt(ctx)
-	case refreshtoken.FieldSessionExpiresAt:
+	case session.FieldSessionExpiresAt:
 		return m.OldSessionExpiresAt(ctx)
 	}
-	return nil, fmt.Errorf("unknown RefreshToken field %s", name)
+	return nil, fmt.Errorf("unknown Session field %s", name)
 }
 
 // SetField sets the value of a field with the given name. It returns an error if
 // the field is not defined in the schema, or if the type mismatched the field
 // type.
-func (m *RefreshTokenMutation) SetField(name string, value ent.Value) error {
+func (m *SessionMutation) SetField(name string, value ent.Value) error {
 	switch name {
-	case refreshtoken.FieldUserID:
+	case session.FieldUserID:
 		v, ok := value.(uuid.UUID)
 		if !ok {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetUserID(v)
 		return nil
-	case refreshtoken.FieldTokenHash:
+	case session.FieldTokenHash:
 		v, ok := value.(string)
 		if !ok {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetTokenHash(v)
 		return nil
-	case refreshtoken.FieldDeviceInfo:
+	case session.FieldDeviceInfo:
 		v, ok := value.(string)
 		if !ok {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetDeviceInfo(v)
 		return nil
-	case refreshtoken.FieldExpiresAt:
+	case session.FieldExpiresAt:
 		v, ok := value.(time.Time)
 		if !ok {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetExpiresAt(v)
 		return nil
-	case refreshtoken.FieldCreatedAt:
+	case session.FieldCreatedAt:
 		v, ok := value.(time.Time)
 		if !ok {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetCreatedAt(v)
 		return nil
-	case refreshtoken.FieldGeneration:
+	case session.FieldGeneration:
 		v, ok := value.(int64)
 		if !ok {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetGeneration(v)
 		return nil
-	case refreshtoken.FieldPreviousTokenHash:
+	case session.FieldPreviousTokenHash:
 		v, ok := value.(string)
 		if !ok {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetPreviousTokenHash(v)
 		return nil
-	case refreshtoken.FieldRotatedAt:
+	case session.FieldRotatedAt:
 		v, ok := value.(time.Time)
 		if !ok {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetRotatedAt(v)
 		return nil
-	case refreshtoken.FieldLastUsedAt:
+	case session.FieldLastUsedAt:
 		v, ok := value.(time.Time)
 		if !ok {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetLastUsedAt(v)
 		return nil
-	case refreshtoken.FieldSessionExpiresAt:
+	case session.FieldSessionExpiresAt:
 		v, ok := value.(time.Time)
 		if !ok {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
@@ -2636,15 +2636,15 @@ func (m *RefreshTokenMutation) SetField(name string, value ent.Value) error {
 		m.SetSessionExpiresAt(v)
 		return nil
 	}
-	return fmt.Errorf("unknown RefreshToken field %s", name)
+	return fmt.Errorf("unknown Session field %s", name)
 }
 
 // AddedFields returns all numeric fields that were incremented/decremented during
 // this mutation.
-func (m *RefreshTokenMutation) AddedFields() []string {
+func (m *SessionMutation) AddedFields() []string {
 	var fields []string
 	if m.addgeneration != nil {
-		fields = append(fields, refreshtoken.FieldGeneration)
+		fields = append(fields, session.FieldGeneration)
 	}
 	return fields
 }
@@ -2652,9 +2652,9 @@ func (m *RefreshTokenMutation) AddedFields() []string {
 // AddedField returns the numeric value that was incremented/decremented on a field
 // with the given name. The second boolean return value indicates that this field
 // was not set, or was not defined in the schema.
-func (m *RefreshTokenMutation) AddedField(name string) (ent.Value, bool) {
+func (m *SessionMutation) AddedField(name string) (ent.Value, bool) {
 	switch name {
-	case refreshtoken.FieldGeneration:
+	case session.FieldGeneration:
 		return m.AddedGeneration()
 	}
 	return nil, false
@@ -2663,9 +2663,9 @@ func (m *RefreshTokenMutation) AddedField(name string) (ent.Value, bool) {
 // AddField adds the value to the field with the given name. It returns an error if
 // the field is not defined in the schema, or if the type mismatched the field
 // type.
-func (m *RefreshTokenMutation) AddField(name string, value ent.Value) error {
+func (m *SessionMutation) AddField(name string, value ent.Value) error {
 	switch name {
-	case refreshtoken.FieldGeneration:
+	case session.FieldGeneration:
 		v, ok := value.(int64)
 		if !ok {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
@@ -2673,107 +2673,107 @@ func (m *RefreshTokenMutation) AddField(name string, value ent.Value) error {
 		m.AddGeneration(v)
 		return nil
 	}
-	return fmt.Errorf("unknown RefreshToken numeric field %s", name)
+	return fmt.Errorf("unknown Session numeric field %s", name)
 }
 
 // ClearedFields returns all nullable fields that were cleared during this
 // mutation.
-func (m *RefreshTokenMutation) ClearedFields() []string {
+func (m *SessionMutation) ClearedFields() []string {
 	var fields []string
-	if m.FieldCleared(refreshtoken.FieldDeviceInfo) {
-		fields = append(fields, refreshtoken.FieldDeviceInfo)
+	if m.FieldCleared(session.FieldDeviceInfo) {
+		fields = append(fields, session.FieldDeviceInfo)
 	}
-	if m.FieldCleared(refreshtoken.FieldPreviousTokenHash) {
-		fields = append(fields, refreshtoken.FieldPreviousTokenHash)
+	if m.FieldCleared(session.FieldPreviousTokenHash) {
+		fields = append(fields, session.FieldPreviousTokenHash)
 	}
-	if m.FieldCleared(refreshtoken.FieldRotatedAt) {
-		fields = append(fields, refreshtoken.FieldRotatedAt)
+	if m.FieldCleared(session.FieldRotatedAt) {
+		fields = append(fields, session.FieldRotatedAt)
 	}
-	if m.FieldCleared(refreshtoken.FieldSessionExpiresAt) {
-		fields = append(fields, refreshtoken.FieldSessionExpiresAt)
+	if m.FieldCleared(session.FieldSessionExpiresAt) {
+		fields = append(fields, session.FieldSessionExpiresAt)
 	}
 	return fields
 }
 
 // FieldCleared returns a boolean indicating if a field with the given name was
 // cleared in this mutation.
-func (m *RefreshTokenMutation) FieldCleared(name string) bool {
+func (m *SessionMutation) FieldCleared(name string) bool {
 	_, ok := m.clearedFields[name]
 	return ok
 }
 
 // ClearField clears the value of the field with the given name. It returns an
 // error if the field is not defined in the schema.
-func (m *RefreshTokenMutation) ClearField(name string) error {
+func (m *SessionMutation) ClearField(name string) error {
 	switch name {
-	case refreshtoken.FieldDeviceInfo:
+	case session.FieldDeviceInfo:
 		m.ClearDeviceInfo()
 		return nil
-	case refreshtoken.FieldPreviousTokenHash:
+	case session.FieldPreviousTokenHash:
 		m.ClearPreviousTokenHash()
 		return nil
-	case refreshtoken.FieldRotatedAt:
+	case session.FieldRotatedAt:
 		m.ClearRotatedAt()
 		return nil
-	case refreshtoken.FieldSessionExpiresAt:
+	case session.FieldSessionExpiresAt:
 		m.ClearSessionExpiresAt()
 		return nil
 	}
-	return fmt.Errorf("unknown RefreshToken nullable field %s", name)
+	return fmt.Errorf("unknown Session nullable field %s", name)
 }
 
 // ResetField resets all changes in the mutation for the field with the given name.
 // It returns an error if the field is not defined in the schema.
-func (m *RefreshTokenMutation) ResetField(name string) error {
+func (m *SessionMutation) ResetField(name string) error {
 	switch name {
-	case refreshtoken.FieldUserID:
+	case session.FieldUserID:
 		m.ResetUserID()
 		return nil
-	case refreshtoken.FieldTokenHash:
+	case session.FieldTokenHash:
 		m.ResetTokenHash()
 		return nil
-	case refreshtoken.FieldDeviceInfo:
+	case session.FieldDeviceInfo:
 		m.ResetDeviceInfo()
 		return nil
-	case refreshtoken.FieldExpiresAt:
+	case session.FieldExpiresAt:
 		m.ResetExpiresAt()
 		return nil
-	case refreshtoken.FieldCreatedAt:
+	case session.FieldCreatedAt:
 		m.ResetCreatedAt()
 		return nil
-	case refreshtoken.FieldGeneration:
+	case session.FieldGeneration:
 		m.ResetGeneration()
 		return nil
-	case refreshtoken.FieldPreviousTokenHash:
+	case session.FieldPreviousTokenHash:
 		m.ResetPreviousTokenHash()
 		return nil
-	case refreshtoken.FieldRotatedAt:
+	case session.FieldRotatedAt:
 		m.ResetRotatedAt()
 		return nil
-	case refreshtoken.FieldLastUsedAt:
+	case session.FieldLastUsedAt:
 		m.ResetLastUsedAt()
 		return nil
-	case refreshtoken.FieldSessionExpiresAt:
+	case session.FieldSessionExpiresAt:
 		m.ResetSessionExpiresAt()
 		return nil
 	}
-	return fmt.Errorf("unknown RefreshToken field %s", name)
+	return fmt.Errorf("unknown Session field %s", name)
 }
 
 // AddedEdges returns all edge names that were set/added in this mutation.
-func (m *RefreshTokenMutation) AddedEdges() []string {
+func (m *SessionMutation) AddedEdges() []string {
 	edges := make([]string, 0, 1)
 	if m.user != nil {
-		edges = append(edges, refreshtoken.EdgeUser)
+		edges = append(edges, session.EdgeUser)
 	}
 	return edges
 }
 
 // AddedIDs returns all IDs (to other nodes) that were added for the given edge
 // name in this mutation.
-func (m *RefreshTokenMutation) AddedIDs(name string) []ent.Value {
+func (m *SessionMutation) AddedIDs(name string) []ent.Value {
 	switch name {
-	case refreshtoken.EdgeUser:
+	case session.EdgeUser:
 		if id := m.user; id != nil {
 			return []ent.Value{*id}
 		}
@@ -2782,31 +2782,31 @@ func (m *RefreshTokenMutation) AddedIDs(name string) []ent.Value {
 }
 
 // RemovedEdges returns all edge names that were removed in this mutation.
-func (m *RefreshTokenMutation) RemovedEdges() []string {
+func (m *SessionMutation) RemovedEdges() []string {
 	edges := make([]string, 0, 1)
 	return edges
 }
 
 // RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
 // the given name in this mutation.
-func (m *RefreshTokenMutation) RemovedIDs(name string) []ent.Value {
+func (m *SessionMutation) RemovedIDs(name string) []ent.Value {
 	return nil
 }
 
 // ClearedEdges returns all edge names that were cleared in this mutation.
-func (m *RefreshTokenMutation) ClearedEdges() []string {
+func (m *SessionMutation) ClearedEdges() []string {
 	edges := make([]string, 0, 1)
 	if m.cleareduser {
-		edges = append(edges, refreshtoken.EdgeUser)
+		edges = append(edges, session.EdgeUser)
 	}
 	return edges
 }
 
 // EdgeCleared returns a boolean which indicates if the edge with the given name
 // was cleared in this mutation.
-func (m *RefreshTokenMutation) EdgeCleared(name string) bool {
+func (m *SessionMutation) EdgeCleared(name string) bool {
 	switch name {
-	case refreshtoken.EdgeUser:
+	case session.EdgeUser:
 		return m.cleareduser
 	}
 	return false
@@ -2814,47 +2814,47 @@ func (m *RefreshTokenMutation) EdgeCleared(name string) bool {
 
 // ClearEdge clears the value of the edge with the given name. It returns an error
 // if that edge is not defined in the schema.
-func (m *RefreshTokenMutation) ClearEdge(name string) error {
+func (m *SessionMutation) ClearEdge(name string) error {
 	switch name {
-	case refreshtoken.EdgeUser:
+	case session.EdgeUser:
 		m.ClearUser()
 		return nil
 	}
-	return fmt.Errorf("unknown RefreshToken unique edge %s", name)
+	return fmt.Errorf("unknown Session unique edge %s", name)
 }
 
 // ResetEdge resets all changes to the edge with the given name in this mutation.
 // It returns an error if the edge is not defined in the schema.
-func (m *RefreshTokenMutation) ResetEdge(name string) error {
+func (m *SessionMutation) ResetEdge(name string) error {
 	switch name {
-	case refreshtoken.EdgeUser:
+	case session.EdgeUser:
 		m.ResetUser()
 		return nil
 	}
-	return fmt.Errorf("unknown RefreshToken edge %s", name)
+	return fmt.Errorf("unknown Session edge %s", name)
 }
 
 // UserMutation represents an operation that mutates the User nodes in the graph.
 type UserMutation struct {
 	config
-	op                    Op
-	typ                   string
-	id                    *uuid.UUID
-	role                  *user.Role
-	full_name             *string
-	profile_picture_url   *string
-	created_at            *time.Time
-	updated_at            *time.Time
-	clearedFields         map[string]struct{}
-	identities            map[uuid.UUID]struct{}
-	removedidentities     map[uuid.UUID]struct{}
-	clearedidentities     bool
-	refresh_tokens        map[uuid.UUID]struct{}
-	removedrefresh_tokens map[uuid.UUID]struct{}
-	clearedrefresh_tokens bool
-	done                  bool
-	oldValue              func(context.Context) (*User, error)
-	predicates            []predicate.User
+	op                  Op
+	typ                 string
+	id                  *uuid.UUID
+	role                *user.Role
+	full_name           *string
+	profile_picture_url *string
+	created_at          *time.Time
+	updated_at          *time.Time
+	clearedFields       map[string]struct{}
+	identities          map[uuid.UUID]struct{}
+	removedidentities   map[uuid.UUID]struct{}
+	clearedidentities   bool
+	sessions            map[uuid.UUID]struct{}
+	removedsessions     map[uuid.UUID]struct{}
+	clearedsessions     bool
+	done                bool
+	oldValue            func(context.Context) (*User, error)
+	predicates          []predicate.User
 }
 
 var _ ent.Mutation = (*UserMutation)(nil)
@@ -3234,58 +3234,58 @@ func (m *UserMutation) ResetIdentities() {
 	m.removedidentities = nil
 }
 
-// AddRefreshTokenIDs adds the "refresh_tokens" edge to the RefreshToken entity by ids.
-func (m *UserMutation) AddRefreshTokenIDs(ids ...uuid.UUID) {
-	if m.refresh_tokens == nil {
-		m.refresh_tokens = make(map[uuid.UUID]struct{})
+// AddSessionIDs adds the "sessions" edge to the Session entity by ids.
+func (m *UserMutation) AddSessionIDs(ids ...uuid.UUID) {
+	if m.sessions == nil {
+		m.sessions = make(map[uuid.UUID]struct{})
 	}
 	for i := range ids {
-		m.refresh_tokens[ids[i]] = struct{}{}
+		m.sessions[ids[i]] = struct{}{}
 	}
 }
 
-// ClearRefreshTokens clears the "refresh_tokens" edge to the RefreshToken entity.
-func (m *UserMutation) ClearRefreshTokens() {
-	m.clearedrefresh_tokens = true
+// ClearSessions clears the "sessions" edge to the Session entity.
+func (m *UserMutation) ClearSessions() {
+	m.clearedsessions = true
 }
 
-// RefreshTokensCleared reports if the "refresh_tokens" edge to the RefreshToken entity was cleared.
-func (m *UserMutation) RefreshTokensCleared() bool {
-	return m.clearedrefresh_tokens
+// SessionsCleared reports if the "sessions" edge to the Session entity was cleared.
+func (m *UserMutation) SessionsCleared() bool {
+	return m.clearedsessions
 }
 
-// RemoveRefreshTokenIDs removes the "refresh_tokens" edge to the RefreshToken entity by IDs.
-func (m *UserMutation) RemoveRefreshTokenIDs(ids ...uuid.UUID) {
-	if m.removedrefresh_tokens == nil {
-		m.removedrefresh_tokens = make(map[uuid.UUID]struct{})
+// RemoveSessionIDs removes the "sessions" edge to the Session entity by IDs.
+func (m *UserMutation) RemoveSessionIDs(ids ...uuid.UUID) {
+	if m.removedsessions == nil {
+		m.removedsessions = make(map[uuid.UUID]struct{})
 	}
 	for i := range ids {
-		delete(m.refresh_tokens, ids[i])
-		m.removedrefresh_tokens[ids[i]] = struct{}{}
+		delete(m.sessions, ids[i])
+		m.removedsessions[ids[i]] = struct{}{}
 	}
 }
 
-// RemovedRefreshTokens returns the removed IDs of the "refresh_tokens" edge to the RefreshToken entity.
-func (m *UserMutation) RemovedRefreshTokensIDs() (ids []uuid.UUID) {
-	for id := range m.removedrefresh_tokens {
+// RemovedSessions returns the removed IDs of the "sessions" edge to the Session entity.
+func (m *UserMutation) RemovedSessionsIDs() (ids []uuid.UUID) {
+	for id := range m.removedsessions {
 		ids = append(ids, id)
 	}
 	return
 }
 
-// RefreshTokensIDs returns the "refresh_tokens" edge IDs in the mutation.
-func (m *UserMutation) RefreshTokensIDs() (ids []uuid.UUID) {
-	for id := range m.refresh_tokens {
+// SessionsIDs returns the "sessions" edge IDs in the mutation.
+func (m *UserMutation) SessionsIDs() (ids []uuid.UUID) {
+	for id := range m.sessions {
 		ids = append(ids, id)
 	}
 	return
 }
 
-// ResetRefreshTokens resets all changes to the "refresh_tokens" edge.
-func (m *UserMutation) ResetRefreshTokens() {
-	m.refresh_tokens = nil
-	m.clearedrefresh_tokens = false
-	m.removedrefresh_tokens = nil
+// ResetSessions resets all changes to the "sessions" edge.
+func (m *UserMutation) ResetSessions() {
+	m.sessions = nil
+	m.clearedsessions = false
+	m.removedsessions = nil
 }
 
 // Where appends a list predicates to the UserMutation builder.
@@ -3514,8 +3514,8 @@ func (m *UserMutation) AddedEdges() []string {
 	if m.identities != nil {
 		edges = append(edges, user.EdgeIdentities)
 	}
-	if m.refresh_tokens != nil {
-		edges = append(edges, user.EdgeRefreshTokens)
+	if m.sessions != nil {
+		edges = append(edges, user.EdgeSessions)
 	}
 	return edges
 }
@@ -3530,9 +3530,9 @@ func (m *UserMutation) AddedIDs(name string) []ent.Value {
 			ids = append(ids, id)
 		}
 		return ids
-	case user.EdgeRefreshTokens:
-		ids := make([]ent.Value, 0, len(m.refresh_tokens))
-		for id := range m.refresh_tokens {
+	case user.EdgeSessions:
+		ids := make([]ent.Value, 0, len(m.sessions))
+		for id := range m.sessions {
 			ids = append(ids, id)
 		}
 		return ids
@@ -3546,8 +3546,8 @@ func (m *UserMutation) RemovedEdges() []string {
 	if m.removedidentities != nil {
 		edges = append(edges, user.EdgeIdentities)
 	}
-	if m.removedrefresh_tokens != nil {
-		edges = append(edges, user.EdgeRefreshTokens)
+	if m.removedsessions != nil {
+		edges = append(edges, user.EdgeSessions)
 	}
 	return edges
 }
@@ -3562,9 +3562,9 @@ func (m *UserMutation) RemovedIDs(name string) []ent.Value {
 			ids = append(ids, id)
 		}
 		return ids
-	case user.EdgeRefreshTokens:
-		ids := make([]ent.Value, 0, len(m.removedrefresh_tokens))
-		for id := range m.removedrefresh_tokens {
+	case user.EdgeSessions:
+		ids := make([]ent.Value, 0, len(m.removedsessions))
+		for id := range m.removedsessions {
 			ids = append(ids, id)
 		}
 		return ids
@@ -3578,8 +3578,8 @@ func (m *UserMutation) ClearedEdges() []string {
 	if m.clearedidentities {
 		edges = append(edges, user.EdgeIdentities)
 	}
-	if m.clearedrefresh_tokens {
-		edges = append(edges, user.EdgeRefreshTokens)
+	if m.clearedsessions {
+		edges = append(edges, user.EdgeSessions)
 	}
 	return edges
 }
@@ -3590,8 +3590,8 @@ func (m *UserMutation) EdgeCleared(name string) bool {
 	switch name {
 	case user.EdgeIdentities:
 		return m.clearedidentities
-	case user.EdgeRefreshTokens:
-		return m.clearedrefresh_tokens
+	case user.EdgeSessions:
+		return m.clearedsessions
 	}
 	return false
 }
@@ -3611,8 +3611,8 @@ func (m *UserMutation) ResetEdge(name string) error {
 	case user.EdgeIdentities:
 		m.ResetIdentities()
 		return nil
-	case user.EdgeRefreshTokens:
-		m.ResetRefreshTokens()
+	case user.EdgeSessions:
+		m.ResetSessions()
 		return nil
 	}
 	return fmt.Errorf("unknown User edge %s", name)

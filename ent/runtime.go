@@ -8,8 +8,8 @@ import (
 	"github.com/agency-platform/agency/ent/authidentity"
 	"github.com/agency-platform/agency/ent/phoneotp"
 	"github.com/agency-platform/agency/ent/ratelimit"
-	"github.com/agency-platform/agency/ent/refreshtoken"
 	"github.com/agency-platform/agency/ent/schema"
+	"github.com/agency-platform/agency/ent/session"
 	"github.com/agency-platform/agency/ent/user"
 	"github.com/google/uuid"
 )
@@ -127,16 +127,16 @@ func init() {
 	ratelimitDescID := ratelimitMixinFields0[0].Descriptor()
 	// ratelimit.DefaultID holds the default value on creation for the id field.
 	ratelimit.DefaultID = ratelimitDescID.Default.(func() uuid.UUID)
-	refreshtokenMixin := schema.RefreshToken{}.Mixin()
-	refreshtokenMixinFields0 := refreshtokenMixin[0].Fields()
-	_ = refreshtokenMixinFields0
-	refreshtokenFields := schema.RefreshToken{}.Fields()
-	_ = refreshtokenFields
-	// refreshtokenDescTokenHash is the schema descriptor for token_hash field.
-	refreshtokenDescTokenHash := refreshtokenFields[1].Descriptor()
-	// refreshtoken.TokenHashValidator is a validator for the "token_hash" field. It is called by the builders before save.
-	refreshtoken.TokenHashValidator = func() func(string) error {
-		validators := refreshtokenDescTokenHash.Validators
+	sessionMixin := schema.Session{}.Mixin()
+	sessionMixinFields0 := sessionMixin[0].Fields()
+	_ = sessionMixinFields0
+	sessionFields := schema.Session{}.Fields()
+	_ = sessionFields
+	// sessionDescTokenHash is the schema descriptor for token_hash field.
+	sessionDescTokenHash := sessionFields[1].Descriptor()
+	// session.TokenHashValidator is a validator for the "token_hash" field. It is called by the builders before save.
+	session.TokenHashValidator = func() func(string) error {
+		validators := sessionDescTokenHash.Validators
 		fns := [...]func(string) error{
 			validators[0].(func(string) error),
 			validators[1].(func(string) error),
@@ -150,28 +150,28 @@ func init() {
 			return nil
 		}
 	}()
-	// refreshtokenDescCreatedAt is the schema descriptor for created_at field.
-	refreshtokenDescCreatedAt := refreshtokenFields[4].Descriptor()
-	// refreshtoken.DefaultCreatedAt holds the default value on creation for the created_at field.
-	refreshtoken.DefaultCreatedAt = refreshtokenDescCreatedAt.Default.(func() time.Time)
-	// refreshtokenDescGeneration is the schema descriptor for generation field.
-	refreshtokenDescGeneration := refreshtokenFields[5].Descriptor()
-	// refreshtoken.DefaultGeneration holds the default value on creation for the generation field.
-	refreshtoken.DefaultGeneration = refreshtokenDescGeneration.Default.(int64)
-	// refreshtoken.GenerationValidator is a validator for the "generation" field. It is called by the builders before save.
-	refreshtoken.GenerationValidator = refreshtokenDescGeneration.Validators[0].(func(int64) error)
-	// refreshtokenDescPreviousTokenHash is the schema descriptor for previous_token_hash field.
-	refreshtokenDescPreviousTokenHash := refreshtokenFields[6].Descriptor()
-	// refreshtoken.PreviousTokenHashValidator is a validator for the "previous_token_hash" field. It is called by the builders before save.
-	refreshtoken.PreviousTokenHashValidator = refreshtokenDescPreviousTokenHash.Validators[0].(func(string) error)
-	// refreshtokenDescLastUsedAt is the schema descriptor for last_used_at field.
-	refreshtokenDescLastUsedAt := refreshtokenFields[8].Descriptor()
-	// refreshtoken.DefaultLastUsedAt holds the default value on creation for the last_used_at field.
-	refreshtoken.DefaultLastUsedAt = refreshtokenDescLastUsedAt.Default.(func() time.Time)
-	// refreshtokenDescID is the schema descriptor for id field.
-	refreshtokenDescID := refreshtokenMixinFields0[0].Descriptor()
-	// refreshtoken.DefaultID holds the default value on creation for the id field.
-	refreshtoken.DefaultID = refreshtokenDescID.Default.(func() uuid.UUID)
+	// sessionDescCreatedAt is the schema descriptor for created_at field.
+	sessionDescCreatedAt := sessionFields[4].Descriptor()
+	// session.DefaultCreatedAt holds the default value on creation for the created_at field.
+	session.DefaultCreatedAt = sessionDescCreatedAt.Default.(func() time.Time)
+	// sessionDescGeneration is the schema descriptor for generation field.
+	sessionDescGeneration := sessionFields[5].Descriptor()
+	// session.DefaultGeneration holds the default value on creation for the generation field.
+	session.DefaultGeneration = sessionDescGeneration.Default.(int64)
+	// session.GenerationValidator is a validator for the "generation" field. It is called by the builders before save.
+	session.GenerationValidator = sessionDescGeneration.Validators[0].(func(int64) error)
+	// sessionDescPreviousTokenHash is the schema descriptor for previous_token_hash field.
+	sessionDescPreviousTokenHash := sessionFields[6].Descriptor()
+	// session.PreviousTokenHashValidator is a validator for the "previous_token_hash" field. It is called by the builders before save.
+	session.PreviousTokenHashValidator = sessionDescPreviousTokenHash.Validators[0].(func(string) error)
+	// sessionDescLastUsedAt is the schema descriptor for last_used_at field.
+	sessionDescLastUsedAt := sessionFields[8].Descriptor()
+	// session.DefaultLastUsedAt holds the default value on creation for the last_used_at field.
+	session.DefaultLastUsedAt = sessionDescLastUsedAt.Default.(func() time.Time)
+	// sessionDescID is the schema descriptor for id field.
+	sessionDescID := sessionMixinFields0[0].Descriptor()
+	// session.DefaultID holds the default value on creation for the id field.
+	session.DefaultID = sessionDescID.Default.(func() uuid.UUID)
 	userMixin := schema.User{}.Mixin()
 	userMixinFields0 := userMixin[0].Fields()
 	_ = userMixinFields0

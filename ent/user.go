@@ -40,7 +40,7 @@ type UserEdges struct {
 	// sign-in methods of the user
 	Identities []*AuthIdentity `json:"identities,omitempty"`
 	// sessions of the user
-	RefreshTokens []*RefreshToken `json:"refresh_tokens,omitempty"`
+	Sessions []*Session `json:"sessions,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.
 	loadedTypes [2]bool
@@ -55,13 +55,13 @@ func (e UserEdges) IdentitiesOrErr() ([]*AuthIdentity, error) {
 	return nil, &NotLoadedError{edge: "identities"}
 }
 
-// RefreshTokensOrErr returns the RefreshTokens value or an error if the edge
+// SessionsOrErr returns the Sessions value or an error if the edge
 // was not loaded in eager-loading.
-func (e UserEdges) RefreshTokensOrErr() ([]*RefreshToken, error) {
+func (e UserEdges) SessionsOrErr() ([]*Session, error) {
 	if e.loadedTypes[1] {
-		return e.RefreshTokens, nil
+		return e.Sessions, nil
 	}
-	return nil, &NotLoadedError{edge: "refresh_tokens"}
+	return nil, &NotLoadedError{edge: "sessions"}
 }
 
 // scanValues returns the types for scanning values from sql.Rows.
@@ -147,9 +147,9 @@ func (_m *User) QueryIdentities() *AuthIdentityQuery {
 	return NewUserClient(_m.config).QueryIdentities(_m)
 }
 
-// QueryRefreshTokens queries the "refresh_tokens" edge of the User entity.
-func (_m *User) QueryRefreshTokens() *RefreshTokenQuery {
-	return NewUserClient(_m.config).QueryRefreshTokens(_m)
+// QuerySessions queries the "sessions" edge of the User entity.
+func (_m *User) QuerySessions() *SessionQuery {
+	return NewUserClient(_m.config).QuerySessions(_m)
 }
 
 // Update returns a builder for updating this User.

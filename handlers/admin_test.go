@@ -13,7 +13,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/agency-platform/agency/ent/authidentity"
-	"github.com/agency-platform/agency/ent/refreshtoken"
+	"github.com/agency-platform/agency/ent/session"
 	"github.com/agency-platform/agency/ent/user"
 	"github.com/agency-platform/agency/internal/apitest"
 	"github.com/agency-platform/agency/internal/app"
@@ -113,7 +113,7 @@ func wantEvent(t testing.TB, a *api, event string, attrs ...string) {
 
 func sessionRows(t testing.TB, a *api, userID string) int {
 	t.Helper()
-	n, err := a.Client.RefreshToken.Query().Where(refreshtoken.UserID(uuid.MustParse(userID))).Count(context.Background())
+	n, err := a.Client.Session.Query().Where(session.UserID(uuid.MustParse(userID))).Count(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,7 +12,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/agency-platform/agency/ent/authidentity"
-	"github.com/agency-platform/agency/ent/refreshtoken"
+	"github.com/agency-platform/agency/ent/session"
 	"github.com/agency-platform/agency/internal/apitest"
 	"github.com/agency-platform/agency/internal/migration"
 )
@@ -144,7 +144,7 @@ func TestOTPVerify(t *testing.T) {
 // otpSessionCount counts a user's sessions.
 func otpSessionCount(t *testing.T, a *api, userID uuid.UUID) int {
 	t.Helper()
-	n, err := a.Client.RefreshToken.Query().Where(refreshtoken.UserID(userID)).Count(context.Background())
+	n, err := a.Client.Session.Query().Where(session.UserID(userID)).Count(context.Background())
 	if err != nil {
 		t.Fatalf("count sessions: %v", err)
 	}

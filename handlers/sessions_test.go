@@ -121,7 +121,7 @@ func TestRefresh_Expiry(t *testing.T) {
 				a.Clock.Advance(50 * time.Minute)
 				p = a.mustRefresh(p.RefreshToken)
 			}
-			row := a.Client.RefreshToken.Query().OnlyX(t.Context())
+			row := a.Client.Session.Query().OnlyX(t.Context())
 			if want := sessionStart.Add(2 * time.Hour); !row.ExpiresAt.Equal(want) {
 				t.Fatalf("expires_at: got %v, want the absolute limit %v", row.ExpiresAt.UTC(), want)
 			}
@@ -154,7 +154,7 @@ func TestRefresh_Concurrent(t *testing.T) {
 				t.Fatalf("round %d: got %d different live refresh apitest.Tokens, want 1", round, len(distinct))
 			}
 			sid := sessionOf(t, a, p.AccessToken)
-			if gen := a.Client.RefreshToken.GetX(t.Context(), sid).Generation; gen != 1 {
+			if gen := a.Client.Session.GetX(t.Context(), sid).Generation; gen != 1 {
 				t.Fatalf("round %d: generation got %d, want 1 rotation", round, gen)
 			}
 		}
@@ -210,7 +210,7 @@ func TestRefresh_RacingLogout(t *testing.T) {
 					t.Fatalf("round %d: access token from a refresh that raced logout: got %d, want 401", round, r.Status)
 				}
 			}
-			if n := a.Client.RefreshToken.Query().CountX(t.Context()); n != 0 {
+			if n := a.Client.Session.Query().CountX(t.Context()); n != 0 {
 				t.Fatalf("round %d: got %d sessions after logout, want 0", round, n)
 			}
 		}
@@ -225,7 +225,7 @@ func TestDeviceLimit_EvictsOldest(t *testing.T) {
 		for range 7 {
 			pairs = append(pairs, a.SignIn("+919876543210"))
 		}
-		if n := a.Client.RefreshToken.Query().CountX(t.Context()); n != 5 {
+		if n := a.Client.Session.Query().CountX(t.Context()); n != 5 {
 			t.Fatalf("sessions: got %d, want MAX_SESSIONS_PER_USER = 5", n)
 		}
 		for i, p := range pairs {

@@ -16,7 +16,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/google/uuid"
 
-	"github.com/agency-platform/agency/ent/refreshtoken"
+	"github.com/agency-platform/agency/ent/session"
 	"github.com/agency-platform/agency/internal/accesstoken"
 	"github.com/agency-platform/agency/internal/apitest"
 	"github.com/agency-platform/agency/internal/migration"
@@ -253,7 +253,7 @@ func listSessions(t *testing.T, a *api, bearer string) []sessionEntry {
 // storedSessions lists a user's session ids in the database, sorted.
 func storedSessions(t *testing.T, a *api, userID string) []string {
 	t.Helper()
-	ids, err := a.Client.RefreshToken.Query().Where(refreshtoken.UserID(uuid.MustParse(userID))).IDs(context.Background())
+	ids, err := a.Client.Session.Query().Where(session.UserID(uuid.MustParse(userID))).IDs(context.Background())
 	if err != nil {
 		t.Fatalf("query sessions: %v", err)
 	}

@@ -79,7 +79,7 @@ type sessionJSON struct {
 	Current    bool      `json:"current"`
 }
 
-func newSessionsJSON(rows []*ent.RefreshToken, current uuid.UUID) []sessionJSON {
+func newSessionsJSON(rows []*ent.Session, current uuid.UUID) []sessionJSON {
 	out := make([]sessionJSON, 0, len(rows))
 	for _, r := range rows {
 		out = append(out, sessionJSON{ID: r.ID, DeviceInfo: r.DeviceInfo, CreatedAt: r.CreatedAt.UTC(),

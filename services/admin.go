@@ -14,7 +14,7 @@ import (
 	"github.com/agency-platform/agency/ent"
 	"github.com/agency-platform/agency/ent/authidentity"
 	"github.com/agency-platform/agency/ent/predicate"
-	"github.com/agency-platform/agency/ent/refreshtoken"
+	"github.com/agency-platform/agency/ent/session"
 	"github.com/agency-platform/agency/ent/user"
 )
 
@@ -42,13 +42,10 @@ func RequireAdmin(p *Principal) error {
 }
 
 // Admin is the operators' view of users.
-type Admin struct {
-	db     *ent.Client
-	events *Events
-}
+type Admin struct{ Base }
 
 // NewAdmin returns the admin service.
-func NewAdmin(db *ent.Client, events *Events) *Admin { return &Admin{db: db, events: events} }
+func NewAdmin(base Base) *Admin { return &Admin{Base: base} }
 
 // UserFilter selects and pages the user list.
 type UserFilter struct {
@@ -142,7 +139,7 @@ func (a *Admin) GetUser(ctx context.Context, id uuid.UUID) (*UserDetail, error) 
 	if err != nil {
 		return nil, notFoundAs(err, ErrUserNotFound, "admin: get user")
 	}
-	n, err := a.db.RefreshToken.Query().Where(refreshtoken.UserID(id)).Count(ctx)
+	n, err := a.db.Session.Query().Where(session.UserID(id)).Count(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("admin: count sessions: %w", err)
 	}
@@ -183,7 +180,7 @@ func (a *Admin) EndSessions(ctx context.Context, admin *Principal, id uuid.UUID)
 	if !exists {
 		return ErrUserNotFound
 	}
-	n, err := a.db.RefreshToken.Delete().Where(refreshtoken.UserID(id)).Exec(ctx)
+	n, err := a.db.Session.Delete().Where(session.UserID(id)).Exec(ctx)
 	if err != nil {
 		return fmt.Errorf("admin: end sessions: %w", err)
 	}

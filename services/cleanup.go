@@ -3,14 +3,11 @@ package services
 import (
 	"context"
 	"fmt"
-	"time"
-
-	"entgo.io/ent/dialect"
 
 	"github.com/agency-platform/agency/ent"
 	"github.com/agency-platform/agency/ent/phoneotp"
 	"github.com/agency-platform/agency/ent/ratelimit"
-	"github.com/agency-platform/agency/ent/refreshtoken"
+	"github.com/agency-platform/agency/ent/session"
 )
 
 // cleanupLockKey is the PostgreSQL advisory lock that lets one instance at
@@ -19,16 +16,10 @@ const cleanupLockKey = "agency_cleanup"
 
 // Cleanup deletes rows whose time has passed: expired OTP codes, expired
 // sessions (refresh tokens) and rate-limit counters of past windows.
-type Cleanup struct {
-	db      *ent.Client
-	dialect string
-	now     func() time.Time
-}
+type Cleanup struct{ Base }
 
-// NewCleanup returns the cleanup job on db, whose dialect is d.
-func NewCleanup(db *ent.Client, d string, now func() time.Time) *Cleanup {
-	return &Cleanup{db: db, dialect: d, now: now}
-}
+// NewCleanup returns the cleanup job.
+func NewCleanup(base Base) *Cleanup { return &Cleanup{Base: base} }
 
 // CleanupResult counts what one run deleted. Skipped is true when another
 // instance held the lock, in which case nothing was deleted here.
@@ -44,8 +35,8 @@ type CleanupResult struct {
 // waiting; if another instance holds it, this run is skipped.
 func (c *Cleanup) Run(ctx context.Context) (CleanupResult, error) {
 	var res CleanupResult
-	err := withTx(ctx, c.db, func(tx *ent.Tx) error {
-		if c.dialect == dialect.Postgres {
+	err := c.withTx(ctx, func(tx *ent.Tx) error {
+		if c.dialect.locksRows() {
 			got, err := tryXactLock(ctx, tx, cleanupLockKey)
 			if err != nil || !got {
 				res.Skipped = !got
@@ -58,7 +49,7 @@ func (c *Cleanup) Run(ctx context.Context) (CleanupResult, error) {
 			return fmt.Errorf("delete expired otps: %w", err)
 		}
 		res.OTPs = n
-		n, err = tx.RefreshToken.Delete().Where(refreshtoken.ExpiresAtLT(now)).Exec(ctx)
+		n, err = tx.Session.Delete().Where(session.ExpiresAtLT(now)).Exec(ctx)
 		if err != nil {
 			return fmt.Errorf("delete expired sessions: %w", err)
 		}
@@ -74,56 +65,4 @@ func (c *Cleanup) Run(ctx context.Context) (CleanupResult, error) {
 		return CleanupResult{}, fmt.Errorf("cleanup: %w", err)
 	}
 	return res, nil
-}
-
-// tryXactLock takes a PostgreSQL advisory lock that lasts until the end of
-// the transaction, without waiting; it reports whether it got it.
-func tryXactLock(ctx context.Context, tx *ent.Tx, key string) (bool, error) {
-	rows, err := tx.QueryContext(ctx, "SELECT pg_try_advisory_xact_lock(hashtext($1))", key)
-	if err != nil {
-		return false, fmt.Errorf("advisory lock %s: %w", key, err)
-	}
-	defer rows.Close()
-	var got bool
-	if rows.Next() {
-		if err := rows.Scan(&got); err != nil {
-			return false, err
-		}
-	}
-	return got, rows.Err()
-}
-
-// withTx runs fn in a transaction, committing when it returns nil.
-func withTx(ctx context.Context, db *ent.Client, fn func(tx *ent.Tx) error) error {
-	tx, err := db.Tx(ctx)
-	if err != nil {
-		return fmt.Errorf("begin: %w", err)
-	}
-	if err := fn(tx); err != nil {
-		_ = tx.Rollback()
-		return err
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("commit: %w", err)
-	}
-	return nil
-}
-
-// CheckTables queries every table once (as the seed's test-db script does)
-// and returns the number of users. It fails when a table is missing.
-func CheckTables(ctx context.Context, db *ent.Client) (int, error) {
-	if _, err := db.AuthIdentity.Query().Limit(1).Count(ctx); err != nil {
-		return 0, fmt.Errorf("query user_auth_identities: %w", err)
-	}
-	if _, err := db.RefreshToken.Query().Limit(1).Count(ctx); err != nil {
-		return 0, fmt.Errorf("query user_refresh_tokens: %w", err)
-	}
-	if _, err := db.PhoneOTP.Query().Limit(1).Count(ctx); err != nil {
-		return 0, fmt.Errorf("query phone_otps: %w", err)
-	}
-	n, err := db.User.Query().Count(ctx)
-	if err != nil {
-		return 0, fmt.Errorf("query users: %w", err)
-	}
-	return n, nil
 }

@@ -6,8 +6,7 @@ import (
 	"time"
 
 	"github.com/agency-platform/agency/ent/phoneotp"
-	"github.com/agency-platform/agency/ent/refreshtoken"
-	"github.com/agency-platform/agency/internal/migration"
+	"github.com/agency-platform/agency/ent/session"
 	"github.com/agency-platform/agency/internal/testdb"
 	"github.com/agency-platform/agency/services"
 )
@@ -20,10 +19,10 @@ func TestCleanup_Run(t *testing.T) {
 	u := db.Client.User.Create().SaveX(ctx)
 	for i, exp := range []time.Duration{-time.Hour, -time.Second, time.Second, time.Hour} {
 		db.Client.PhoneOTP.Create().SetPhoneNumber("+1555000000" + string(rune('0'+i))).SetOtpHash("h").SetExpiresAt(now.Add(exp)).SaveX(ctx)
-		db.Client.RefreshToken.Create().SetUser(u).SetTokenHash("h" + string(rune('0'+i))).SetExpiresAt(now.Add(exp)).SaveX(ctx)
+		db.Client.Session.Create().SetUser(u).SetTokenHash("h" + string(rune('0'+i))).SetExpiresAt(now.Add(exp)).SaveX(ctx)
 		db.Client.RateLimit.Create().SetKey("k").SetWindowStart(now.Add(exp - time.Hour)).SetCount(1).SetExpiresAt(now.Add(exp)).SaveX(ctx)
 	}
-	res, err := services.NewCleanup(db.Client, migration.Postgres, func() time.Time { return now }).Run(ctx)
+	res, err := services.NewCleanup(services.NewBase(db.Client, services.Postgres, func() time.Time { return now }, nil)).Run(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,10 +32,10 @@ func TestCleanup_Run(t *testing.T) {
 	if n := db.Client.PhoneOTP.Query().Where(phoneotp.ExpiresAtGT(now)).CountX(ctx); n != 2 {
 		t.Fatalf("live OTPs left: got %d, want 2", n)
 	}
-	if n := db.Client.RefreshToken.Query().Where(refreshtoken.ExpiresAtGT(now)).CountX(ctx); n != 2 {
+	if n := db.Client.Session.Query().Where(session.ExpiresAtGT(now)).CountX(ctx); n != 2 {
 		t.Fatalf("live sessions left: got %d, want 2", n)
 	}
-	if n := db.Client.PhoneOTP.Query().CountX(ctx) + db.Client.RefreshToken.Query().CountX(ctx); n != 4 {
+	if n := db.Client.PhoneOTP.Query().CountX(ctx) + db.Client.Session.Query().CountX(ctx); n != 4 {
 		t.Fatalf("rows left: got %d, want 4", n)
 	}
 }
@@ -57,7 +56,7 @@ func TestCleanup_OneInstanceAtATime(t *testing.T) {
 	if _, err := other.ExecContext(ctx, "SELECT pg_advisory_xact_lock(hashtext('agency_cleanup'))"); err != nil {
 		t.Fatal(err)
 	}
-	c := services.NewCleanup(db.Client, migration.Postgres, func() time.Time { return now })
+	c := services.NewCleanup(services.NewBase(db.Client, services.Postgres, func() time.Time { return now }, nil))
 	res, err := c.Run(ctx)
 	if err != nil || !res.Skipped || res.OTPs != 0 {
 		t.Fatalf("while locked: got %+v, %v; want skipped", res, err)

@@ -6,14 +6,20 @@ import (
 	"github.com/agency-platform/agency/ent"
 )
 
-// StartSession exposes start to tests: a sign-in of u without a sign-in
+// StartSession exposes open to tests: a sign-in of u without a sign-in
 // method, in its own transaction. It returns the refresh token.
 func (s *Sessions) StartSession(ctx context.Context, u *ent.User, device string) (string, error) {
-	var tok refreshToken
-	err := withTx(ctx, s.db, func(tx *ent.Tx) error {
+	var pair *TokenPair
+	err := s.withTx(ctx, func(tx *ent.Tx) error {
+		if err := s.lockUser(ctx, tx, u.ID); err != nil {
+			return err
+		}
 		var err error
-		tok, err = s.start(ctx, tx, u, device)
+		pair, err = s.open(ctx, tx, u, device, false)
 		return err
 	})
-	return tok.String(), err
+	if err != nil {
+		return "", err
+	}
+	return pair.RefreshToken, nil
 }

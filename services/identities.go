@@ -28,17 +28,15 @@ var (
 
 // Identities links and unlinks the sign-in methods of the signed-in user.
 type Identities struct {
-	db        *ent.Client
-	dialect   string
+	Base
 	phone     *PhoneAuth
 	providers *ProviderAuth
-	now       func() time.Time
-	events    *Events
 }
 
-// NewIdentities returns the linking service.
-func NewIdentities(db *ent.Client, dialect string, phone *PhoneAuth, providers *ProviderAuth, now func() time.Time, events *Events) *Identities {
-	return &Identities{db: db, dialect: dialect, phone: phone, providers: providers, now: now, events: events}
+// NewIdentities returns the linking service; phone and providers check the
+// code or token that proves a method.
+func NewIdentities(base Base, phone *PhoneAuth, providers *ProviderAuth) *Identities {
+	return &Identities{Base: base, phone: phone, providers: providers}
 }
 
 // LinkPhone links a phone number proven by a code from /v1/auth/otp/send.
@@ -68,7 +66,7 @@ func (s *Identities) LinkProvider(ctx context.Context, p *Principal, provider au
 
 // recentSignIn requires the caller's session to have signed in within ReauthWindow.
 func (s *Identities) recentSignIn(ctx context.Context, p *Principal) error {
-	sess, err := s.db.RefreshToken.Get(ctx, p.SessionID)
+	sess, err := s.db.Session.Get(ctx, p.SessionID)
 	if err != nil {
 		return notFoundAs(err, ErrUnauthorized, "link: load session")
 	}
@@ -100,8 +98,8 @@ func (s *Identities) link(ctx context.Context, p *Principal, ext external) (*ent
 // The user's row is locked so two concurrent unlinks cannot both pass the
 // count and leave the user with none.
 func (s *Identities) Unlink(ctx context.Context, p *Principal, id uuid.UUID) error {
-	err := withTx(ctx, s.db, func(tx *ent.Tx) error {
-		if err := lockUser(ctx, tx, s.dialect, p.User.ID); err != nil {
+	err := s.withTx(ctx, func(tx *ent.Tx) error {
+		if err := s.lockUser(ctx, tx, p.User.ID); err != nil {
 			return err
 		}
 		mine, err := tx.AuthIdentity.Query().Where(authidentity.UserID(p.User.ID)).IDs(ctx)

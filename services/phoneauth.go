@@ -19,8 +19,8 @@ import (
 	"github.com/agency-platform/agency/ent"
 	"github.com/agency-platform/agency/ent/authidentity"
 	"github.com/agency-platform/agency/ent/phoneotp"
+	"github.com/agency-platform/agency/ent/predicate"
 	"github.com/agency-platform/agency/internal/phone"
-	"github.com/agency-platform/agency/internal/sms"
 )
 
 // Phone sign-in errors.
@@ -47,20 +47,27 @@ type OTPConfig struct {
 	TestCodes            map[string]string // E.164 → fixed code, never sent
 }
 
+// SMSSender delivers a code by SMS; internal/sms has the real senders.
+// Failures follow the upstream contract: upstream.ErrInvalid when the
+// message was refused for good, upstream.ErrUnavailable when there is no
+// verdict. A sender never puts the code into an error.
+type SMSSender interface {
+	Send(ctx context.Context, to, code string) error
+}
+
 // PhoneAuth signs users in with a 6-digit code sent by SMS.
 type PhoneAuth struct {
-	db       *ent.Client
-	sender   sms.Sender
-	sessions *Sessions
-	limits   *limiter
-	cfg      OTPConfig
-	now      func() time.Time
-	events   *Events
+	Base
+	sender SMSSender
+	signer signer
+	limits *limiter
+	cfg    OTPConfig
 }
 
 // NewPhoneAuth returns the phone sign-in service.
-func NewPhoneAuth(db *ent.Client, sender sms.Sender, sessions *Sessions, cfg OTPConfig, now func() time.Time, events *Events) *PhoneAuth {
-	return &PhoneAuth{db: db, sender: sender, sessions: sessions, limits: &limiter{db: db, now: now}, cfg: cfg, now: now, events: events}
+func NewPhoneAuth(base Base, sender SMSSender, sessions *Sessions, cfg OTPConfig) *PhoneAuth {
+	return &PhoneAuth{Base: base, sender: sender, signer: signer{Base: base, sessions: sessions},
+		limits: &limiter{db: base.db, now: base.now}, cfg: cfg}
 }
 
 // SendResult tells the client how long the code lives and when it may ask again.
@@ -109,7 +116,7 @@ func (a *PhoneAuth) Send(ctx context.Context, rawPhone, clientIP string) (*SendR
 			a.unstore(num, hash)
 			a.refund(ipKey, phoneKey)
 			a.events.log(ctx, EventOTPSendFailed, slog.String("phone", phone.Mask(num)), slog.String("err", err.Error()))
-			return nil, ErrSMSFailed
+			return nil, upstreamFailure(err, ErrSMSFailed, ErrSMSFailed)
 		}
 	}
 	a.events.log(ctx, EventOTPSent, slog.String("phone", phone.Mask(num)), slog.Bool("test_number", fixed))
@@ -258,25 +265,28 @@ func randomCode() (string, error) {
 }
 
 // Verify checks a code and signs the number's user in, creating the user
-// (role NULL) and its phone identity on first sign-in.
-//
-// Each try first takes one attempt with a conditional UPDATE (attempts <
-// max), then compares; so parallel guesses cannot get more comparisons than
-// OTP_MAX_ATTEMPTS. A matching code is deleted with a conditional DELETE
-// whose affected-row count decides: of parallel verifies of one code,
-// exactly one signs in.
+// (role NULL) and its phone identity on first sign-in. It reads top to
+// bottom: spend the code (consume, below), then the sign-in core
+// (signin.go), which opens the session (sessions.go).
 func (a *PhoneAuth) Verify(ctx context.Context, rawPhone, code, device string) (*TokenPair, error) {
 	num, err := a.consume(ctx, rawPhone, code)
 	if err != nil {
 		return nil, err
 	}
-	return signInWith(ctx, a.db, a.sessions, a.events, a.now, external{
+	return a.signer.signIn(ctx, external{
 		provider: authidentity.ProviderPhone, id: num, logAttrs: []slog.Attr{slog.String("phone", phone.Mask(num))},
 	}, device)
 }
 
 // consume checks the code for rawPhone and, if it matches, deletes it, so
 // it works once. It returns the E.164 number.
+//
+// Each try first takes one attempt with a conditional UPDATE (attempts <
+// max), then spends the code with a DELETE matching its hash; so parallel
+// guesses cannot get more comparisons than OTP_MAX_ATTEMPTS, and of
+// parallel verifies of one code exactly one DELETE removes the row. The
+// hash is an HMAC under OTP_SECRET, so comparing it in the database leaks
+// nothing through timing. A right code costs three statements.
 func (a *PhoneAuth) consume(ctx context.Context, rawPhone, code string) (string, error) {
 	num, err := a.normalize(rawPhone, nil)
 	if err != nil {
@@ -290,45 +300,53 @@ func (a *PhoneAuth) consume(ctx context.Context, rawPhone, code string) (string,
 	if full {
 		return "", a.rateLimited(ctx, failKey, num, wait)
 	}
-	otp, err := a.takeAttempt(ctx, num)
+	now := a.now()
+	live := []predicate.PhoneOTP{phoneotp.PhoneNumber(num), phoneotp.ExpiresAtGT(now)}
+	took, err := a.db.PhoneOTP.Update().Where(append(live, phoneotp.AttemptsLT(a.cfg.MaxAttempts))...).AddAttempts(1).Save(ctx)
 	if err != nil {
-		return "", a.failed(ctx, failKey, num, err)
+		return "", fmt.Errorf("verify otp: take attempt: %w", err)
 	}
-	if !validCode(code) || !equalHash(otp.OtpHash, a.hashCode(num, code)) {
-		return "", a.failed(ctx, failKey, num, ErrInvalidOTP)
+	if took == 0 {
+		return "", a.failed(ctx, failKey, num, a.noAttempt(ctx, live))
 	}
-	n, err := a.db.PhoneOTP.Delete().Where(phoneotp.ID(otp.ID), phoneotp.OtpHash(otp.OtpHash)).Exec(ctx)
-	if err != nil {
-		return "", fmt.Errorf("verify otp: consume: %w", err)
+	hash := a.hashCode(num, code)
+	spent := 0
+	if validCode(code) {
+		if spent, err = a.db.PhoneOTP.Delete().Where(append(live, phoneotp.OtpHash(hash))...).Exec(ctx); err != nil {
+			return "", fmt.Errorf("verify otp: consume: %w", err)
+		}
 	}
-	if n == 0 {
-		return "", ErrInvalidOTP // used by a parallel request
+	if spent == 1 {
+		return num, nil
 	}
-	return num, nil
+	return "", a.wrongCode(ctx, failKey, num)
 }
 
-// takeAttempt spends one attempt on the number's live code and returns it.
-func (a *PhoneAuth) takeAttempt(ctx context.Context, num string) (*ent.PhoneOTP, error) {
-	now := a.now()
-	n, err := a.db.PhoneOTP.Update().
-		Where(phoneotp.PhoneNumber(num), phoneotp.ExpiresAtGT(now), phoneotp.AttemptsLT(a.cfg.MaxAttempts)).
-		AddAttempts(1).
-		Save(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("verify otp: %w", err)
-	}
-	otp, err := a.db.PhoneOTP.Query().Where(phoneotp.PhoneNumber(num)).Only(ctx)
+// noAttempt explains a try that got no attempt: the number's live code has
+// used them all, or it has none.
+func (a *PhoneAuth) noAttempt(ctx context.Context, live []predicate.PhoneOTP) error {
+	exists, err := a.db.PhoneOTP.Query().Where(live...).Exist(ctx)
 	switch {
-	case ent.IsNotFound(err):
-		return nil, ErrInvalidOTP
 	case err != nil:
-		return nil, fmt.Errorf("verify otp: %w", err)
-	case !otp.ExpiresAt.After(now):
-		return nil, ErrInvalidOTP
-	case n == 0:
-		return nil, ErrOTPAttemptsExceeded
+		return fmt.Errorf("verify otp: %w", err)
+	case exists:
+		return ErrOTPAttemptsExceeded
 	}
-	return otp, nil
+	return ErrInvalidOTP
+}
+
+// wrongCode answers a try whose code did not spend the live code. It counts
+// as a failure, unless the row is gone: then a parallel request spent the
+// code first, and this try was no guess against it.
+func (a *PhoneAuth) wrongCode(ctx context.Context, failKey, num string) error {
+	exists, err := a.db.PhoneOTP.Query().Where(phoneotp.PhoneNumber(num)).Exist(ctx)
+	switch {
+	case err != nil:
+		return fmt.Errorf("verify otp: %w", err)
+	case !exists:
+		return ErrInvalidOTP
+	}
+	return a.failed(ctx, failKey, num, ErrInvalidOTP)
 }
 
 // failed counts a failed verification against the daily budget and logs it.

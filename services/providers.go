@@ -3,19 +3,11 @@ package services
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
-	"time"
 
-	"github.com/agency-platform/agency/ent"
 	"github.com/agency-platform/agency/ent/authidentity"
-)
-
-// What a provider verifier reports when it does not return an identity.
-// Adapters around the Google and Facebook clients map their errors to these.
-var (
-	ErrVerifierDisabled    = errors.New("provider not configured")
-	ErrVerifierUnavailable = errors.New("provider unreachable")
-	ErrVerifierInvalid     = errors.New("token rejected")
+	"github.com/agency-platform/agency/internal/upstream"
 )
 
 // Provider sign-in errors.
@@ -26,31 +18,23 @@ var (
 	ErrProviderUnavailable = NewError(KindUnavailable, CodeProviderUnavailable, "the sign-in provider did not answer; try again")
 )
 
-// ProviderIdentity is who a provider says the token's owner is.
-type ProviderIdentity struct {
-	Subject       string
-	Email         string
-	EmailVerified bool
-	Name, Picture string
-}
-
-// Verifier checks a provider token (Google ID token, Facebook access token).
+// Verifier checks a provider token (Google ID token, Facebook access
+// token); internal/google and internal/facebook have the real ones.
+// Failures follow the upstream contract (disabled, invalid, unavailable).
 type Verifier interface {
-	Verify(ctx context.Context, token string) (*ProviderIdentity, error)
+	Verify(ctx context.Context, token string) (*upstream.Identity, error)
 }
 
 // ProviderAuth signs users in with Google or Facebook.
 type ProviderAuth struct {
-	db        *ent.Client
-	sessions  *Sessions
+	Base
+	signer    signer
 	verifiers map[authidentity.Provider]Verifier
-	now       func() time.Time
-	events    *Events
 }
 
 // NewProviderAuth returns the Google/Facebook sign-in service.
-func NewProviderAuth(db *ent.Client, sessions *Sessions, google, facebook Verifier, now func() time.Time, events *Events) *ProviderAuth {
-	return &ProviderAuth{db: db, sessions: sessions, now: now, events: events,
+func NewProviderAuth(base Base, sessions *Sessions, google, facebook Verifier) *ProviderAuth {
+	return &ProviderAuth{Base: base, signer: signer{Base: base, sessions: sessions},
 		verifiers: map[authidentity.Provider]Verifier{authidentity.ProviderGoogle: google, authidentity.ProviderFacebook: facebook}}
 }
 
@@ -60,7 +44,7 @@ func (a *ProviderAuth) SignIn(ctx context.Context, provider authidentity.Provide
 	if err != nil {
 		return nil, err
 	}
-	return signInWith(ctx, a.db, a.sessions, a.events, a.now, *ext, device)
+	return a.signer.signIn(ctx, *ext, device)
 }
 
 // verify checks token and maps the verifier's answer to service errors.
@@ -69,19 +53,23 @@ func (a *ProviderAuth) verify(ctx context.Context, provider authidentity.Provide
 	if v == nil {
 		return nil, ErrProviderDisabled
 	}
+	invalid := ErrInvalidAccessToken
+	if provider == authidentity.ProviderGoogle {
+		invalid = ErrInvalidIDToken
+	}
 	id, err := v.Verify(ctx, token)
-	switch {
-	case errors.Is(err, ErrVerifierDisabled):
-		return nil, ErrProviderDisabled
-	case errors.Is(err, ErrVerifierUnavailable):
-		a.events.log(ctx, EventProviderUnavailable, slog.String("method", string(provider)), slog.String("err", err.Error()))
-		return nil, ErrProviderUnavailable
-	case err != nil || id == nil || id.Subject == "":
-		a.events.log(ctx, EventSignInFailed, slog.String("method", string(provider)), slog.String("reason", "token_rejected"))
-		if provider == authidentity.ProviderGoogle {
-			return nil, ErrInvalidIDToken
+	if err == nil && (id == nil || id.Subject == "") {
+		err = fmt.Errorf("%s: %w: no subject", provider, upstream.ErrInvalid)
+	}
+	if err != nil {
+		answer := upstreamFailure(err, invalid, ErrProviderUnavailable)
+		switch answer {
+		case ErrProviderUnavailable:
+			a.events.log(ctx, EventProviderUnavailable, slog.String("method", string(provider)), slog.String("err", err.Error()))
+		case invalid:
+			a.events.log(ctx, EventSignInFailed, slog.String("method", string(provider)), slog.String("reason", "token_rejected"))
 		}
-		return nil, ErrInvalidAccessToken
+		return nil, answer
 	}
 	ext := &external{provider: provider, id: id.Subject, name: id.Name, picture: id.Picture}
 	if id.Email != "" && id.EmailVerified {
@@ -89,4 +77,18 @@ func (a *ProviderAuth) verify(ctx context.Context, provider authidentity.Provide
 		ext.email = &email
 	}
 	return ext, nil
+}
+
+// upstreamFailure is the one mapping from the upstream contract to what the
+// client is told: a provider that is not configured is ErrProviderDisabled,
+// no verdict is unavailable, and anything else (a verdict against the input,
+// or an error outside the contract) is invalid.
+func upstreamFailure(err error, invalid, unavailable *Error) *Error {
+	switch {
+	case errors.Is(err, upstream.ErrDisabled):
+		return ErrProviderDisabled
+	case errors.Is(err, upstream.ErrUnavailable):
+		return unavailable
+	}
+	return invalid
 }

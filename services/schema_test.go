@@ -47,7 +47,7 @@ func TestSchema_CascadeDeletesWithUser(t *testing.T) {
 	other := db.Client.User.Create().SaveX(ctx)
 	for _, owner := range []*ent.User{u, other} {
 		db.Client.AuthIdentity.Create().SetUser(owner).SetProvider(authidentity.ProviderGoogle).SetProviderID(owner.ID.String()).SaveX(ctx)
-		db.Client.RefreshToken.Create().SetUser(owner).SetTokenHash("h" + owner.ID.String()).SetExpiresAt(time.Now().Add(time.Hour)).SaveX(ctx)
+		db.Client.Session.Create().SetUser(owner).SetTokenHash("h" + owner.ID.String()).SetExpiresAt(time.Now().Add(time.Hour)).SaveX(ctx)
 	}
 	// Delete with plain SQL: the database, not Ent, must remove the children.
 	if _, err := db.ExecContext(ctx, `DELETE FROM users WHERE id = $1`, u.ID); err != nil {

@@ -10,7 +10,8 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/agency-platform/agency/ent"
-	"github.com/agency-platform/agency/ent/refreshtoken"
+	"github.com/agency-platform/agency/ent/predicate"
+	"github.com/agency-platform/agency/ent/session"
 	"github.com/agency-platform/agency/ent/user"
 	"github.com/agency-platform/agency/internal/accesstoken"
 )
@@ -36,18 +37,15 @@ type SessionConfig struct {
 // Sessions issues, rotates, lists and ends sessions (one row of
 // user_refresh_tokens per signed-in device).
 type Sessions struct {
-	db      *ent.Client
-	dialect string
-	access  *accesstoken.Issuer
-	cfg     SessionConfig
-	key     refreshKey
-	now     func() time.Time
-	events  *Events
+	Base
+	access *accesstoken.Issuer
+	cfg    SessionConfig
+	key    refreshKey
 }
 
-// NewSessions returns the session service.
-func NewSessions(db *ent.Client, dialect string, access *accesstoken.Issuer, cfg SessionConfig, now func() time.Time, events *Events) *Sessions {
-	return &Sessions{db: db, dialect: dialect, access: access, cfg: cfg, key: refreshKey(cfg.RefreshKey), now: now, events: events}
+// NewSessions returns the session service; access issues the access tokens.
+func NewSessions(base Base, access *accesstoken.Issuer, cfg SessionConfig) *Sessions {
+	return &Sessions{Base: base, access: access, cfg: cfg, key: refreshKey(cfg.RefreshKey)}
 }
 
 // TokenPair is what a sign-in or refresh hands the client.
@@ -56,6 +54,7 @@ type TokenPair struct {
 	ExpiresIn    time.Duration
 	RefreshToken string
 	User         *ent.User
+	sessionID    uuid.UUID
 }
 
 // Principal is the caller behind a verified access token.
@@ -64,20 +63,18 @@ type Principal struct {
 	SessionID uuid.UUID
 }
 
-// start creates a session for u inside tx and enforces the device limit:
-// the user's row is locked first, so concurrent sign-ins of one user take
-// turns and the count never passes MaxPerUser; sessions beyond the limit
-// are deleted oldest first, never the one just created.
-func (s *Sessions) start(ctx context.Context, tx *ent.Tx, u *ent.User, device string) (refreshToken, error) {
-	if err := lockUser(ctx, tx, s.dialect, u.ID); err != nil {
-		return refreshToken{}, err
-	}
+// open starts a session for u inside tx, the caller holding u's row lock
+// (so concurrent sign-ins of one user take turns), enforces the device
+// limit and issues the token pair. Sessions beyond MaxPerUser are deleted
+// oldest first, never the one just created, by one DELETE that keeps the
+// MaxPerUser-1 newest others; a user created in tx has none to evict.
+func (s *Sessions) open(ctx context.Context, tx *ent.Tx, u *ent.User, device string, newUser bool) (*TokenPair, error) {
 	now := s.now()
 	tok, err := newRefreshToken(uuid.New())
 	if err != nil {
-		return refreshToken{}, fmt.Errorf("start session: %w", err)
+		return nil, fmt.Errorf("start session: %w", err)
 	}
-	create := tx.RefreshToken.Create().
+	create := tx.Session.Create().
 		SetID(tok.session).
 		SetUserID(u.ID).
 		SetTokenHash(tok.hash()).
@@ -89,36 +86,34 @@ func (s *Sessions) start(ctx context.Context, tx *ent.Tx, u *ent.User, device st
 		create.SetDeviceInfo(device)
 	}
 	if err := create.Exec(ctx); err != nil {
-		return refreshToken{}, fmt.Errorf("start session: %w", err)
+		return nil, fmt.Errorf("start session: %w", err)
 	}
-	evict, err := tx.RefreshToken.Query().
-		Where(refreshtoken.UserID(u.ID), refreshtoken.IDNEQ(tok.session)).
-		Order(refreshtoken.ByCreatedAt(entsql.OrderDesc()), refreshtoken.ByID(entsql.OrderDesc())).
-		Offset(s.cfg.MaxPerUser - 1).
-		IDs(ctx)
+	if newUser {
+		return s.pair(u, tok)
+	}
+	n, err := tx.Session.Delete().
+		Where(session.UserID(u.ID), session.IDNEQ(tok.session), notAmongNewest(u.ID, tok.session, s.cfg.MaxPerUser-1)).
+		Exec(ctx)
 	if err != nil {
-		return refreshToken{}, fmt.Errorf("start session: list sessions: %w", err)
+		return nil, fmt.Errorf("start session: evict: %w", err)
 	}
-	if len(evict) > 0 {
-		if _, err := tx.RefreshToken.Delete().Where(refreshtoken.IDIn(evict...)).Exec(ctx); err != nil {
-			return refreshToken{}, fmt.Errorf("start session: evict: %w", err)
-		}
-		s.events.log(ctx, EventSessionEvicted, slog.String("user_id", u.ID.String()), slog.Int("count", len(evict)))
+	if n > 0 {
+		s.events.log(ctx, EventSessionEvicted, slog.String("user_id", u.ID.String()), slog.Int("count", n))
 	}
-	return tok, nil
+	return s.pair(u, tok)
 }
 
-// lockUser takes the user's row lock for the rest of the transaction. On
-// SQLite every write transaction already holds the database's single write
-// lock (BEGIN IMMEDIATE), which serialises just as well.
-func lockUser(ctx context.Context, tx *ent.Tx, dialect string, id uuid.UUID) error {
-	if dialect != "postgres" {
-		return nil
+// notAmongNewest matches the sessions that are not among the keep newest
+// sessions of user other than except.
+func notAmongNewest(userID, except uuid.UUID, keep int) predicate.Session {
+	return func(sel *entsql.Selector) {
+		t := entsql.Table(session.Table)
+		newest := entsql.Select(t.C(session.FieldID)).From(t).
+			Where(entsql.And(entsql.EQ(t.C(session.FieldUserID), userID), entsql.NEQ(t.C(session.FieldID), except))).
+			OrderBy(entsql.Desc(t.C(session.FieldCreatedAt)), entsql.Desc(t.C(session.FieldID))).
+			Limit(keep)
+		sel.Where(entsql.NotIn(sel.C(session.FieldID), newest))
 	}
-	if _, err := tx.User.Query().Where(user.ID(id)).ForUpdate().OnlyID(ctx); err != nil {
-		return fmt.Errorf("lock user: %w", err)
-	}
-	return nil
 }
 
 // pair issues an access token for u on session and packages the pair.
@@ -131,7 +126,7 @@ func (s *Sessions) pair(u *ent.User, tok refreshToken) (*TokenPair, error) {
 	if err != nil {
 		return nil, fmt.Errorf("issue access token: %w", err)
 	}
-	return &TokenPair{AccessToken: at, ExpiresIn: ttl, RefreshToken: tok.String(), User: u}, nil
+	return &TokenPair{AccessToken: at, ExpiresIn: ttl, RefreshToken: tok.String(), User: u, sessionID: tok.session}, nil
 }
 
 // Refresh rotates a refresh token: the old one dies, the idle expiry moves
@@ -146,8 +141,8 @@ func (s *Sessions) Refresh(ctx context.Context, raw string) (*TokenPair, error) 
 	now := s.now()
 	h := tok.hash()
 	next := s.key.next(tok.session, tok.gen, h)
-	n, err := s.db.RefreshToken.Update().
-		Where(refreshtoken.ID(tok.session), refreshtoken.TokenHash(h), refreshtoken.Generation(tok.gen), refreshtoken.ExpiresAtGT(now)).
+	n, err := s.db.Session.Update().
+		Where(session.ID(tok.session), session.TokenHash(h), session.Generation(tok.gen), session.ExpiresAtGT(now)).
 		SetTokenHash(next.hash()).
 		SetPreviousTokenHash(h).
 		SetGeneration(next.gen).
@@ -161,7 +156,7 @@ func (s *Sessions) Refresh(ctx context.Context, raw string) (*TokenPair, error) 
 	if n == 0 {
 		return s.refreshMiss(ctx, tok, h, next, now)
 	}
-	u, err := s.db.User.Query().Where(user.HasRefreshTokensWith(refreshtoken.ID(tok.session))).Only(ctx)
+	u, err := s.db.User.Query().Where(user.HasSessionsWith(session.ID(tok.session))).Only(ctx)
 	if err != nil {
 		return nil, notFoundAs(err, ErrInvalidRefreshToken, "refresh: load user")
 	}
@@ -171,13 +166,10 @@ func (s *Sessions) Refresh(ctx context.Context, raw string) (*TokenPair, error) 
 // capExpiry sets expires_at to the earlier of idle and the session's
 // absolute limit, computed by the database in the same UPDATE.
 func (s *Sessions) capExpiry(idle time.Time) func(*entsql.UpdateBuilder) {
-	fn := "LEAST"
-	if s.dialect != "postgres" {
-		fn = "MIN"
-	}
+	fn := s.dialect.least()
 	return func(u *entsql.UpdateBuilder) {
-		u.Set(refreshtoken.FieldExpiresAt, entsql.ExprFunc(func(b *entsql.Builder) {
-			b.WriteString(fn + "(").Arg(idle).WriteString(", COALESCE(").Ident(refreshtoken.FieldSessionExpiresAt).
+		u.Set(session.FieldExpiresAt, entsql.ExprFunc(func(b *entsql.Builder) {
+			b.WriteString(fn + "(").Arg(idle).WriteString(", COALESCE(").Ident(session.FieldSessionExpiresAt).
 				WriteString(", ").Arg(idle).WriteString("))")
 		}))
 	}
@@ -187,7 +179,7 @@ func (s *Sessions) capExpiry(idle time.Time) func(*entsql.UpdateBuilder) {
 // within the grace window (answered with the current token), a replay of an
 // older token (the session is revoked), or an invalid token.
 func (s *Sessions) refreshMiss(ctx context.Context, tok refreshToken, h string, next refreshToken, now time.Time) (*TokenPair, error) {
-	row, err := s.db.RefreshToken.Query().Where(refreshtoken.ID(tok.session)).WithUser().Only(ctx)
+	row, err := s.db.Session.Query().Where(session.ID(tok.session)).WithUser().Only(ctx)
 	if err != nil {
 		return nil, notFoundAs(err, ErrInvalidRefreshToken, "refresh: load session")
 	}
@@ -199,7 +191,7 @@ func (s *Sessions) refreshMiss(ctx context.Context, tok refreshToken, h string, 
 		return s.pair(row.Edges.User, next)
 	}
 	if isPredecessor || s.key.rollsForwardTo(tok, row.Generation, row.TokenHash) {
-		if _, err := s.db.RefreshToken.Delete().Where(refreshtoken.ID(row.ID)).Exec(ctx); err != nil {
+		if _, err := s.db.Session.Delete().Where(session.ID(row.ID)).Exec(ctx); err != nil {
 			return nil, fmt.Errorf("revoke reused session: %w", err)
 		}
 		s.events.log(ctx, EventRefreshTokenReused, slog.String("user_id", row.UserID.String()),
@@ -218,8 +210,8 @@ func (s *Sessions) Authenticate(ctx context.Context, token string) (*Principal, 
 		return nil, ErrUnauthorized
 	}
 	u, err := s.db.User.Query().
-		Where(user.ID(claims.UserID), user.HasRefreshTokensWith(
-			refreshtoken.ID(claims.SessionID), refreshtoken.ExpiresAtGT(s.now()))).
+		Where(user.ID(claims.UserID), user.HasSessionsWith(
+			session.ID(claims.SessionID), session.ExpiresAtGT(s.now()))).
 		Only(ctx)
 	if err != nil {
 		return nil, notFoundAs(err, ErrUnauthorized, "authenticate")
@@ -230,12 +222,12 @@ func (s *Sessions) Authenticate(ctx context.Context, token string) (*Principal, 
 // Logout ends sessions of the caller: scope "current" (or ""), "others"
 // (all but the current one) or "global" (all). Idempotent.
 func (s *Sessions) Logout(ctx context.Context, p *Principal, scope string) error {
-	q := s.db.RefreshToken.Delete().Where(refreshtoken.UserID(p.User.ID))
+	q := s.db.Session.Delete().Where(session.UserID(p.User.ID))
 	switch scope {
 	case "", "current":
-		q.Where(refreshtoken.ID(p.SessionID))
+		q.Where(session.ID(p.SessionID))
 	case "others":
-		q.Where(refreshtoken.IDNEQ(p.SessionID))
+		q.Where(session.IDNEQ(p.SessionID))
 	case "global":
 	default:
 		return ErrInvalidScope
@@ -258,8 +250,8 @@ func (s *Sessions) LogoutRefreshToken(ctx context.Context, raw string) error {
 		return nil
 	}
 	h := tok.hash()
-	n, err := s.db.RefreshToken.Delete().
-		Where(refreshtoken.ID(tok.session), refreshtoken.Or(refreshtoken.TokenHash(h), refreshtoken.PreviousTokenHash(h))).
+	n, err := s.db.Session.Delete().
+		Where(session.ID(tok.session), session.Or(session.TokenHash(h), session.PreviousTokenHash(h))).
 		Exec(ctx)
 	if err != nil {
 		return fmt.Errorf("logout by refresh token: %w", err)
@@ -271,10 +263,10 @@ func (s *Sessions) LogoutRefreshToken(ctx context.Context, raw string) error {
 }
 
 // List returns the caller's live sessions, newest first.
-func (s *Sessions) List(ctx context.Context, p *Principal) ([]*ent.RefreshToken, error) {
-	rows, err := s.db.RefreshToken.Query().
-		Where(refreshtoken.UserID(p.User.ID), refreshtoken.ExpiresAtGT(s.now())).
-		Order(refreshtoken.ByCreatedAt(entsql.OrderDesc()), refreshtoken.ByID()).
+func (s *Sessions) List(ctx context.Context, p *Principal) ([]*ent.Session, error) {
+	rows, err := s.db.Session.Query().
+		Where(session.UserID(p.User.ID), session.ExpiresAtGT(s.now())).
+		Order(session.ByCreatedAt(entsql.OrderDesc()), session.ByID()).
 		All(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("list sessions: %w", err)
@@ -284,7 +276,7 @@ func (s *Sessions) List(ctx context.Context, p *Principal) ([]*ent.RefreshToken,
 
 // Revoke ends one of the caller's sessions; another user's is not found.
 func (s *Sessions) Revoke(ctx context.Context, p *Principal, id uuid.UUID) error {
-	n, err := s.db.RefreshToken.Delete().Where(refreshtoken.ID(id), refreshtoken.UserID(p.User.ID)).Exec(ctx)
+	n, err := s.db.Session.Delete().Where(session.ID(id), session.UserID(p.User.ID)).Exec(ctx)
 	if err != nil {
 		return fmt.Errorf("revoke session: %w", err)
 	}
@@ -299,14 +291,14 @@ func (s *Sessions) Revoke(ctx context.Context, p *Principal, id uuid.UUID) error
 // change), inside tx, and returns the new token. The client's previous
 // token becomes the predecessor, with the usual grace window.
 func (s *Sessions) rotateInTx(ctx context.Context, tx *ent.Tx, sid uuid.UUID) (refreshToken, error) {
-	row, err := tx.RefreshToken.Get(ctx, sid)
+	row, err := tx.Session.Get(ctx, sid)
 	if err != nil {
 		return refreshToken{}, notFoundAs(err, ErrUnauthorized, "rotate session")
 	}
 	now := s.now()
 	next := s.key.next(sid, row.Generation, row.TokenHash)
-	n, err := tx.RefreshToken.Update().
-		Where(refreshtoken.ID(sid), refreshtoken.Generation(row.Generation)).
+	n, err := tx.Session.Update().
+		Where(session.ID(sid), session.Generation(row.Generation)).
 		SetTokenHash(next.hash()).
 		SetPreviousTokenHash(row.TokenHash).
 		SetGeneration(next.gen).
@@ -320,14 +312,6 @@ func (s *Sessions) rotateInTx(ctx context.Context, tx *ent.Tx, sid uuid.UUID) (r
 		return refreshToken{}, ErrUnauthorized
 	}
 	return next, nil
-}
-
-// notFoundAs maps Ent's not-found to a service error; other errors wrap.
-func notFoundAs(err error, as *Error, op string) error {
-	if ent.IsNotFound(err) {
-		return as
-	}
-	return fmt.Errorf("%s: %w", op, err)
 }
 
 func minTime(a, b time.Time) time.Time {

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/agency-platform/agency/ent"
-	"github.com/agency-platform/agency/ent/refreshtoken"
+	"github.com/agency-platform/agency/ent/session"
 	"github.com/agency-platform/agency/internal/accesstoken"
 	"github.com/agency-platform/agency/internal/migration"
 	"github.com/agency-platform/agency/internal/testdb"
@@ -21,10 +21,10 @@ func newSessions(t *testing.T, client *ent.Client, dialect string) *services.Ses
 	if err != nil {
 		t.Fatal(err)
 	}
-	return services.NewSessions(client, dialect, issuer, services.SessionConfig{
+	return services.NewSessions(services.NewBase(client, services.Dialect(dialect), time.Now, nil), issuer, services.SessionConfig{
 		RefreshTTL: time.Hour, MaxAge: 2 * time.Hour, ReuseGrace: 10 * time.Second, MaxPerUser: 5,
 		RefreshKey: []byte("refresh-key"),
-	}, time.Now, nil)
+	})
 }
 
 // TestSessions_DeviceLimitConcurrent signs one user in 20 times at once:
@@ -63,7 +63,7 @@ func TestSessions_DeviceLimitConcurrent(t *testing.T) {
 				for err := range errs {
 					t.Fatalf("round %d: sign-in failed: %v", round, err)
 				}
-				if n := client.RefreshToken.Query().Where(refreshtoken.UserID(u.ID)).CountX(ctx); n != 5 {
+				if n := client.Session.Query().Where(session.UserID(u.ID)).CountX(ctx); n != 5 {
 					t.Fatalf("round %d: got %d sessions, want 5", round, n)
 				}
 			}

@@ -6,8 +6,11 @@ import (
 	"log/slog"
 	"time"
 
+	entsql "entgo.io/ent/dialect/sql"
+
 	"github.com/agency-platform/agency/ent"
 	"github.com/agency-platform/agency/ent/authidentity"
+	"github.com/agency-platform/agency/ent/user"
 )
 
 // external is a verified sign-in method: who the provider says the person is.
@@ -20,25 +23,31 @@ type external struct {
 	logAttrs []slog.Attr // extra event attributes (masked phone)
 }
 
-// signInWith finds or creates the user holding (provider, id) and starts a
-// session, in one transaction. Accounts are never linked by email: an
-// unknown (provider, id) always makes a new user. A concurrent first
-// sign-in of the same identity loses on the unique index; it is retried
-// once and then finds the winner's user.
-func signInWith(ctx context.Context, db *ent.Client, sessions *Sessions, events *Events, now func() time.Time, ext external, device string) (*TokenPair, error) {
+// signer is the sign-in core shared by phone and provider sign-in.
+type signer struct {
+	Base
+	sessions *Sessions
+}
+
+// signIn finds or creates the user holding the verified method ext and
+// opens a session for device, in one transaction, and returns the token
+// pair. Accounts are never linked by email: an unknown (provider, id)
+// always makes a new user. A concurrent first sign-in of the same identity
+// loses on the unique index; it is retried once and then finds the winner's
+// user.
+func (s signer) signIn(ctx context.Context, ext external, device string) (*TokenPair, error) {
 	var (
-		u   *ent.User
-		tok refreshToken
-		neu bool
-		err error
+		pair *TokenPair
+		neu  bool
+		err  error
 	)
 	for try := 0; try < 2; try++ {
-		err = withTx(ctx, db, func(tx *ent.Tx) error {
-			var err error
-			if u, neu, err = upsertIdentity(ctx, tx, ext, now()); err != nil {
+		err = s.withTx(ctx, func(tx *ent.Tx) error {
+			var u *ent.User
+			if u, neu, err = s.holder(ctx, tx, ext); err != nil {
 				return err
 			}
-			tok, err = sessions.start(ctx, tx, u, device)
+			pair, err = s.sessions.open(ctx, tx, u, device, neu)
 			return err
 		})
 		if !ent.IsConstraintError(err) {
@@ -48,37 +57,48 @@ func signInWith(ctx context.Context, db *ent.Client, sessions *Sessions, events 
 	if err != nil {
 		return nil, fmt.Errorf("sign in: %w", err)
 	}
-	attrs := append([]slog.Attr{slog.String("method", string(ext.provider)), slog.String("user_id", u.ID.String()),
-		slog.String("session_id", tok.session.String()), slog.Bool("new_user", neu)}, ext.logAttrs...)
-	events.log(ctx, EventSignInSucceeded, attrs...)
-	return sessions.pair(u, tok)
+	attrs := append([]slog.Attr{slog.String("method", string(ext.provider)), slog.String("user_id", pair.User.ID.String()),
+		slog.String("session_id", pair.sessionID.String()), slog.Bool("new_user", neu)}, ext.logAttrs...)
+	s.events.log(ctx, EventSignInSucceeded, attrs...)
+	return pair, nil
 }
 
-// upsertIdentity returns the user holding ext, creating user and identity
-// when none does. A known identity gets its email filled where empty and
-// its last use recorded; the user's empty name and picture are pre-filled.
-func upsertIdentity(ctx context.Context, tx *ent.Tx, ext external, now time.Time) (*ent.User, bool, error) {
-	ident, err := tx.AuthIdentity.Query().
-		Where(authidentity.ProviderEQ(ext.provider), authidentity.ProviderID(ext.id)).
-		WithUser().
-		Only(ctx)
+// holder returns the user holding ext with the user's row locked (see
+// lockUser), creating user and identity when none does. A known identity
+// gets its email filled where empty and its last use recorded; the user's
+// empty name and picture are pre-filled.
+func (s signer) holder(ctx context.Context, tx *ent.Tx, ext external) (*ent.User, bool, error) {
+	now := s.now()
+	q := tx.User.Query().Where(user.HasIdentitiesWith(authidentity.ProviderEQ(ext.provider), authidentity.ProviderID(ext.id)))
+	if s.dialect.locksRows() {
+		q.ForUpdate()
+	}
+	u, err := q.Only(ctx)
 	switch {
 	case ent.IsNotFound(err):
 		return createWithIdentity(ctx, tx, ext, now)
 	case err != nil:
-		return nil, false, fmt.Errorf("find identity: %w", err)
+		return nil, false, fmt.Errorf("find user of identity: %w", err)
 	}
-	upd := ident.Update().SetLastUsedAt(now)
-	if ident.Email == nil && ext.email != nil {
-		upd.SetEmail(*ext.email)
+	upd := tx.AuthIdentity.Update().
+		Where(authidentity.ProviderEQ(ext.provider), authidentity.ProviderID(ext.id)).
+		SetLastUsedAt(now)
+	if ext.email != nil {
+		upd.Modify(func(u *entsql.UpdateBuilder) {
+			u.Set(authidentity.FieldEmail, entsql.ExprFunc(func(b *entsql.Builder) {
+				b.WriteString("COALESCE(").Ident(authidentity.FieldEmail).WriteString(", ").Arg(*ext.email).WriteString(")")
+			}))
+		})
 	}
 	if err := upd.Exec(ctx); err != nil {
 		return nil, false, fmt.Errorf("update identity: %w", err)
 	}
-	u, err := prefill(ctx, tx, ident.Edges.User, ext)
+	u, err = prefill(ctx, tx, u, ext)
 	return u, false, err
 }
 
+// createWithIdentity creates a user (no role yet) holding ext. Nobody else
+// can see the new row before commit, so it needs no lock.
 func createWithIdentity(ctx context.Context, tx *ent.Tx, ext external, now time.Time) (*ent.User, bool, error) {
 	create := tx.User.Create()
 	if ext.name != "" {

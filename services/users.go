@@ -25,14 +25,13 @@ var (
 
 // Users reads and changes the signed-in user's own record.
 type Users struct {
-	db       *ent.Client
+	Base
 	sessions *Sessions
-	events   *Events
 }
 
 // NewUsers returns the user service.
-func NewUsers(db *ent.Client, sessions *Sessions, events *Events) *Users {
-	return &Users{db: db, sessions: sessions, events: events}
+func NewUsers(base Base, sessions *Sessions) *Users {
+	return &Users{Base: base, sessions: sessions}
 }
 
 // Me returns the caller (already loaded by Authenticate) with their
@@ -104,7 +103,7 @@ func (s *Users) SetRole(ctx context.Context, p *Principal, role string) (*TokenP
 		return nil, ErrInvalidRole
 	}
 	var tok refreshToken
-	err := withTx(ctx, s.db, func(tx *ent.Tx) error {
+	err := s.withTx(ctx, func(tx *ent.Tx) error {
 		n, err := tx.User.Update().Where(user.ID(p.User.ID), user.RoleIsNil()).SetRole(r).Save(ctx)
 		if err != nil {
 			return fmt.Errorf("set role: %w", err)

@@ -76,9 +76,12 @@ func (User) Edges() []ent.Edge {
 		edge.To("identities", AuthIdentity.Type).
 			Annotations(entsql.OnDelete(entsql.Cascade)).
 			Comment("sign-in methods of the user"),
-		// refresh_tokens are the user's sessions, one per device; the database
-		// deletes them with the user.
-		edge.To("refresh_tokens", RefreshToken.Type).
+		// sessions are the user's signed-in devices (rows of
+		// user_refresh_tokens); the database deletes them with the user. The
+		// foreign key keeps the name it had when this edge was
+		// "refresh_tokens".
+		edge.To("sessions", Session.Type).
+			StorageKey(edge.Symbol("user_refresh_tokens_users_refresh_tokens")).
 			Annotations(entsql.OnDelete(entsql.Cascade)).
 			Comment("sessions of the user"),
 	}

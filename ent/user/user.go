@@ -28,8 +28,8 @@ const (
 	FieldUpdatedAt = "updated_at"
 	// EdgeIdentities holds the string denoting the identities edge name in mutations.
 	EdgeIdentities = "identities"
-	// EdgeRefreshTokens holds the string denoting the refresh_tokens edge name in mutations.
-	EdgeRefreshTokens = "refresh_tokens"
+	// EdgeSessions holds the string denoting the sessions edge name in mutations.
+	EdgeSessions = "sessions"
 	// Table holds the table name of the user in the database.
 	Table = "users"
 	// IdentitiesTable is the table that holds the identities relation/edge.
@@ -39,13 +39,13 @@ const (
 	IdentitiesInverseTable = "user_auth_identities"
 	// IdentitiesColumn is the table column denoting the identities relation/edge.
 	IdentitiesColumn = "user_id"
-	// RefreshTokensTable is the table that holds the refresh_tokens relation/edge.
-	RefreshTokensTable = "user_refresh_tokens"
-	// RefreshTokensInverseTable is the table name for the RefreshToken entity.
-	// It exists in this package in order to avoid circular dependency with the "refreshtoken" package.
-	RefreshTokensInverseTable = "user_refresh_tokens"
-	// RefreshTokensColumn is the table column denoting the refresh_tokens relation/edge.
-	RefreshTokensColumn = "user_id"
+	// SessionsTable is the table that holds the sessions relation/edge.
+	SessionsTable = "user_refresh_tokens"
+	// SessionsInverseTable is the table name for the Session entity.
+	// It exists in this package in order to avoid circular dependency with the "session" package.
+	SessionsInverseTable = "user_refresh_tokens"
+	// SessionsColumn is the table column denoting the sessions relation/edge.
+	SessionsColumn = "user_id"
 )
 
 // Columns holds all SQL columns for user fields.
@@ -154,17 +154,17 @@ func ByIdentities(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
 	}
 }
 
-// ByRefreshTokensCount orders the results by refresh_tokens count.
-func ByRefreshTokensCount(opts ...sql.OrderTermOption) OrderOption {
+// BySessionsCount orders the results by sessions count.
+func BySessionsCount(opts ...sql.OrderTermOption) OrderOption {
 	return func(s *sql.Selector) {
-		sqlgraph.OrderByNeighborsCount(s, newRefreshTokensStep(), opts...)
+		sqlgraph.OrderByNeighborsCount(s, newSessionsStep(), opts...)
 	}
 }
 
-// ByRefreshTokens orders the results by refresh_tokens terms.
-func ByRefreshTokens(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
+// BySessions orders the results by sessions terms.
+func BySessions(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
 	return func(s *sql.Selector) {
-		sqlgraph.OrderByNeighborTerms(s, newRefreshTokensStep(), append([]sql.OrderTerm{term}, terms...)...)
+		sqlgraph.OrderByNeighborTerms(s, newSessionsStep(), append([]sql.OrderTerm{term}, terms...)...)
 	}
 }
 func newIdentitiesStep() *sqlgraph.Step {
@@ -174,10 +174,10 @@ func newIdentitiesStep() *sqlgraph.Step {
 		sqlgraph.Edge(sqlgraph.O2M, false, IdentitiesTable, IdentitiesColumn),
 	)
 }
-func newRefreshTokensStep() *sqlgraph.Step {
+func newSessionsStep() *sqlgraph.Step {
 	return sqlgraph.NewStep(
 		sqlgraph.From(Table, FieldID),
-		sqlgraph.To(RefreshTokensInverseTable, FieldID),
-		sqlgraph.Edge(sqlgraph.O2M, false, RefreshTokensTable, RefreshTokensColumn),
+		sqlgraph.To(SessionsInverseTable, FieldID),
+		sqlgraph.Edge(sqlgraph.O2M, false, SessionsTable, SessionsColumn),
 	)
 }

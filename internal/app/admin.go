@@ -3,6 +3,7 @@ package app
 import (
 	"database/sql"
 	"errors"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/spf13/cobra"
@@ -42,7 +43,7 @@ func (a *cli) adminCmd() *cobra.Command {
 			}
 			return a.withDB(cmd.Context(), func(cfg *config.Config, _ *sql.DB, client *ent.Client) error {
 				log := a.logger(cfg)
-				got, err := services.NewAdmin(client, services.NewEvents(log)).Grant(cmd.Context(), id, num)
+				got, err := services.NewAdmin(newBase(cfg, client, time.Now, log)).Grant(cmd.Context(), id, num)
 				if errors.Is(err, services.ErrUserNotFound) {
 					return errors.New("no such user (a phone must have signed in once)")
 				}

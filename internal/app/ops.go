@@ -73,7 +73,7 @@ func (a *cli) cleanupCmd() *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return a.withDB(cmd.Context(), func(cfg *config.Config, _ *sql.DB, client *ent.Client) error {
-				res, err := services.NewCleanup(client, cfg.DB.Dialect(), time.Now).Run(cmd.Context())
+				res, err := services.NewCleanup(newBase(cfg, client, time.Now, a.logger(cfg))).Run(cmd.Context())
 				if err != nil {
 					return err
 				}

@@ -75,7 +75,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, openAPI []
 	jobsDone := make(chan struct{})
 	go func() {
 		defer close(jobsDone)
-		runCleanupLoop(jobs, services.NewCleanup(client, dialect, time.Now), cfg.Cleanup.Interval, log)
+		runCleanupLoop(jobs, services.NewCleanup(newBase(cfg, client, time.Now, log)), cfg.Cleanup.Interval, log)
 	}()
 
 	serveErr := make(chan error, 1)

@@ -15,6 +15,8 @@ import (
 	"github.com/agency-platform/agency/handlers"
 	"github.com/agency-platform/agency/internal/accesstoken"
 	"github.com/agency-platform/agency/internal/devsecrets"
+	"github.com/agency-platform/agency/internal/facebook"
+	"github.com/agency-platform/agency/internal/google"
 	"github.com/agency-platform/agency/internal/phone"
 	"github.com/agency-platform/agency/internal/sms"
 	"github.com/agency-platform/agency/services"
@@ -64,7 +66,7 @@ func fillDevSecrets(cfg *config.Config, log *slog.Logger) error {
 }
 
 // newSender builds the configured SMS sender.
-func newSender(cfg *config.Config, log *slog.Logger) sms.Sender {
+func newSender(cfg *config.Config, log *slog.Logger) services.SMSSender {
 	client := &http.Client{Timeout: cfg.SMS.Timeout}
 	switch cfg.SMS.Provider {
 	case "webhook":
@@ -83,7 +85,7 @@ type Deps struct {
 	Config *config.Config
 	DB     *sql.DB
 	Client *ent.Client
-	SMS    sms.Sender
+	SMS    services.SMSSender
 	Now    func() time.Time
 	Log    *slog.Logger
 	// OpenAPI is the contract served at GET /openapi.yaml.
@@ -93,45 +95,65 @@ type Deps struct {
 // NewHandler wires the services and the router on an open database, as
 // `agency serve` does; the HTTP tests call it too.
 func NewHandler(d Deps) (http.Handler, error) {
-	cfg, db, client, sender, now, log := d.Config, d.DB, d.Client, d.SMS, d.Now, d.Log
+	cfg := d.Config
 	issuer, err := accesstoken.New(accesstoken.Config{
 		Algorithm: cfg.JWT.Algorithm, PrivateKey: cfg.JWT.PrivateKey, Secret: cfg.JWT.Secret,
 		Issuer: cfg.JWT.Issuer, Audience: cfg.JWT.Audience, TTL: cfg.JWT.AccessTokenTTL,
-	}, now)
+	}, d.Now)
 	if err != nil {
 		return nil, err
 	}
-	events := services.NewEvents(log)
-	dialect := cfg.DB.Dialect()
-	sessions := services.NewSessions(client, dialect, issuer, services.SessionConfig{
+	logTestNumbers(cfg, d.Log)
+	base := newBase(cfg, d.Client, d.Now, d.Log)
+	sessions := services.NewSessions(base, issuer, services.SessionConfig{
 		RefreshTTL: cfg.Sessions.RefreshTokenTTL, MaxAge: cfg.Sessions.MaxAge, ReuseGrace: cfg.Sessions.RefreshReuseGrace,
 		MaxPerUser: cfg.Sessions.MaxPerUser, RefreshKey: []byte(cfg.Sessions.RefreshTokenSecret),
-	}, now, events)
-	phoneAuth := services.NewPhoneAuth(client, sender, sessions, services.OTPConfig{
+	})
+	phoneAuth := services.NewPhoneAuth(base, d.SMS, sessions, services.OTPConfig{
 		TTL: cfg.OTP.TTL, ResendCooldown: cfg.OTP.ResendCooldown, MaxSendsPerHour: cfg.OTP.MaxSendsPerHour,
 		MaxSendsPerIPPerHour: cfg.OTP.MaxSendsPerIPPerHour, MaxAttempts: cfg.OTP.MaxAttempts,
 		MaxFailuresPerDay: cfg.OTP.MaxFailuresPerDay, SendTimeout: cfg.SMS.Timeout, Secret: []byte(cfg.OTP.Secret),
 		AllowedCountries: cfg.SMS.AllowedCountries, TestCodes: cfg.SMS.TestOTPs,
-	}, now, events)
-	if n := len(cfg.SMS.TestOTPs); n > 0 {
-		var masked []string
-		for num := range cfg.SMS.TestOTPs {
-			masked = append(masked, phone.Mask(num))
-		}
-		slices.Sort(masked)
-		log.Warn("SMS_TEST_OTPS: fixed codes accepted for these numbers; no SMS is sent to them", "numbers", strings.Join(masked, ","))
-	}
-	googleV, facebookV := newVerifiers(cfg, now)
-	providers := services.NewProviderAuth(client, sessions, googleV, facebookV, now, events)
+	})
+	google, facebook := newVerifiers(cfg, d.Now)
+	providers := services.NewProviderAuth(base, sessions, google, facebook)
 	h, err := handlers.New(handlers.Deps{
-		Logger: log, DB: db, TrustedProxies: cfg.HTTP.TrustedProxies,
-		Sessions: sessions, Phone: phoneAuth, Users: services.NewUsers(client, sessions, events),
-		Providers: providers, Identities: services.NewIdentities(client, dialect, phoneAuth, providers, now, events),
-		Admin: services.NewAdmin(client, events),
+		Logger: d.Log, DB: d.DB, TrustedProxies: cfg.HTTP.TrustedProxies,
+		Sessions: sessions, Phone: phoneAuth, Users: services.NewUsers(base, sessions),
+		Providers: providers, Identities: services.NewIdentities(base, phoneAuth, providers),
+		Admin: services.NewAdmin(base),
 		JWKS:  issuer.JWKS(), OpenAPI: d.OpenAPI,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("build router: %w", err)
 	}
 	return h, nil
+}
+
+// newBase is what every service stands on: the database of the configured
+// dialect, the clock and the security event log.
+func newBase(cfg *config.Config, client *ent.Client, now func() time.Time, log *slog.Logger) services.Base {
+	return services.NewBase(client, services.Dialect(cfg.DB.Dialect()), now, services.NewEvents(log))
+}
+
+// logTestNumbers says, masked, which numbers take fixed codes.
+func logTestNumbers(cfg *config.Config, log *slog.Logger) {
+	if len(cfg.SMS.TestOTPs) == 0 {
+		return
+	}
+	var masked []string
+	for num := range cfg.SMS.TestOTPs {
+		masked = append(masked, phone.Mask(num))
+	}
+	slices.Sort(masked)
+	log.Warn("SMS_TEST_OTPS: fixed codes accepted for these numbers; no SMS is sent to them", "numbers", strings.Join(masked, ","))
+}
+
+// newVerifiers builds the Google and Facebook verifiers from the config.
+// They answer the services' Verifier port as they are: no adapter.
+func newVerifiers(cfg *config.Config, now func() time.Time) (*google.Verifier, *facebook.Verifier) {
+	g := google.New(google.Config{IssuerURL: cfg.Google.IssuerURL, ClientIDs: cfg.Google.ClientIDs, Timeout: cfg.ProviderTimeout}, now)
+	f := facebook.New(facebook.Config{GraphURL: cfg.Facebook.GraphURL, AppID: cfg.Facebook.AppID,
+		AppSecret: cfg.Facebook.AppSecret, Timeout: cfg.ProviderTimeout}, now)
+	return g, f
 }

@@ -9,39 +9,19 @@ package facebook
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
 	"time"
-)
 
-var (
-	// ErrDisabled is returned when the app id or secret is empty.
-	ErrDisabled = errors.New("facebook: sign-in is not configured")
-	// ErrInvalid is wrapped by every verdict that the token must not be
-	// accepted: unknown, expired, revoked, another app's, not a user token.
-	ErrInvalid = errors.New("facebook: invalid access token")
-	// ErrUnavailable is wrapped when Graph could not give a verdict: network
-	// error, timeout, 5xx, throttling or an answer we cannot parse. Context
-	// errors stay detectable with errors.Is.
-	ErrUnavailable = errors.New("facebook: graph api unavailable")
+	"github.com/agency-platform/agency/internal/upstream"
 )
 
 // maxTokenLen bounds the token we forward. Graph user tokens are a few
 // hundred bytes; anything far longer is not a token and would only bloat
 // the request line.
 const maxTokenLen = 4096
-
-// Identity is the Facebook user a verified token belongs to. UserID is
-// app-scoped: the same person has a different id in another app.
-type Identity struct {
-	UserID  string
-	Name    string
-	Email   string // empty when the user has no confirmed email or declined the permission
-	Picture string // URL of the large profile picture; may be empty
-}
 
 // Config configures a Verifier.
 type Config struct {
@@ -95,14 +75,14 @@ func (v *Verifier) Enabled() bool {
 }
 
 // Verify returns the identity behind accessToken if Graph confirms it is a
-// valid, unexpired user token issued to our app. Errors wrap ErrDisabled,
-// ErrInvalid or ErrUnavailable.
-func (v *Verifier) Verify(ctx context.Context, accessToken string) (*Identity, error) {
+// valid, unexpired user token issued to our app. Errors wrap upstream.ErrDisabled,
+// upstream.ErrInvalid or upstream.ErrUnavailable.
+func (v *Verifier) Verify(ctx context.Context, accessToken string) (*upstream.Identity, error) {
 	if !v.Enabled() {
-		return nil, ErrDisabled
+		return nil, fmt.Errorf("facebook: %w", upstream.ErrDisabled)
 	}
 	if accessToken == "" || len(accessToken) > maxTokenLen {
-		return nil, fmt.Errorf("%w: empty or oversized token", ErrInvalid)
+		return nil, fmt.Errorf("facebook: %w: empty or oversized token", upstream.ErrInvalid)
 	}
 	if v.timeout > 0 {
 		var cancel context.CancelFunc
@@ -119,8 +99,8 @@ func (v *Verifier) Verify(ctx context.Context, accessToken string) (*Identity, e
 	}
 	// /me answers for whoever the token belongs to now; it must be the user
 	// debug_token vouched for, or we would sign in someone unchecked.
-	if id.UserID != userID {
-		return nil, fmt.Errorf("%w: me: user id differs from debug_token", ErrInvalid)
+	if id.Subject != userID {
+		return nil, fmt.Errorf("facebook: %w: me: user id differs from debug_token", upstream.ErrInvalid)
 	}
 	return id, nil
 }
@@ -152,17 +132,17 @@ func (v *Verifier) debugToken(ctx context.Context, token string) (string, error)
 	d := resp.Data
 	switch {
 	case d == nil:
-		return "", fmt.Errorf("%w: debug_token: answer has no data", ErrUnavailable)
+		return "", fmt.Errorf("facebook: %w: debug_token: answer has no data", upstream.ErrUnavailable)
 	case !d.IsValid:
-		return "", fmt.Errorf("%w: debug_token: not valid%s", ErrInvalid, d.Error.describe())
+		return "", fmt.Errorf("facebook: %w: debug_token: not valid%s", upstream.ErrInvalid, d.Error.describe())
 	case string(d.AppID) != v.appID:
-		return "", fmt.Errorf("%w: debug_token: issued to another app", ErrInvalid)
+		return "", fmt.Errorf("facebook: %w: debug_token: issued to another app", upstream.ErrInvalid)
 	case d.Type != "USER":
-		return "", fmt.Errorf("%w: debug_token: type %q, want USER", ErrInvalid, d.Type)
+		return "", fmt.Errorf("facebook: %w: debug_token: type %q, want USER", upstream.ErrInvalid, d.Type)
 	case d.ExpiresAt != 0 && d.ExpiresAt <= v.now().Unix():
-		return "", fmt.Errorf("%w: debug_token: expired", ErrInvalid)
+		return "", fmt.Errorf("facebook: %w: debug_token: expired", upstream.ErrInvalid)
 	case d.UserID == "":
-		return "", fmt.Errorf("%w: debug_token: no user id", ErrInvalid)
+		return "", fmt.Errorf("facebook: %w: debug_token: no user id", upstream.ErrInvalid)
 	}
 	return string(d.UserID), nil
 }
@@ -173,7 +153,7 @@ const meFields = "id,name,email,picture.type(large)"
 // me reads the profile with the user's own token. The appsecret_proof
 // proves the call comes from our server, so a leaked token alone cannot be
 // replayed through our app id.
-func (v *Verifier) me(ctx context.Context, token string) (*Identity, error) {
+func (v *Verifier) me(ctx context.Context, token string) (*upstream.Identity, error) {
 	q := url.Values{
 		"fields":          {meFields},
 		"access_token":    {token},
@@ -192,10 +172,12 @@ func (v *Verifier) me(ctx context.Context, token string) (*Identity, error) {
 	if err := v.get(ctx, "me", "/me", q, &resp); err != nil {
 		return nil, err
 	}
-	return &Identity{
-		UserID:  string(resp.ID),
-		Name:    resp.Name,
-		Email:   resp.Email,
-		Picture: resp.Picture.Data.URL,
+	// Graph returns only an email the person has confirmed with Facebook.
+	return &upstream.Identity{
+		Subject:       string(resp.ID),
+		Name:          resp.Name,
+		Email:         resp.Email,
+		EmailVerified: resp.Email != "",
+		Picture:       resp.Picture.Data.URL,
 	}, nil
 }

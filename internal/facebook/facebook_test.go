@@ -12,6 +12,7 @@ import (
 
 	"github.com/agency-platform/agency/internal/facebook"
 	"github.com/agency-platform/agency/internal/fakegraph"
+	"github.com/agency-platform/agency/internal/upstream"
 )
 
 const (
@@ -74,38 +75,38 @@ func TestVerifier_Verify(t *testing.T) {
 		secret    string          // the verifier's app secret; default testAppSecret
 		urlSuffix string          // appended to the fake's URL
 		down      bool
-		want      *facebook.Identity
+		want      *upstream.Identity
 		wantErr   error
 		wantCalls int // -1: don't check
 	}{
 		{
 			name: "ok", user: &full, wantCalls: 2,
-			want: &facebook.Identity{UserID: full.ID, Name: full.Name, Email: full.Email, Picture: full.Picture},
+			want: &upstream.Identity{Subject: full.ID, Name: full.Name, Email: full.Email, EmailVerified: true, Picture: full.Picture},
 		},
 		{
 			name: "ok_without_email", user: with(func(u *fakegraph.User) { u.Email = "" }), wantCalls: 2,
-			want: &facebook.Identity{UserID: full.ID, Name: full.Name, Picture: full.Picture},
+			want: &upstream.Identity{Subject: full.ID, Name: full.Name, Picture: full.Picture},
 		},
 		{
 			name: "ok_expires_later", user: with(func(u *fakegraph.User) { u.ExpiresAt = testNow.Unix() + 3600 }), wantCalls: 2,
-			want: &facebook.Identity{UserID: full.ID, Name: full.Name, Email: full.Email, Picture: full.Picture},
+			want: &upstream.Identity{Subject: full.ID, Name: full.Name, Email: full.Email, EmailVerified: true, Picture: full.Picture},
 		},
 		{
 			name: "ok_versioned_url_trailing_slash", user: &full, urlSuffix: "/v19.0/", wantCalls: 2,
-			want: &facebook.Identity{UserID: full.ID, Name: full.Name, Email: full.Email, Picture: full.Picture},
+			want: &upstream.Identity{Subject: full.ID, Name: full.Name, Email: full.Email, EmailVerified: true, Picture: full.Picture},
 		},
-		{name: "other_app", user: with(func(u *fakegraph.User) { u.AppID = "999999" }), wantErr: facebook.ErrInvalid, wantCalls: 1},
-		{name: "page_token", user: with(func(u *fakegraph.User) { u.Type = "PAGE" }), wantErr: facebook.ErrInvalid, wantCalls: 1},
-		{name: "expired", user: with(func(u *fakegraph.User) { u.ExpiresAt = testNow.Unix() - 1 }), wantErr: facebook.ErrInvalid, wantCalls: 1},
-		{name: "expires_now", user: with(func(u *fakegraph.User) { u.ExpiresAt = testNow.Unix() }), wantErr: facebook.ErrInvalid, wantCalls: 1},
-		{name: "not_valid", user: with(func(u *fakegraph.User) { u.Invalid = true }), wantErr: facebook.ErrInvalid, wantCalls: 1},
-		{name: "no_user_id", user: with(func(u *fakegraph.User) { u.ID = "" }), wantErr: facebook.ErrInvalid, wantCalls: 1},
-		{name: "unknown_token", wantErr: facebook.ErrInvalid, wantCalls: 1},
-		{name: "user_id_mismatch", user: with(func(u *fakegraph.User) { u.MeID = "99999" }), wantErr: facebook.ErrInvalid, wantCalls: 2},
-		{name: "wrong_app_secret", user: &full, secret: "not-the-app-secret", wantErr: facebook.ErrInvalid, wantCalls: 1},
-		{name: "empty_token", user: &full, noToken: true, wantErr: facebook.ErrInvalid, wantCalls: 0},
-		{name: "oversized_token", user: &full, token: strings.Repeat("A", 5000), wantErr: facebook.ErrInvalid, wantCalls: 0},
-		{name: "down", user: &full, down: true, wantErr: facebook.ErrUnavailable, wantCalls: 1},
+		{name: "other_app", user: with(func(u *fakegraph.User) { u.AppID = "999999" }), wantErr: upstream.ErrInvalid, wantCalls: 1},
+		{name: "page_token", user: with(func(u *fakegraph.User) { u.Type = "PAGE" }), wantErr: upstream.ErrInvalid, wantCalls: 1},
+		{name: "expired", user: with(func(u *fakegraph.User) { u.ExpiresAt = testNow.Unix() - 1 }), wantErr: upstream.ErrInvalid, wantCalls: 1},
+		{name: "expires_now", user: with(func(u *fakegraph.User) { u.ExpiresAt = testNow.Unix() }), wantErr: upstream.ErrInvalid, wantCalls: 1},
+		{name: "not_valid", user: with(func(u *fakegraph.User) { u.Invalid = true }), wantErr: upstream.ErrInvalid, wantCalls: 1},
+		{name: "no_user_id", user: with(func(u *fakegraph.User) { u.ID = "" }), wantErr: upstream.ErrInvalid, wantCalls: 1},
+		{name: "unknown_token", wantErr: upstream.ErrInvalid, wantCalls: 1},
+		{name: "user_id_mismatch", user: with(func(u *fakegraph.User) { u.MeID = "99999" }), wantErr: upstream.ErrInvalid, wantCalls: 2},
+		{name: "wrong_app_secret", user: &full, secret: "not-the-app-secret", wantErr: upstream.ErrInvalid, wantCalls: 1},
+		{name: "empty_token", user: &full, noToken: true, wantErr: upstream.ErrInvalid, wantCalls: 0},
+		{name: "oversized_token", user: &full, token: strings.Repeat("A", 5000), wantErr: upstream.ErrInvalid, wantCalls: 0},
+		{name: "down", user: &full, down: true, wantErr: upstream.ErrUnavailable, wantCalls: 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -158,8 +159,8 @@ func TestVerifier_VerifySlowGraph(t *testing.T) {
 	_, err := v.Verify(context.Background(), "EAAtoken-slow")
 	elapsed := time.Since(start)
 
-	if !errors.Is(err, facebook.ErrUnavailable) {
-		t.Fatalf("got error %v, want %v", err, facebook.ErrUnavailable)
+	if !errors.Is(err, upstream.ErrUnavailable) {
+		t.Fatalf("got error %v, want %v", err, upstream.ErrUnavailable)
 	}
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("got error %v, want it to wrap context.DeadlineExceeded", err)
@@ -177,8 +178,8 @@ func TestVerifier_VerifyUnreachable(t *testing.T) {
 
 	_, err := v.Verify(context.Background(), "EAAtoken-unreachable")
 
-	if !errors.Is(err, facebook.ErrUnavailable) {
-		t.Fatalf("got error %v, want %v", err, facebook.ErrUnavailable)
+	if !errors.Is(err, upstream.ErrUnavailable) {
+		t.Fatalf("got error %v, want %v", err, upstream.ErrUnavailable)
 	}
 	assertNoLeak(t, err, "EAAtoken-unreachable", testAppSecret)
 }
@@ -201,8 +202,8 @@ func TestVerifier_VerifyDisabled(t *testing.T) {
 			}
 			// An empty token too: disabled is reported before anything else.
 			for _, token := range []string{"EAAtoken-disabled", ""} {
-				if _, err := v.Verify(context.Background(), token); !errors.Is(err, facebook.ErrDisabled) {
-					t.Errorf("Verify(%q): got error %v, want %v", token, err, facebook.ErrDisabled)
+				if _, err := v.Verify(context.Background(), token); !errors.Is(err, upstream.ErrDisabled) {
+					t.Errorf("Verify(%q): got error %v, want %v", token, err, upstream.ErrDisabled)
 				}
 			}
 		})
@@ -227,15 +228,15 @@ func TestVerifier_VerifyGraphAnswers(t *testing.T) {
 		wantErr error
 	}{
 		{name: "numeric_ids", status: 200, body: `{"data":{"app_id":1234567890,"type":"USER","is_valid":true,"expires_at":0,"user_id":42}}`},
-		{name: "html_200", status: 200, body: `<html>oops</html>`, wantErr: facebook.ErrUnavailable},
-		{name: "no_data", status: 200, body: `{}`, wantErr: facebook.ErrUnavailable},
-		{name: "server_error", status: 500, body: `{"error":{"message":"boom","type":"OAuthException","code":1}}`, wantErr: facebook.ErrUnavailable},
-		{name: "bad_gateway_html", status: 502, body: `<html>bad gateway</html>`, wantErr: facebook.ErrUnavailable},
-		{name: "not_graph_404", status: 404, body: `<html>not found</html>`, wantErr: facebook.ErrUnavailable},
-		{name: "too_many_requests", status: 429, body: `{}`, wantErr: facebook.ErrUnavailable},
-		{name: "rate_limited_400", status: 400, body: `{"error":{"message":"(#4) Application request limit reached","type":"OAuthException","code":4,"is_transient":true}}`, wantErr: facebook.ErrUnavailable},
+		{name: "html_200", status: 200, body: `<html>oops</html>`, wantErr: upstream.ErrUnavailable},
+		{name: "no_data", status: 200, body: `{}`, wantErr: upstream.ErrUnavailable},
+		{name: "server_error", status: 500, body: `{"error":{"message":"boom","type":"OAuthException","code":1}}`, wantErr: upstream.ErrUnavailable},
+		{name: "bad_gateway_html", status: 502, body: `<html>bad gateway</html>`, wantErr: upstream.ErrUnavailable},
+		{name: "not_graph_404", status: 404, body: `<html>not found</html>`, wantErr: upstream.ErrUnavailable},
+		{name: "too_many_requests", status: 429, body: `{}`, wantErr: upstream.ErrUnavailable},
+		{name: "rate_limited_400", status: 400, body: `{"error":{"message":"(#4) Application request limit reached","type":"OAuthException","code":4,"is_transient":true}}`, wantErr: upstream.ErrUnavailable},
 		{
-			name: "oauth_error_quoting_token", status: 400, wantErr: facebook.ErrInvalid,
+			name: "oauth_error_quoting_token", status: 400, wantErr: upstream.ErrInvalid,
 			body: `{"error":{"message":"Malformed access token ` + token + `","type":"OAuthException","code":190,"fbtrace_id":"T1"}}`,
 		},
 	}
@@ -259,8 +260,8 @@ func TestVerifier_VerifyGraphAnswers(t *testing.T) {
 				t.Fatalf("got error %v, want %v", err, tt.wantErr)
 			}
 			assertNoLeak(t, err, token, testAppSecret)
-			if tt.wantErr == nil && got.UserID != "42" {
-				t.Errorf("got user id %q, want %q", got.UserID, "42")
+			if tt.wantErr == nil && got.Subject != "42" {
+				t.Errorf("got user id %q, want %q", got.Subject, "42")
 			}
 		})
 	}

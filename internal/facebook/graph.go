@@ -14,6 +14,8 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+
+	"github.com/agency-platform/agency/internal/upstream"
 )
 
 // maxResponseBody bounds how much of a Graph answer we read, so a
@@ -22,8 +24,8 @@ const maxResponseBody = 64 << 10
 
 // get calls Graph at path with query q and decodes a 200 answer into out.
 // op names the call in errors. Failures are classified here, once:
-// a Graph error about the request is ErrInvalid, anything that is not a
-// verdict (transport, 5xx, throttling, garbage) is ErrUnavailable.
+// a Graph error about the request is upstream.ErrInvalid, anything that is not a
+// verdict (transport, 5xx, throttling, garbage) is upstream.ErrUnavailable.
 func (v *Verifier) get(ctx context.Context, op, path string, q url.Values, out any) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, v.graphURL+path+"?"+q.Encode(), nil)
 	if err != nil {
@@ -42,7 +44,7 @@ func (v *Verifier) get(ctx context.Context, op, path string, q url.Values, out a
 	switch code := resp.StatusCode; {
 	case code == http.StatusOK:
 		if err := json.Unmarshal(body, out); err != nil {
-			return fmt.Errorf("%w: %s: decode answer: %w", ErrUnavailable, op, err)
+			return fmt.Errorf("facebook: %w: %s: decode answer: %w", upstream.ErrUnavailable, op, err)
 		}
 		return nil
 	case code >= 400 && code < 500 && code != http.StatusTooManyRequests:
@@ -51,14 +53,14 @@ func (v *Verifier) get(ctx context.Context, op, path string, q url.Values, out a
 		}
 		if json.Unmarshal(body, &e) != nil || e.Error == nil {
 			// Not Graph speaking (a proxy page, a wrong base URL): no verdict.
-			return fmt.Errorf("%w: %s: status %d without graph error", ErrUnavailable, op, code)
+			return fmt.Errorf("facebook: %w: %s: status %d without graph error", upstream.ErrUnavailable, op, code)
 		}
 		if e.Error.transient() {
-			return fmt.Errorf("%w: %s: status %d%s", ErrUnavailable, op, code, e.Error.describe())
+			return fmt.Errorf("facebook: %w: %s: status %d%s", upstream.ErrUnavailable, op, code, e.Error.describe())
 		}
-		return fmt.Errorf("%w: %s: status %d%s", ErrInvalid, op, code, e.Error.describe())
+		return fmt.Errorf("facebook: %w: %s: status %d%s", upstream.ErrInvalid, op, code, e.Error.describe())
 	default:
-		return fmt.Errorf("%w: %s: status %d", ErrUnavailable, op, code)
+		return fmt.Errorf("facebook: %w: %s: status %d", upstream.ErrUnavailable, op, code)
 	}
 }
 
@@ -71,7 +73,7 @@ func unavailable(op string, err error) error {
 	if errors.As(err, &uerr) {
 		err = uerr.Err
 	}
-	return fmt.Errorf("%w: %s: %w", ErrUnavailable, op, err)
+	return fmt.Errorf("facebook: %w: %s: %w", upstream.ErrUnavailable, op, err)
 }
 
 // drain reads what is left of body (bounded) and closes it, so the

@@ -14,17 +14,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/agency-platform/agency/internal/upstream"
 	"github.com/coreos/go-oidc/v3/oidc"
-)
-
-var (
-	// ErrDisabled is returned by every Verify when no client ids are configured.
-	ErrDisabled = errors.New("google: sign-in is not configured")
-	// ErrInvalid is wrapped by every failure that is the token's fault.
-	ErrInvalid = errors.New("google: invalid id token")
-	// ErrUnavailable is wrapped when discovery or the JWKS fetch failed
-	// (network error, timeout, 5xx), so the token could not be judged.
-	ErrUnavailable = errors.New("google: issuer unavailable")
 )
 
 const (
@@ -32,22 +23,13 @@ const (
 	defaultTimeout = 5 * time.Second
 )
 
-// Identity is what a verified ID token says about the user.
-type Identity struct {
-	Subject       string
-	Email         string
-	EmailVerified bool
-	Name          string
-	Picture       string
-}
-
 // Config configures a Verifier.
 type Config struct {
 	// IssuerURL defaults to https://accounts.google.com; tests pass a fake
 	// issuer's URL.
 	IssuerURL string
 	// ClientIDs are the accepted audiences (web, iOS, Android client ids).
-	// Empty disables sign-in: every Verify returns ErrDisabled.
+	// Empty disables sign-in: every Verify returns upstream.ErrDisabled.
 	ClientIDs []string
 	// Timeout bounds each network step (discovery, JWKS fetch); default 5s.
 	Timeout time.Duration
@@ -112,11 +94,11 @@ func (v *Verifier) Enabled() bool {
 }
 
 // Verify checks idToken's signature (RS256, issuer JWKS), issuer, audience
-// and expiry, and returns the identity it asserts. Failures wrap ErrDisabled,
-// ErrInvalid or ErrUnavailable and never contain the token.
-func (v *Verifier) Verify(ctx context.Context, idToken string) (*Identity, error) {
+// and expiry, and returns the identity it asserts. Failures wrap upstream.ErrDisabled,
+// upstream.ErrInvalid or upstream.ErrUnavailable and never contain the token.
+func (v *Verifier) Verify(ctx context.Context, idToken string) (*upstream.Identity, error) {
 	if !v.Enabled() {
-		return nil, ErrDisabled
+		return nil, fmt.Errorf("google: %w", upstream.ErrDisabled)
 	}
 	tokens, err := v.tokenVerifier(ctx)
 	if err != nil {
@@ -131,9 +113,9 @@ func (v *Verifier) Verify(ctx context.Context, idToken string) (*Identity, error
 	tok, err := tokens.Verify(context.WithValue(ctx, callKey{}, rec), idToken)
 	if err != nil {
 		if rec.keysUnavailable.Load() || ctx.Err() != nil {
-			return nil, fmt.Errorf("%w: fetch signing keys: %w", ErrUnavailable, err)
+			return nil, fmt.Errorf("google: %w: fetch signing keys: %w", upstream.ErrUnavailable, err)
 		}
-		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
+		return nil, fmt.Errorf("google: %w: %w", upstream.ErrInvalid, err)
 	}
 	return v.identity(tok)
 }
@@ -148,7 +130,7 @@ func (v *Verifier) tokenVerifier(ctx context.Context) (*oidc.IDTokenVerifier, er
 	case v.discovering <- struct{}{}:
 		defer func() { <-v.discovering }()
 	case <-ctx.Done():
-		return nil, fmt.Errorf("%w: wait for discovery: %w", ErrUnavailable, ctx.Err())
+		return nil, fmt.Errorf("google: %w: wait for discovery: %w", upstream.ErrUnavailable, ctx.Err())
 	}
 	if tokens := v.tokens.Load(); tokens != nil {
 		return tokens, nil // another call discovered while we waited
@@ -158,13 +140,13 @@ func (v *Verifier) tokenVerifier(ctx context.Context) (*oidc.IDTokenVerifier, er
 	defer cancel()
 	provider, err := oidc.NewProvider(oidc.ClientContext(dctx, v.client), v.issuer)
 	if err != nil {
-		return nil, fmt.Errorf("%w: discovery: %w", ErrUnavailable, err)
+		return nil, fmt.Errorf("google: %w: discovery: %w", upstream.ErrUnavailable, err)
 	}
 	var meta struct {
 		JWKSURI string `json:"jwks_uri"`
 	}
 	if err := provider.Claims(&meta); err != nil || meta.JWKSURI == "" {
-		return nil, fmt.Errorf("%w: discovery: no jwks_uri", ErrUnavailable)
+		return nil, fmt.Errorf("google: %w: discovery: no jwks_uri", upstream.ErrUnavailable)
 	}
 	// This is what provider.VerifierContext builds, with the key set wrapped
 	// so fetch failures can be told from bad signatures. The remote key set
@@ -182,15 +164,15 @@ func (v *Verifier) tokenVerifier(ctx context.Context) (*oidc.IDTokenVerifier, er
 }
 
 // identity applies the checks go-oidc was told to skip and reads the claims.
-func (v *Verifier) identity(tok *oidc.IDToken) (*Identity, error) {
+func (v *Verifier) identity(tok *oidc.IDToken) (*upstream.Identity, error) {
 	if !v.issuerAccepted(tok.Issuer) {
-		return nil, fmt.Errorf("%w: unexpected issuer %q", ErrInvalid, tok.Issuer)
+		return nil, fmt.Errorf("google: %w: unexpected issuer %q", upstream.ErrInvalid, tok.Issuer)
 	}
 	if !v.audienceAccepted(tok.Audience) {
-		return nil, fmt.Errorf("%w: audience is not one of our client ids", ErrInvalid)
+		return nil, fmt.Errorf("google: %w: audience is not one of our client ids", upstream.ErrInvalid)
 	}
 	if tok.Subject == "" {
-		return nil, fmt.Errorf("%w: missing sub", ErrInvalid)
+		return nil, fmt.Errorf("google: %w: missing sub", upstream.ErrInvalid)
 	}
 	var claims struct {
 		Email         string   `json:"email"`
@@ -199,9 +181,9 @@ func (v *Verifier) identity(tok *oidc.IDToken) (*Identity, error) {
 		Picture       string   `json:"picture"`
 	}
 	if err := tok.Claims(&claims); err != nil {
-		return nil, fmt.Errorf("%w: read claims: %w", ErrInvalid, err)
+		return nil, fmt.Errorf("google: %w: read claims: %w", upstream.ErrInvalid, err)
 	}
-	return &Identity{
+	return &upstream.Identity{
 		Subject:       tok.Subject,
 		Email:         claims.Email,
 		EmailVerified: bool(claims.EmailVerified),

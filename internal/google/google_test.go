@@ -16,6 +16,7 @@ import (
 
 	"github.com/agency-platform/agency/internal/fakeidp"
 	"github.com/agency-platform/agency/internal/google"
+	"github.com/agency-platform/agency/internal/upstream"
 )
 
 const (
@@ -59,7 +60,7 @@ func TestVerifier_Verify(t *testing.T) {
 		return c
 	}
 	bareIssuer := strings.TrimPrefix(idp.URL, "http://")
-	okIdentity := &google.Identity{
+	okIdentity := &upstream.Identity{
 		Subject:       "user-1",
 		Email:         "user-1@example.com",
 		EmailVerified: true,
@@ -72,7 +73,7 @@ func TestVerifier_Verify(t *testing.T) {
 	tests := []struct {
 		name    string
 		token   string
-		want    *google.Identity
+		want    *upstream.Identity
 		wantErr error
 	}{
 		{name: "ok", token: idp.Token(t, with(nil)), want: okIdentity},
@@ -80,21 +81,21 @@ func TestVerifier_Verify(t *testing.T) {
 		{name: "ok_second_client_in_aud_list", token: idp.Token(t, with(map[string]any{"aud": []string{"someone-else", iosClient}})), want: okIdentity},
 		{name: "email_verified_string_true", token: idp.Token(t, with(map[string]any{"email_verified": "true"})), want: okIdentity},
 		{name: "email_verified_string_false", token: idp.Token(t, with(map[string]any{"email_verified": "false"})), want: &notVerified},
-		{name: "email_verified_not_bool", token: idp.Token(t, with(map[string]any{"email_verified": 1})), wantErr: google.ErrInvalid},
-		{name: "wrong_key_same_kid", token: idp.SignWith(t, otherKey, "k1", with(nil)), wantErr: google.ErrInvalid},
-		{name: "unknown_kid", token: idp.SignWith(t, otherKey, "k9", with(nil)), wantErr: google.ErrInvalid},
-		{name: "wrong_aud", token: idp.Token(t, with(map[string]any{"aud": "someone-else"})), wantErr: google.ErrInvalid},
-		{name: "empty_aud", token: idp.Token(t, with(map[string]any{"aud": ""})), wantErr: google.ErrInvalid},
-		{name: "missing_aud", token: idp.Token(t, with(map[string]any{"aud": nil})), wantErr: google.ErrInvalid},
-		{name: "wrong_iss", token: idp.Token(t, with(map[string]any{"iss": "https://evil.example.com"})), wantErr: google.ErrInvalid},
-		{name: "iss_with_other_scheme", token: idp.Token(t, with(map[string]any{"iss": "https://" + bareIssuer})), wantErr: google.ErrInvalid},
-		{name: "missing_sub", token: idp.Token(t, with(map[string]any{"sub": nil})), wantErr: google.ErrInvalid},
-		{name: "expired", token: idp.Token(t, with(map[string]any{"exp": t0.Add(-time.Second).Unix()})), wantErr: google.ErrInvalid},
-		{name: "missing_exp", token: idp.Token(t, with(map[string]any{"exp": nil})), wantErr: google.ErrInvalid},
-		{name: "alg_none", token: rawJWT(t, map[string]any{"alg": "none", "typ": "JWT"}, with(nil), nil), wantErr: google.ErrInvalid},
-		{name: "hs256", token: hs256(t, "k1", with(nil)), wantErr: google.ErrInvalid},
-		{name: "garbage", token: "garbage-not-a-jwt-zq7", wantErr: google.ErrInvalid},
-		{name: "empty", token: "", wantErr: google.ErrInvalid},
+		{name: "email_verified_not_bool", token: idp.Token(t, with(map[string]any{"email_verified": 1})), wantErr: upstream.ErrInvalid},
+		{name: "wrong_key_same_kid", token: idp.SignWith(t, otherKey, "k1", with(nil)), wantErr: upstream.ErrInvalid},
+		{name: "unknown_kid", token: idp.SignWith(t, otherKey, "k9", with(nil)), wantErr: upstream.ErrInvalid},
+		{name: "wrong_aud", token: idp.Token(t, with(map[string]any{"aud": "someone-else"})), wantErr: upstream.ErrInvalid},
+		{name: "empty_aud", token: idp.Token(t, with(map[string]any{"aud": ""})), wantErr: upstream.ErrInvalid},
+		{name: "missing_aud", token: idp.Token(t, with(map[string]any{"aud": nil})), wantErr: upstream.ErrInvalid},
+		{name: "wrong_iss", token: idp.Token(t, with(map[string]any{"iss": "https://evil.example.com"})), wantErr: upstream.ErrInvalid},
+		{name: "iss_with_other_scheme", token: idp.Token(t, with(map[string]any{"iss": "https://" + bareIssuer})), wantErr: upstream.ErrInvalid},
+		{name: "missing_sub", token: idp.Token(t, with(map[string]any{"sub": nil})), wantErr: upstream.ErrInvalid},
+		{name: "expired", token: idp.Token(t, with(map[string]any{"exp": t0.Add(-time.Second).Unix()})), wantErr: upstream.ErrInvalid},
+		{name: "missing_exp", token: idp.Token(t, with(map[string]any{"exp": nil})), wantErr: upstream.ErrInvalid},
+		{name: "alg_none", token: rawJWT(t, map[string]any{"alg": "none", "typ": "JWT"}, with(nil), nil), wantErr: upstream.ErrInvalid},
+		{name: "hs256", token: hs256(t, "k1", with(nil)), wantErr: upstream.ErrInvalid},
+		{name: "garbage", token: "garbage-not-a-jwt-zq7", wantErr: upstream.ErrInvalid},
+		{name: "empty", token: "", wantErr: upstream.ErrInvalid},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -127,8 +128,8 @@ func TestVerifier_Disabled(t *testing.T) {
 		if v.Enabled() {
 			t.Errorf("client ids %q: got Enabled true, want false", ids)
 		}
-		if _, err := v.Verify(context.Background(), tok); !errors.Is(err, google.ErrDisabled) {
-			t.Errorf("client ids %q: got error %v, want %v", ids, err, google.ErrDisabled)
+		if _, err := v.Verify(context.Background(), tok); !errors.Is(err, upstream.ErrDisabled) {
+			t.Errorf("client ids %q: got error %v, want %v", ids, err, upstream.ErrDisabled)
 		}
 	}
 	if got := idp.JWKSFetches(); got != 0 {
@@ -178,8 +179,8 @@ func TestVerifier_IssuerDown(t *testing.T) {
 			tok := tt.prepare(t, idp, v)
 
 			idp.SetDown(true)
-			if _, err := v.Verify(context.Background(), tok); !errors.Is(err, google.ErrUnavailable) {
-				t.Fatalf("issuer down: got error %v, want %v", err, google.ErrUnavailable)
+			if _, err := v.Verify(context.Background(), tok); !errors.Is(err, upstream.ErrUnavailable) {
+				t.Fatalf("issuer down: got error %v, want %v", err, upstream.ErrUnavailable)
 			}
 			idp.SetDown(false)
 			// go-oidc hands a failed JWKS fetch's error to calls that join it
@@ -187,7 +188,7 @@ func TestVerifier_IssuerDown(t *testing.T) {
 			// recovery may still be unavailable, but never invalid.
 			var err error
 			for range 1000 {
-				if _, err = v.Verify(context.Background(), tok); !errors.Is(err, google.ErrUnavailable) {
+				if _, err = v.Verify(context.Background(), tok); !errors.Is(err, upstream.ErrUnavailable) {
 					break
 				}
 				runtime.Gosched()
@@ -226,8 +227,8 @@ func TestVerifier_SlowIssuer(t *testing.T) {
 			if elapsed := time.Since(start); elapsed > time.Second {
 				t.Errorf("got Verify taking %v, want under 1s", elapsed)
 			}
-			if !errors.Is(err, google.ErrUnavailable) {
-				t.Errorf("got error %v, want %v", err, google.ErrUnavailable)
+			if !errors.Is(err, upstream.ErrUnavailable) {
+				t.Errorf("got error %v, want %v", err, upstream.ErrUnavailable)
 			}
 		})
 	}

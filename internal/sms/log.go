@@ -5,11 +5,13 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
+
+	"github.com/agency-platform/agency/internal/upstream"
 )
 
-// logSender prints codes instead of sending them, so sign-in works on a
+// Log prints codes instead of sending them, so sign-in works on a
 // laptop without an SMS provider.
-type logSender struct {
+type Log struct {
 	log *slog.Logger
 	ttl time.Duration
 }
@@ -17,15 +19,15 @@ type logSender struct {
 // NewLog returns the development sender: it sends nothing and logs the
 // code at WARN level, loud enough that nobody mistakes it for production
 // delivery. log must not be nil.
-func NewLog(log *slog.Logger, ttl time.Duration) Sender {
-	return &logSender{log: log, ttl: ttl}
+func NewLog(log *slog.Logger, ttl time.Duration) *Log {
+	return &Log{log: log, ttl: ttl}
 }
 
 // Send logs the full number and the code; both are fine in development
 // and this sender must never be wired in production.
-func (s *logSender) Send(ctx context.Context, to, code string) error {
+func (s *Log) Send(ctx context.Context, to, code string) error {
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("%w: log: %w", ErrSendFailed, err)
+		return fmt.Errorf("sms: log: %w: %w", upstream.ErrUnavailable, err)
 	}
 	s.log.WarnContext(ctx, "DEV SMS sender: not sent, code printed for development",
 		slog.String("to", to),

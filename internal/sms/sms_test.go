@@ -9,9 +9,12 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/agency-platform/agency/internal/upstream"
 )
 
 const (
@@ -65,8 +68,8 @@ func checkSendFailed(t *testing.T, err error, wantInErr string) {
 	if err == nil {
 		t.Fatal("got nil error, want one")
 	}
-	if !errors.Is(err, ErrSendFailed) {
-		t.Errorf("got error %v, want it to wrap ErrSendFailed", err)
+	if !errors.Is(err, upstream.ErrInvalid) && !errors.Is(err, upstream.ErrUnavailable) {
+		t.Errorf("got error %v, want it to wrap upstream.ErrInvalid or upstream.ErrUnavailable", err)
 	}
 	if !strings.Contains(err.Error(), wantInErr) {
 		t.Errorf("got error %q, want it to contain %q", err, wantInErr)
@@ -246,7 +249,7 @@ func TestTwilio_Send(t *testing.T) {
 
 func TestNewTwilio_DefaultBaseURL(t *testing.T) {
 	t.Parallel()
-	s := NewTwilio(nil, "", "AC123", "tok", "+15005550006", testTTL).(*twilioSender)
+	s := NewTwilio(nil, "", "AC123", "tok", "+15005550006", testTTL)
 
 	if want := "https://api.twilio.com/2010-04-01/Accounts/AC123/Messages.json"; s.endpoint != want {
 		t.Errorf("got endpoint %s, want %s", s.endpoint, want)
@@ -268,4 +271,54 @@ func TestLog_Send(t *testing.T) {
 			t.Errorf("got log %q, want it to contain %q", got, want)
 		}
 	}
+}
+
+// TestSend_FailureClasses: a 4xx is a refusal (upstream.ErrInvalid); 408,
+// 429, 5xx and a timeout give no verdict (upstream.ErrUnavailable).
+func TestSend_FailureClasses(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		status int
+		want   error
+	}{
+		{http.StatusBadRequest, upstream.ErrInvalid},
+		{http.StatusUnauthorized, upstream.ErrInvalid},
+		{http.StatusUnprocessableEntity, upstream.ErrInvalid},
+		{http.StatusRequestTimeout, upstream.ErrUnavailable},
+		{http.StatusTooManyRequests, upstream.ErrUnavailable},
+		{http.StatusInternalServerError, upstream.ErrUnavailable},
+		{http.StatusServiceUnavailable, upstream.ErrUnavailable},
+	} {
+		t.Run(strconv.Itoa(tt.status), func(t *testing.T) {
+			t.Parallel()
+			hook, _ := newServer(t, tt.status, `{"code": 21211}`)
+			twilio, _ := newServer(t, tt.status, `{"code": 21211}`)
+			for name, s := range map[string]interface {
+				Send(ctx context.Context, to, code string) error
+			}{
+				"webhook": NewWebhook(hook.Client(), hook.URL, testTTL),
+				"twilio":  NewTwilio(twilio.Client(), twilio.URL, "AC123", "tok", "+15005550006", testTTL),
+			} {
+				if err := s.Send(context.Background(), testTo, testCode); !errors.Is(err, tt.want) {
+					t.Errorf("%s: got %v, want it to wrap %v", name, err, tt.want)
+				}
+			}
+		})
+	}
+	t.Run("timeout", func(t *testing.T) {
+		t.Parallel()
+		slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			select {
+			case <-r.Context().Done():
+			case <-time.After(500 * time.Millisecond):
+			}
+		}))
+		t.Cleanup(slow.Close)
+		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		defer cancel()
+		err := NewWebhook(slow.Client(), slow.URL, testTTL).Send(ctx, testTo, testCode)
+		if !errors.Is(err, upstream.ErrUnavailable) || !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("got %v, want upstream.ErrUnavailable and context.DeadlineExceeded", err)
+		}
+	})
 }

@@ -15,8 +15,8 @@ import (
 // httptest server instead.
 const twilioBaseURL = "https://api.twilio.com"
 
-// twilioSender sends through Twilio's Messages API.
-type twilioSender struct {
+// Twilio sends through Twilio's Messages API.
+type Twilio struct {
 	client     *http.Client
 	endpoint   string
 	accountSID string
@@ -35,13 +35,13 @@ type twilioError struct {
 // NewTwilio returns a sender that calls Twilio's Messages API at baseURL
 // ("" means https://api.twilio.com) as accountSID with HTTP basic auth,
 // sending from the number or sender id from.
-func NewTwilio(client *http.Client, baseURL, accountSID, authToken, from string, ttl time.Duration) Sender {
+func NewTwilio(client *http.Client, baseURL, accountSID, authToken, from string, ttl time.Duration) *Twilio {
 	if baseURL == "" {
 		baseURL = twilioBaseURL
 	}
 	endpoint := strings.TrimRight(baseURL, "/") +
 		"/2010-04-01/Accounts/" + url.PathEscape(accountSID) + "/Messages.json"
-	return &twilioSender{
+	return &Twilio{
 		client:     clientOrDefault(client),
 		endpoint:   endpoint,
 		accountSID: accountSID,
@@ -53,7 +53,7 @@ func NewTwilio(client *http.Client, baseURL, accountSID, authToken, from string,
 
 // Send creates one Twilio message. A non-2xx answer is reported with its
 // status and, when present, Twilio's numeric error code.
-func (s *twilioSender) Send(ctx context.Context, to, code string) error {
+func (s *Twilio) Send(ctx context.Context, to, code string) error {
 	form := url.Values{
 		"To":   {to},
 		"From": {s.from},
@@ -76,7 +76,7 @@ func (s *twilioSender) Send(ctx context.Context, to, code string) error {
 	}
 	var terr twilioError
 	if json.NewDecoder(io.LimitReader(resp.Body, maxResponseBody)).Decode(&terr) == nil && terr.Code != 0 {
-		return fmt.Errorf("%w: twilio: status %d, error code %d", ErrSendFailed, resp.StatusCode, terr.Code)
+		return fmt.Errorf("sms: twilio: %w: status %d, error code %d", statusFailed(resp.StatusCode), resp.StatusCode, terr.Code)
 	}
-	return fmt.Errorf("%w: twilio: status %d", ErrSendFailed, resp.StatusCode)
+	return fmt.Errorf("sms: twilio: %w: status %d", statusFailed(resp.StatusCode), resp.StatusCode)
 }

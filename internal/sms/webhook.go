@@ -7,11 +7,13 @@ import (
 	"fmt"
 	"net/http"
 	"time"
+
+	"github.com/agency-platform/agency/internal/upstream"
 )
 
-// webhookSender hands messages to an HTTP endpoint we or a partner run,
+// Webhook hands messages to an HTTP endpoint we or a partner run,
 // for gateways that are not worth a dedicated client.
-type webhookSender struct {
+type Webhook struct {
 	client *http.Client
 	url    string
 	ttl    time.Duration
@@ -26,16 +28,16 @@ type webhookPayload struct {
 
 // NewWebhook returns a sender that POSTs {"to", "code", "message"} as JSON
 // to url using client. Any non-2xx status is a failure.
-func NewWebhook(client *http.Client, url string, ttl time.Duration) Sender {
-	return &webhookSender{client: clientOrDefault(client), url: url, ttl: ttl}
+func NewWebhook(client *http.Client, url string, ttl time.Duration) *Webhook {
+	return &Webhook{client: clientOrDefault(client), url: url, ttl: ttl}
 }
 
 // Send posts one message. Errors carry at most the status code: the
 // response body might echo the request, code included.
-func (s *webhookSender) Send(ctx context.Context, to, code string) error {
+func (s *Webhook) Send(ctx context.Context, to, code string) error {
 	body, err := json.Marshal(webhookPayload{To: to, Code: code, Message: Message(code, s.ttl)})
 	if err != nil {
-		return fmt.Errorf("%w: webhook: encode payload: %w", ErrSendFailed, err)
+		return fmt.Errorf("sms: webhook: %w: encode payload: %w", upstream.ErrInvalid, err)
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.url, bytes.NewReader(body))
 	if err != nil {
@@ -48,7 +50,7 @@ func (s *webhookSender) Send(ctx context.Context, to, code string) error {
 	}
 	defer drain(resp.Body)
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return fmt.Errorf("%w: webhook: status %d", ErrSendFailed, resp.StatusCode)
+		return fmt.Errorf("sms: webhook: %w: status %d", statusFailed(resp.StatusCode), resp.StatusCode)
 	}
 	return nil
 }

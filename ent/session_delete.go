@@ -9,29 +9,29 @@ import (
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
 	"github.com/agency-platform/agency/ent/predicate"
-	"github.com/agency-platform/agency/ent/refreshtoken"
+	"github.com/agency-platform/agency/ent/session"
 )
 
-// RefreshTokenDelete is the builder for deleting a RefreshToken entity.
-type RefreshTokenDelete struct {
+// SessionDelete is the builder for deleting a Session entity.
+type SessionDelete struct {
 	config
 	hooks    []Hook
-	mutation *RefreshTokenMutation
+	mutation *SessionMutation
 }
 
-// Where appends a list predicates to the RefreshTokenDelete builder.
-func (_d *RefreshTokenDelete) Where(ps ...predicate.RefreshToken) *RefreshTokenDelete {
+// Where appends a list predicates to the SessionDelete builder.
+func (_d *SessionDelete) Where(ps ...predicate.Session) *SessionDelete {
 	_d.mutation.Where(ps...)
 	return _d
 }
 
 // Exec executes the deletion query and returns how many vertices were deleted.
-func (_d *RefreshTokenDelete) Exec(ctx context.Context) (int, error) {
+func (_d *SessionDelete) Exec(ctx context.Context) (int, error) {
 	return withHooks(ctx, _d.sqlExec, _d.mutation, _d.hooks)
 }
 
 // ExecX is like Exec, but panics if an error occurs.
-func (_d *RefreshTokenDelete) ExecX(ctx context.Context) int {
+func (_d *SessionDelete) ExecX(ctx context.Context) int {
 	n, err := _d.Exec(ctx)
 	if err != nil {
 		panic(err)
@@ -39,8 +39,8 @@ func (_d *RefreshTokenDelete) ExecX(ctx context.Context) int {
 	return n
 }
 
-func (_d *RefreshTokenDelete) sqlExec(ctx context.Context) (int, error) {
-	_spec := sqlgraph.NewDeleteSpec(refreshtoken.Table, sqlgraph.NewFieldSpec(refreshtoken.FieldID, field.TypeUUID))
+func (_d *SessionDelete) sqlExec(ctx context.Context) (int, error) {
+	_spec := sqlgraph.NewDeleteSpec(session.Table, sqlgraph.NewFieldSpec(session.FieldID, field.TypeUUID))
 	if ps := _d.mutation.predicates; len(ps) > 0 {
 		_spec.Predicate = func(selector *sql.Selector) {
 			for i := range ps {
@@ -56,32 +56,32 @@ func (_d *RefreshTokenDelete) sqlExec(ctx context.Context) (int, error) {
 	return affected, err
 }
 
-// RefreshTokenDeleteOne is the builder for deleting a single RefreshToken entity.
-type RefreshTokenDeleteOne struct {
-	_d *RefreshTokenDelete
+// SessionDeleteOne is the builder for deleting a single Session entity.
+type SessionDeleteOne struct {
+	_d *SessionDelete
 }
 
-// Where appends a list predicates to the RefreshTokenDelete builder.
-func (_d *RefreshTokenDeleteOne) Where(ps ...predicate.RefreshToken) *RefreshTokenDeleteOne {
+// Where appends a list predicates to the SessionDelete builder.
+func (_d *SessionDeleteOne) Where(ps ...predicate.Session) *SessionDeleteOne {
 	_d._d.mutation.Where(ps...)
 	return _d
 }
 
 // Exec executes the deletion query.
-func (_d *RefreshTokenDeleteOne) Exec(ctx context.Context) error {
+func (_d *SessionDeleteOne) Exec(ctx context.Context) error {
 	n, err := _d._d.Exec(ctx)
 	switch {
 	case err != nil:
 		return err
 	case n == 0:
-		return &NotFoundError{refreshtoken.Label}
+		return &NotFoundError{session.Label}
 	default:
 		return nil
 	}
 }
 
 // ExecX is like Exec, but panics if an error occurs.
-func (_d *RefreshTokenDeleteOne) ExecX(ctx context.Context) {
+func (_d *SessionDeleteOne) ExecX(ctx context.Context) {
 	if err := _d.Exec(ctx); err != nil {
 		panic(err)
 	}

@@ -12,39 +12,39 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
-	"github.com/agency-platform/agency/ent/refreshtoken"
+	"github.com/agency-platform/agency/ent/session"
 	"github.com/agency-platform/agency/ent/user"
 	"github.com/google/uuid"
 )
 
-// RefreshTokenCreate is the builder for creating a RefreshToken entity.
-type RefreshTokenCreate struct {
+// SessionCreate is the builder for creating a Session entity.
+type SessionCreate struct {
 	config
-	mutation *RefreshTokenMutation
+	mutation *SessionMutation
 	hooks    []Hook
 	conflict []sql.ConflictOption
 }
 
 // SetUserID sets the "user_id" field.
-func (_c *RefreshTokenCreate) SetUserID(v uuid.UUID) *RefreshTokenCreate {
+func (_c *SessionCreate) SetUserID(v uuid.UUID) *SessionCreate {
 	_c.mutation.SetUserID(v)
 	return _c
 }
 
 // SetTokenHash sets the "token_hash" field.
-func (_c *RefreshTokenCreate) SetTokenHash(v string) *RefreshTokenCreate {
+func (_c *SessionCreate) SetTokenHash(v string) *SessionCreate {
 	_c.mutation.SetTokenHash(v)
 	return _c
 }
 
 // SetDeviceInfo sets the "device_info" field.
-func (_c *RefreshTokenCreate) SetDeviceInfo(v string) *RefreshTokenCreate {
+func (_c *SessionCreate) SetDeviceInfo(v string) *SessionCreate {
 	_c.mutation.SetDeviceInfo(v)
 	return _c
 }
 
 // SetNillableDeviceInfo sets the "device_info" field if the given value is not nil.
-func (_c *RefreshTokenCreate) SetNillableDeviceInfo(v *string) *RefreshTokenCreate {
+func (_c *SessionCreate) SetNillableDeviceInfo(v *string) *SessionCreate {
 	if v != nil {
 		_c.SetDeviceInfo(*v)
 	}
@@ -52,19 +52,19 @@ func (_c *RefreshTokenCreate) SetNillableDeviceInfo(v *string) *RefreshTokenCrea
 }
 
 // SetExpiresAt sets the "expires_at" field.
-func (_c *RefreshTokenCreate) SetExpiresAt(v time.Time) *RefreshTokenCreate {
+func (_c *SessionCreate) SetExpiresAt(v time.Time) *SessionCreate {
 	_c.mutation.SetExpiresAt(v)
 	return _c
 }
 
 // SetCreatedAt sets the "created_at" field.
-func (_c *RefreshTokenCreate) SetCreatedAt(v time.Time) *RefreshTokenCreate {
+func (_c *SessionCreate) SetCreatedAt(v time.Time) *SessionCreate {
 	_c.mutation.SetCreatedAt(v)
 	return _c
 }
 
 // SetNillableCreatedAt sets the "created_at" field if the given value is not nil.
-func (_c *RefreshTokenCreate) SetNillableCreatedAt(v *time.Time) *RefreshTokenCreate {
+func (_c *SessionCreate) SetNillableCreatedAt(v *time.Time) *SessionCreate {
 	if v != nil {
 		_c.SetCreatedAt(*v)
 	}
@@ -72,13 +72,13 @@ func (_c *RefreshTokenCreate) SetNillableCreatedAt(v *time.Time) *RefreshTokenCr
 }
 
 // SetGeneration sets the "generation" field.
-func (_c *RefreshTokenCreate) SetGeneration(v int64) *RefreshTokenCreate {
+func (_c *SessionCreate) SetGeneration(v int64) *SessionCreate {
 	_c.mutation.SetGeneration(v)
 	return _c
 }
 
 // SetNillableGeneration sets the "generation" field if the given value is not nil.
-func (_c *RefreshTokenCreate) SetNillableGeneration(v *int64) *RefreshTokenCreate {
+func (_c *SessionCreate) SetNillableGeneration(v *int64) *SessionCreate {
 	if v != nil {
 		_c.SetGeneration(*v)
 	}
@@ -86,13 +86,13 @@ func (_c *RefreshTokenCreate) SetNillableGeneration(v *int64) *RefreshTokenCreat
 }
 
 // SetPreviousTokenHash sets the "previous_token_hash" field.
-func (_c *RefreshTokenCreate) SetPreviousTokenHash(v string) *RefreshTokenCreate {
+func (_c *SessionCreate) SetPreviousTokenHash(v string) *SessionCreate {
 	_c.mutation.SetPreviousTokenHash(v)
 	return _c
 }
 
 // SetNillablePreviousTokenHash sets the "previous_token_hash" field if the given value is not nil.
-func (_c *RefreshTokenCreate) SetNillablePreviousTokenHash(v *string) *RefreshTokenCreate {
+func (_c *SessionCreate) SetNillablePreviousTokenHash(v *string) *SessionCreate {
 	if v != nil {
 		_c.SetPreviousTokenHash(*v)
 	}
@@ -100,13 +100,13 @@ func (_c *RefreshTokenCreate) SetNillablePreviousTokenHash(v *string) *RefreshTo
 }
 
 // SetRotatedAt sets the "rotated_at" field.
-func (_c *RefreshTokenCreate) SetRotatedAt(v time.Time) *RefreshTokenCreate {
+func (_c *SessionCreate) SetRotatedAt(v time.Time) *SessionCreate {
 	_c.mutation.SetRotatedAt(v)
 	return _c
 }
 
 // SetNillableRotatedAt sets the "rotated_at" field if the given value is not nil.
-func (_c *RefreshTokenCreate) SetNillableRotatedAt(v *time.Time) *RefreshTokenCreate {
+func (_c *SessionCreate) SetNillableRotatedAt(v *time.Time) *SessionCreate {
 	if v != nil {
 		_c.SetRotatedAt(*v)
 	}
@@ -114,13 +114,13 @@ func (_c *RefreshTokenCreate) SetNillableRotatedAt(v *time.Time) *RefreshTokenCr
 }
 
 // SetLastUsedAt sets the "last_used_at" field.
-func (_c *RefreshTokenCreate) SetLastUsedAt(v time.Time) *RefreshTokenCreate {
+func (_c *SessionCreate) SetLastUsedAt(v time.Time) *SessionCreate {
 	_c.mutation.SetLastUsedAt(v)
 	return _c
 }
 
 // SetNillableLastUsedAt sets the "last_used_at" field if the given value is not nil.
-func (_c *RefreshTokenCreate) SetNillableLastUsedAt(v *time.Time) *RefreshTokenCreate {
+func (_c *SessionCreate) SetNillableLastUsedAt(v *time.Time) *SessionCreate {
 	if v != nil {
 		_c.SetLastUsedAt(*v)
 	}
@@ -128,13 +128,13 @@ func (_c *RefreshTokenCreate) SetNillableLastUsedAt(v *time.Time) *RefreshTokenC
 }
 
 // SetSessionExpiresAt sets the "session_expires_at" field.
-func (_c *RefreshTokenCreate) SetSessionExpiresAt(v time.Time) *RefreshTokenCreate {
+func (_c *SessionCreate) SetSessionExpiresAt(v time.Time) *SessionCreate {
 	_c.mutation.SetSessionExpiresAt(v)
 	return _c
 }
 
 // SetNillableSessionExpiresAt sets the "session_expires_at" field if the given value is not nil.
-func (_c *RefreshTokenCreate) SetNillableSessionExpiresAt(v *time.Time) *RefreshTokenCreate {
+func (_c *SessionCreate) SetNillableSessionExpiresAt(v *time.Time) *SessionCreate {
 	if v != nil {
 		_c.SetSessionExpiresAt(*v)
 	}
@@ -142,13 +142,13 @@ func (_c *RefreshTokenCreate) SetNillableSessionExpiresAt(v *time.Time) *Refresh
 }
 
 // SetID sets the "id" field.
-func (_c *RefreshTokenCreate) SetID(v uuid.UUID) *RefreshTokenCreate {
+func (_c *SessionCreate) SetID(v uuid.UUID) *SessionCreate {
 	_c.mutation.SetID(v)
 	return _c
 }
 
 // SetNillableID sets the "id" field if the given value is not nil.
-func (_c *RefreshTokenCreate) SetNillableID(v *uuid.UUID) *RefreshTokenCreate {
+func (_c *SessionCreate) SetNillableID(v *uuid.UUID) *SessionCreate {
 	if v != nil {
 		_c.SetID(*v)
 	}
@@ -156,23 +156,23 @@ func (_c *RefreshTokenCreate) SetNillableID(v *uuid.UUID) *RefreshTokenCreate {
 }
 
 // SetUser sets the "user" edge to the User entity.
-func (_c *RefreshTokenCreate) SetUser(v *User) *RefreshTokenCreate {
+func (_c *SessionCreate) SetUser(v *User) *SessionCreate {
 	return _c.SetUserID(v.ID)
 }
 
-// Mutation returns the RefreshTokenMutation object of the builder.
-func (_c *RefreshTokenCreate) Mutation() *RefreshTokenMutation {
+// Mutation returns the SessionMutation object of the builder.
+func (_c *SessionCreate) Mutation() *SessionMutation {
 	return _c.mutation
 }
 
-// Save creates the RefreshToken in the database.
-func (_c *RefreshTokenCreate) Save(ctx context.Context) (*RefreshToken, error) {
+// Save creates the Session in the database.
+func (_c *SessionCreate) Save(ctx context.Context) (*Session, error) {
 	_c.defaults()
 	return withHooks(ctx, _c.sqlSave, _c.mutation, _c.hooks)
 }
 
 // SaveX calls Save and panics if Save returns an error.
-func (_c *RefreshTokenCreate) SaveX(ctx context.Context) *RefreshToken {
+func (_c *SessionCreate) SaveX(ctx context.Context) *Session {
 	v, err := _c.Save(ctx)
 	if err != nil {
 		panic(err)
@@ -181,86 +181,86 @@ func (_c *RefreshTokenCreate) SaveX(ctx context.Context) *RefreshToken {
 }
 
 // Exec executes the query.
-func (_c *RefreshTokenCreate) Exec(ctx context.Context) error {
+func (_c *SessionCreate) Exec(ctx context.Context) error {
 	_, err := _c.Save(ctx)
 	return err
 }
 
 // ExecX is like Exec, but panics if an error occurs.
-func (_c *RefreshTokenCreate) ExecX(ctx context.Context) {
+func (_c *SessionCreate) ExecX(ctx context.Context) {
 	if err := _c.Exec(ctx); err != nil {
 		panic(err)
 	}
 }
 
 // defaults sets the default values of the builder before save.
-func (_c *RefreshTokenCreate) defaults() {
+func (_c *SessionCreate) defaults() {
 	if _, ok := _c.mutation.CreatedAt(); !ok {
-		v := refreshtoken.DefaultCreatedAt()
+		v := session.DefaultCreatedAt()
 		_c.mutation.SetCreatedAt(v)
 	}
 	if _, ok := _c.mutation.Generation(); !ok {
-		v := refreshtoken.DefaultGeneration
+		v := session.DefaultGeneration
 		_c.mutation.SetGeneration(v)
 	}
 	if _, ok := _c.mutation.LastUsedAt(); !ok {
-		v := refreshtoken.DefaultLastUsedAt()
+		v := session.DefaultLastUsedAt()
 		_c.mutation.SetLastUsedAt(v)
 	}
 	if _, ok := _c.mutation.ID(); !ok {
-		v := refreshtoken.DefaultID()
+		v := session.DefaultID()
 		_c.mutation.SetID(v)
 	}
 }
 
 // check runs all checks and user-defined validators on the builder.
-func (_c *RefreshTokenCreate) check() error {
+func (_c *SessionCreate) check() error {
 	if _, ok := _c.mutation.UserID(); !ok {
-		return &ValidationError{Name: "user_id", err: errors.New(`ent: missing required field "RefreshToken.user_id"`)}
+		return &ValidationError{Name: "user_id", err: errors.New(`ent: missing required field "Session.user_id"`)}
 	}
 	if _, ok := _c.mutation.TokenHash(); !ok {
-		return &ValidationError{Name: "token_hash", err: errors.New(`ent: missing required field "RefreshToken.token_hash"`)}
+		return &ValidationError{Name: "token_hash", err: errors.New(`ent: missing required field "Session.token_hash"`)}
 	}
 	if v, ok := _c.mutation.TokenHash(); ok {
-		if err := refreshtoken.TokenHashValidator(v); err != nil {
-			return &ValidationError{Name: "token_hash", err: fmt.Errorf(`ent: validator failed for field "RefreshToken.token_hash": %w`, err)}
+		if err := session.TokenHashValidator(v); err != nil {
+			return &ValidationError{Name: "token_hash", err: fmt.Errorf(`ent: validator failed for field "Session.token_hash": %w`, err)}
 		}
 	}
 	if _, ok := _c.mutation.ExpiresAt(); !ok {
-		return &ValidationError{Name: "expires_at", err: errors.New(`ent: missing required field "RefreshToken.expires_at"`)}
+		return &ValidationError{Name: "expires_at", err: errors.New(`ent: missing required field "Session.expires_at"`)}
 	}
 	switch _c.driver.Dialect() {
 	case dialect.MySQL, dialect.SQLite:
 		if _, ok := _c.mutation.CreatedAt(); !ok {
-			return &ValidationError{Name: "created_at", err: errors.New(`ent: missing required field "RefreshToken.created_at"`)}
+			return &ValidationError{Name: "created_at", err: errors.New(`ent: missing required field "Session.created_at"`)}
 		}
 	}
 	if _, ok := _c.mutation.Generation(); !ok {
-		return &ValidationError{Name: "generation", err: errors.New(`ent: missing required field "RefreshToken.generation"`)}
+		return &ValidationError{Name: "generation", err: errors.New(`ent: missing required field "Session.generation"`)}
 	}
 	if v, ok := _c.mutation.Generation(); ok {
-		if err := refreshtoken.GenerationValidator(v); err != nil {
-			return &ValidationError{Name: "generation", err: fmt.Errorf(`ent: validator failed for field "RefreshToken.generation": %w`, err)}
+		if err := session.GenerationValidator(v); err != nil {
+			return &ValidationError{Name: "generation", err: fmt.Errorf(`ent: validator failed for field "Session.generation": %w`, err)}
 		}
 	}
 	if v, ok := _c.mutation.PreviousTokenHash(); ok {
-		if err := refreshtoken.PreviousTokenHashValidator(v); err != nil {
-			return &ValidationError{Name: "previous_token_hash", err: fmt.Errorf(`ent: validator failed for field "RefreshToken.previous_token_hash": %w`, err)}
+		if err := session.PreviousTokenHashValidator(v); err != nil {
+			return &ValidationError{Name: "previous_token_hash", err: fmt.Errorf(`ent: validator failed for field "Session.previous_token_hash": %w`, err)}
 		}
 	}
 	switch _c.driver.Dialect() {
 	case dialect.MySQL, dialect.SQLite:
 		if _, ok := _c.mutation.LastUsedAt(); !ok {
-			return &ValidationError{Name: "last_used_at", err: errors.New(`ent: missing required field "RefreshToken.last_used_at"`)}
+			return &ValidationError{Name: "last_used_at", err: errors.New(`ent: missing required field "Session.last_used_at"`)}
 		}
 	}
 	if len(_c.mutation.UserIDs()) == 0 {
-		return &ValidationError{Name: "user", err: errors.New(`ent: missing required edge "RefreshToken.user"`)}
+		return &ValidationError{Name: "user", err: errors.New(`ent: missing required edge "Session.user"`)}
 	}
 	return nil
 }
 
-func (_c *RefreshTokenCreate) sqlSave(ctx context.Context) (*RefreshToken, error) {
+func (_c *SessionCreate) sqlSave(ctx context.Context) (*Session, error) {
 	if err := _c.check(); err != nil {
 		return nil, err
 	}
@@ -283,10 +283,10 @@ func (_c *RefreshTokenCreate) sqlSave(ctx context.Context) (*RefreshToken, error
 	return _node, nil
 }
 
-func (_c *RefreshTokenCreate) createSpec() (*RefreshToken, *sqlgraph.CreateSpec) {
+func (_c *SessionCreate) createSpec() (*Session, *sqlgraph.CreateSpec) {
 	var (
-		_node = &RefreshToken{config: _c.config}
-		_spec = sqlgraph.NewCreateSpec(refreshtoken.Table, sqlgraph.NewFieldSpec(refreshtoken.FieldID, field.TypeUUID))
+		_node = &Session{config: _c.config}
+		_spec = sqlgraph.NewCreateSpec(session.Table, sqlgraph.NewFieldSpec(session.FieldID, field.TypeUUID))
 	)
 	_spec.OnConflict = _c.conflict
 	if id, ok := _c.mutation.ID(); ok {
@@ -294,47 +294,47 @@ func (_c *RefreshTokenCreate) createSpec() (*RefreshToken, *sqlgraph.CreateSpec)
 		_spec.ID.Value = &id
 	}
 	if value, ok := _c.mutation.TokenHash(); ok {
-		_spec.SetField(refreshtoken.FieldTokenHash, field.TypeString, value)
+		_spec.SetField(session.FieldTokenHash, field.TypeString, value)
 		_node.TokenHash = value
 	}
 	if value, ok := _c.mutation.DeviceInfo(); ok {
-		_spec.SetField(refreshtoken.FieldDeviceInfo, field.TypeString, value)
+		_spec.SetField(session.FieldDeviceInfo, field.TypeString, value)
 		_node.DeviceInfo = &value
 	}
 	if value, ok := _c.mutation.ExpiresAt(); ok {
-		_spec.SetField(refreshtoken.FieldExpiresAt, field.TypeTime, value)
+		_spec.SetField(session.FieldExpiresAt, field.TypeTime, value)
 		_node.ExpiresAt = value
 	}
 	if value, ok := _c.mutation.CreatedAt(); ok {
-		_spec.SetField(refreshtoken.FieldCreatedAt, field.TypeTime, value)
+		_spec.SetField(session.FieldCreatedAt, field.TypeTime, value)
 		_node.CreatedAt = value
 	}
 	if value, ok := _c.mutation.Generation(); ok {
-		_spec.SetField(refreshtoken.FieldGeneration, field.TypeInt64, value)
+		_spec.SetField(session.FieldGeneration, field.TypeInt64, value)
 		_node.Generation = value
 	}
 	if value, ok := _c.mutation.PreviousTokenHash(); ok {
-		_spec.SetField(refreshtoken.FieldPreviousTokenHash, field.TypeString, value)
+		_spec.SetField(session.FieldPreviousTokenHash, field.TypeString, value)
 		_node.PreviousTokenHash = &value
 	}
 	if value, ok := _c.mutation.RotatedAt(); ok {
-		_spec.SetField(refreshtoken.FieldRotatedAt, field.TypeTime, value)
+		_spec.SetField(session.FieldRotatedAt, field.TypeTime, value)
 		_node.RotatedAt = &value
 	}
 	if value, ok := _c.mutation.LastUsedAt(); ok {
-		_spec.SetField(refreshtoken.FieldLastUsedAt, field.TypeTime, value)
+		_spec.SetField(session.FieldLastUsedAt, field.TypeTime, value)
 		_node.LastUsedAt = value
 	}
 	if value, ok := _c.mutation.SessionExpiresAt(); ok {
-		_spec.SetField(refreshtoken.FieldSessionExpiresAt, field.TypeTime, value)
+		_spec.SetField(session.FieldSessionExpiresAt, field.TypeTime, value)
 		_node.SessionExpiresAt = &value
 	}
 	if nodes := _c.mutation.UserIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.M2O,
 			Inverse: true,
-			Table:   refreshtoken.UserTable,
-			Columns: []string{refreshtoken.UserColumn},
+			Table:   session.UserTable,
+			Columns: []string{session.UserColumn},
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(user.FieldID, field.TypeUUID),
@@ -352,7 +352,7 @@ func (_c *RefreshTokenCreate) createSpec() (*RefreshToken, *sqlgraph.CreateSpec)
 // OnConflict allows configuring the `ON CONFLICT` / `ON DUPLICATE KEY` clause
 // of the `INSERT` statement. For example:
 //
-//	client.RefreshToken.Create().
+//	client.Session.Create().
 //		SetUserID(v).
 //		OnConflict(
 //			// Update the row with the new values
@@ -361,13 +361,13 @@ func (_c *RefreshTokenCreate) createSpec() (*RefreshToken, *sqlgraph.CreateSpec)
 //		).
 //		// Override some of the fields with custom
 //		// update values.
-//		Update(func(u *ent.RefreshTokenUpsert) {
+//		Update(func(u *ent.SessionUpsert) {
 //			SetUserID(v+v).
 //		}).
 //		Exec(ctx)
-func (_c *RefreshTokenCreate) OnConflict(opts ...sql.ConflictOption) *RefreshTokenUpsertOne {
+func (_c *SessionCreate) OnConflict(opts ...sql.ConflictOption) *SessionUpsertOne {
 	_c.conflict = opts
-	return &RefreshTokenUpsertOne{
+	return &SessionUpsertOne{
 		create: _c,
 	}
 }
@@ -375,186 +375,186 @@ func (_c *RefreshTokenCreate) OnConflict(opts ...sql.ConflictOption) *RefreshTok
 // OnConflictColumns calls `OnConflict` and configures the columns
 // as conflict target. Using this option is equivalent to using:
 //
-//	client.RefreshToken.Create().
+//	client.Session.Create().
 //		OnConflict(sql.ConflictColumns(columns...)).
 //		Exec(ctx)
-func (_c *RefreshTokenCreate) OnConflictColumns(columns ...string) *RefreshTokenUpsertOne {
+func (_c *SessionCreate) OnConflictColumns(columns ...string) *SessionUpsertOne {
 	_c.conflict = append(_c.conflict, sql.ConflictColumns(columns...))
-	return &RefreshTokenUpsertOne{
+	return &SessionUpsertOne{
 		create: _c,
 	}
 }
 
 type (
-	// RefreshTokenUpsertOne is the builder for "upsert"-ing
-	//  one RefreshToken node.
-	RefreshTokenUpsertOne struct {
-		create *RefreshTokenCreate
+	// SessionUpsertOne is the builder for "upsert"-ing
+	//  one Session node.
+	SessionUpsertOne struct {
+		create *SessionCreate
 	}
 
-	// RefreshTokenUpsert is the "OnConflict" setter.
-	RefreshTokenUpsert struct {
+	// SessionUpsert is the "OnConflict" setter.
+	SessionUpsert struct {
 		*sql.UpdateSet
 	}
 )
 
 // SetUserID sets the "user_id" field.
-func (u *RefreshTokenUpsert) SetUserID(v uuid.UUID) *RefreshTokenUpsert {
-	u.Set(refreshtoken.FieldUserID, v)
+func (u *SessionUpsert) SetUserID(v uuid.UUID) *SessionUpsert {
+	u.Set(session.FieldUserID, v)
 	return u
 }
 
 // UpdateUserID sets the "user_id" field to the value that was provided on create.
-func (u *RefreshTokenUpsert) UpdateUserID() *RefreshTokenUpsert {
-	u.SetExcluded(refreshtoken.FieldUserID)
+func (u *SessionUpsert) UpdateUserID() *SessionUpsert {
+	u.SetExcluded(session.FieldUserID)
 	return u
 }
 
 // SetTokenHash sets the "token_hash" field.
-func (u *RefreshTokenUpsert) SetTokenHash(v string) *RefreshTokenUpsert {
-	u.Set(refreshtoken.FieldTokenHash, v)
+func (u *SessionUpsert) SetTokenHash(v string) *SessionUpsert {
+	u.Set(session.FieldTokenHash, v)
 	return u
 }
 
 // UpdateTokenHash sets the "token_hash" field to the value that was provided on create.
-func (u *RefreshTokenUpsert) UpdateTokenHash() *RefreshTokenUpsert {
-	u.SetExcluded(refreshtoken.FieldTokenHash)
+func (u *SessionUpsert) UpdateTokenHash() *SessionUpsert {
+	u.SetExcluded(session.FieldTokenHash)
 	return u
 }
 
 // SetDeviceInfo sets the "device_info" field.
-func (u *RefreshTokenUpsert) SetDeviceInfo(v string) *RefreshTokenUpsert {
-	u.Set(refreshtoken.FieldDeviceInfo, v)
+func (u *SessionUpsert) SetDeviceInfo(v string) *SessionUpsert {
+	u.Set(session.FieldDeviceInfo, v)
 	return u
 }
 
 // UpdateDeviceInfo sets the "device_info" field to the value that was provided on create.
-func (u *RefreshTokenUpsert) UpdateDeviceInfo() *RefreshTokenUpsert {
-	u.SetExcluded(refreshtoken.FieldDeviceInfo)
+func (u *SessionUpsert) UpdateDeviceInfo() *SessionUpsert {
+	u.SetExcluded(session.FieldDeviceInfo)
 	return u
 }
 
 // ClearDeviceInfo clears the value of the "device_info" field.
-func (u *RefreshTokenUpsert) ClearDeviceInfo() *RefreshTokenUpsert {
-	u.SetNull(refreshtoken.FieldDeviceInfo)
+func (u *SessionUpsert) ClearDeviceInfo() *SessionUpsert {
+	u.SetNull(session.FieldDeviceInfo)
 	return u
 }
 
 // SetExpiresAt sets the "expires_at" field.
-func (u *RefreshTokenUpsert) SetExpiresAt(v time.Time) *RefreshTokenUpsert {
-	u.Set(refreshtoken.FieldExpiresAt, v)
+func (u *SessionUpsert) SetExpiresAt(v time.Time) *SessionUpsert {
+	u.Set(session.FieldExpiresAt, v)
 	return u
 }
 
 // UpdateExpiresAt sets the "expires_at" field to the value that was provided on create.
-func (u *RefreshTokenUpsert) UpdateExpiresAt() *RefreshTokenUpsert {
-	u.SetExcluded(refreshtoken.FieldExpiresAt)
+func (u *SessionUpsert) UpdateExpiresAt() *SessionUpsert {
+	u.SetExcluded(session.FieldExpiresAt)
 	return u
 }
 
 // SetGeneration sets the "generation" field.
-func (u *RefreshTokenUpsert) SetGeneration(v int64) *RefreshTokenUpsert {
-	u.Set(refreshtoken.FieldGeneration, v)
+func (u *SessionUpsert) SetGeneration(v int64) *SessionUpsert {
+	u.Set(session.FieldGeneration, v)
 	return u
 }
 
 // UpdateGeneration sets the "generation" field to the value that was provided on create.
-func (u *RefreshTokenUpsert) UpdateGeneration() *RefreshTokenUpsert {
-	u.SetExcluded(refreshtoken.FieldGeneration)
+func (u *SessionUpsert) UpdateGeneration() *SessionUpsert {
+	u.SetExcluded(session.FieldGeneration)
 	return u
 }
 
 // AddGeneration adds v to the "generation" field.
-func (u *RefreshTokenUpsert) AddGeneration(v int64) *RefreshTokenUpsert {
-	u.Add(refreshtoken.FieldGeneration, v)
+func (u *SessionUpsert) AddGeneration(v int64) *SessionUpsert {
+	u.Add(session.FieldGeneration, v)
 	return u
 }
 
 // SetPreviousTokenHash sets the "previous_token_hash" field.
-func (u *RefreshTokenUpsert) SetPreviousTokenHash(v string) *RefreshTokenUpsert {
-	u.Set(refreshtoken.FieldPreviousTokenHash, v)
+func (u *SessionUpsert) SetPreviousTokenHash(v string) *SessionUpsert {
+	u.Set(session.FieldPreviousTokenHash, v)
 	return u
 }
 
 // UpdatePreviousTokenHash sets the "previous_token_hash" field to the value that was provided on create.
-func (u *RefreshTokenUpsert) UpdatePreviousTokenHash() *RefreshTokenUpsert {
-	u.SetExcluded(refreshtoken.FieldPreviousTokenHash)
+func (u *SessionUpsert) UpdatePreviousTokenHash() *SessionUpsert {
+	u.SetExcluded(session.FieldPreviousTokenHash)
 	return u
 }
 
 // ClearPreviousTokenHash clears the value of the "previous_token_hash" field.
-func (u *RefreshTokenUpsert) ClearPreviousTokenHash() *RefreshTokenUpsert {
-	u.SetNull(refreshtoken.FieldPreviousTokenHash)
+func (u *SessionUpsert) ClearPreviousTokenHash() *SessionUpsert {
+	u.SetNull(session.FieldPreviousTokenHash)
 	return u
 }
 
 // SetRotatedAt sets the "rotated_at" field.
-func (u *RefreshTokenUpsert) SetRotatedAt(v time.Time) *RefreshTokenUpsert {
-	u.Set(refreshtoken.FieldRotatedAt, v)
+func (u *SessionUpsert) SetRotatedAt(v time.Time) *SessionUpsert {
+	u.Set(session.FieldRotatedAt, v)
 	return u
 }
 
 // UpdateRotatedAt sets the "rotated_at" field to the value that was provided on create.
-func (u *RefreshTokenUpsert) UpdateRotatedAt() *RefreshTokenUpsert {
-	u.SetExcluded(refreshtoken.FieldRotatedAt)
+func (u *SessionUpsert) UpdateRotatedAt() *SessionUpsert {
+	u.SetExcluded(session.FieldRotatedAt)
 	return u
 }
 
 // ClearRotatedAt clears the value of the "rotated_at" field.
-func (u *RefreshTokenUpsert) ClearRotatedAt() *RefreshTokenUpsert {
-	u.SetNull(refreshtoken.FieldRotatedAt)
+func (u *SessionUpsert) ClearRotatedAt() *SessionUpsert {
+	u.SetNull(session.FieldRotatedAt)
 	return u
 }
 
 // SetLastUsedAt sets the "last_used_at" field.
-func (u *RefreshTokenUpsert) SetLastUsedAt(v time.Time) *RefreshTokenUpsert {
-	u.Set(refreshtoken.FieldLastUsedAt, v)
+func (u *SessionUpsert) SetLastUsedAt(v time.Time) *SessionUpsert {
+	u.Set(session.FieldLastUsedAt, v)
 	return u
 }
 
 // UpdateLastUsedAt sets the "last_used_at" field to the value that was provided on create.
-func (u *RefreshTokenUpsert) UpdateLastUsedAt() *RefreshTokenUpsert {
-	u.SetExcluded(refreshtoken.FieldLastUsedAt)
+func (u *SessionUpsert) UpdateLastUsedAt() *SessionUpsert {
+	u.SetExcluded(session.FieldLastUsedAt)
 	return u
 }
 
 // SetSessionExpiresAt sets the "session_expires_at" field.
-func (u *RefreshTokenUpsert) SetSessionExpiresAt(v time.Time) *RefreshTokenUpsert {
-	u.Set(refreshtoken.FieldSessionExpiresAt, v)
+func (u *SessionUpsert) SetSessionExpiresAt(v time.Time) *SessionUpsert {
+	u.Set(session.FieldSessionExpiresAt, v)
 	return u
 }
 
 // UpdateSessionExpiresAt sets the "session_expires_at" field to the value that was provided on create.
-func (u *RefreshTokenUpsert) UpdateSessionExpiresAt() *RefreshTokenUpsert {
-	u.SetExcluded(refreshtoken.FieldSessionExpiresAt)
+func (u *SessionUpsert) UpdateSessionExpiresAt() *SessionUpsert {
+	u.SetExcluded(session.FieldSessionExpiresAt)
 	return u
 }
 
 // ClearSessionExpiresAt clears the value of the "session_expires_at" field.
-func (u *RefreshTokenUpsert) ClearSessionExpiresAt() *RefreshTokenUpsert {
-	u.SetNull(refreshtoken.FieldSessionExpiresAt)
+func (u *SessionUpsert) ClearSessionExpiresAt() *SessionUpsert {
+	u.SetNull(session.FieldSessionExpiresAt)
 	return u
 }
 
 // UpdateNewValues updates the mutable fields using the new values that were set on create except the ID field.
 // Using this option is equivalent to using:
 //
-//	client.RefreshToken.Create().
+//	client.Session.Create().
 //		OnConflict(
 //			sql.ResolveWithNewValues(),
 //			sql.ResolveWith(func(u *sql.UpdateSet) {
-//				u.SetIgnore(refreshtoken.FieldID)
+//				u.SetIgnore(session.FieldID)
 //			}),
 //		).
 //		Exec(ctx)
-func (u *RefreshTokenUpsertOne) UpdateNewValues() *RefreshTokenUpsertOne {
+func (u *SessionUpsertOne) UpdateNewValues() *SessionUpsertOne {
 	u.create.conflict = append(u.create.conflict, sql.ResolveWithNewValues())
 	u.create.conflict = append(u.create.conflict, sql.ResolveWith(func(s *sql.UpdateSet) {
 		if _, exists := u.create.mutation.ID(); exists {
-			s.SetIgnore(refreshtoken.FieldID)
+			s.SetIgnore(session.FieldID)
 		}
 		if _, exists := u.create.mutation.CreatedAt(); exists {
-			s.SetIgnore(refreshtoken.FieldCreatedAt)
+			s.SetIgnore(session.FieldCreatedAt)
 		}
 	}))
 	return u
@@ -563,212 +563,212 @@ func (u *RefreshTokenUpsertOne) UpdateNewValues() *RefreshTokenUpsertOne {
 // Ignore sets each column to itself in case of conflict.
 // Using this option is equivalent to using:
 //
-//	client.RefreshToken.Create().
+//	client.Session.Create().
 //	    OnConflict(sql.ResolveWithIgnore()).
 //	    Exec(ctx)
-func (u *RefreshTokenUpsertOne) Ignore() *RefreshTokenUpsertOne {
+func (u *SessionUpsertOne) Ignore() *SessionUpsertOne {
 	u.create.conflict = append(u.create.conflict, sql.ResolveWithIgnore())
 	return u
 }
 
 // DoNothing configures the conflict_action to `DO NOTHING`.
 // Supported only by SQLite and PostgreSQL.
-func (u *RefreshTokenUpsertOne) DoNothing() *RefreshTokenUpsertOne {
+func (u *SessionUpsertOne) DoNothing() *SessionUpsertOne {
 	u.create.conflict = append(u.create.conflict, sql.DoNothing())
 	return u
 }
 
-// Update allows overriding fields `UPDATE` values. See the RefreshTokenCreate.OnConflict
+// Update allows overriding fields `UPDATE` values. See the SessionCreate.OnConflict
 // documentation for more info.
-func (u *RefreshTokenUpsertOne) Update(set func(*RefreshTokenUpsert)) *RefreshTokenUpsertOne {
+func (u *SessionUpsertOne) Update(set func(*SessionUpsert)) *SessionUpsertOne {
 	u.create.conflict = append(u.create.conflict, sql.ResolveWith(func(update *sql.UpdateSet) {
-		set(&RefreshTokenUpsert{UpdateSet: update})
+		set(&SessionUpsert{UpdateSet: update})
 	}))
 	return u
 }
 
 // SetUserID sets the "user_id" field.
-func (u *RefreshTokenUpsertOne) SetUserID(v uuid.UUID) *RefreshTokenUpsertOne {
-	return u.Update(func(s *RefreshTokenUpsert) {
+func (u *SessionUpsertOne) SetUserID(v uuid.UUID) *SessionUpsertOne {
+	return u.Update(func(s *SessionUpsert) {
 		s.SetUserID(v)
 	})
 }
 
 // UpdateUserID sets the "user_id" field to the value that was provided on create.
-func (u *RefreshTokenUpsertOne) UpdateUserID() *RefreshTokenUpsertOne {
-	return u.Update(func(s *RefreshTokenUpsert) {
+func (u *SessionUpsertOne) UpdateUserID() *SessionUpsertOne {
+	return u.Update(func(s *SessionUpsert) {
 		s.UpdateUserID()
 	})
 }
 
 // SetTokenHash sets the "token_hash" field.
-func (u *RefreshTokenUpsertOne) SetTokenHash(v string) *RefreshTokenUpsertOne {
-	return u.Update(func(s *RefreshTokenUpsert) {
+func (u *SessionUpsertOne) SetTokenHash(v string) *SessionUpsertOne {
+	return u.Update(func(s *SessionUpsert) {
 		s.SetTokenHash(v)
 	})
 }
 
 // UpdateTokenHash sets the "token_hash" field to the value that was provided on create.
-func (u *RefreshTokenUpsertOne) UpdateTokenHash() *RefreshTokenUpsertOne {
-	return u.Update(func(s *RefreshTokenUpsert) {
+func (u *SessionUpsertOne) UpdateTokenHash() *SessionUpsertOne {
+	return u.Update(func(s *SessionUpsert) {
 		s.UpdateTokenHash()
 	})
 }
 
 // SetDeviceInfo sets the "device_info" field.
-func (u *RefreshTokenUpsertOne) SetDeviceInfo(v string) *RefreshTokenUpsertOne {
-	return u.Update(func(s *RefreshTokenUpsert) {
+func (u *SessionUpsertOne) SetDeviceInfo(v string) *SessionUpsertOne {
+	return u.Update(func(s *SessionUpsert) {
 		s.SetDeviceInfo(v)
 	})
 }
 
 // UpdateDeviceInfo sets the "device_info" field to the value that was provided on create.
-func (u *RefreshTokenUpsertOne) UpdateDeviceInfo() *RefreshTokenUpsertOne {
-	return u.Update(func(s *RefreshTokenUpsert) {
+func (u *SessionUpsertOne) UpdateDeviceInfo() *SessionUpsertOne {
+	return u.Update(func(s *SessionUpsert) {
 		s.UpdateDeviceInfo()
 	})
 }
 
 // ClearDeviceInfo clears the value of the "device_info" field.
-func (u *RefreshTokenUpsertOne) ClearDeviceInfo() *RefreshTokenUpsertOne {
-	return u.Update(func(s *RefreshTokenUpsert) {
+func (u *SessionUpsertOne) ClearDeviceInfo() *SessionUpsertOne {
+	return u.Update(func(s *SessionUpsert) {
 		s.ClearDeviceInfo()
 	})
 }
 
 // SetExpiresAt sets the "expires_at" field.
-func (u *RefreshTokenUpsertOne) SetExpiresAt(v time.Time) *RefreshTokenUpsertOne {
-	return u.Update(func(s *RefreshTokenUpsert) {
+func (u *SessionUpsertOne) SetExpiresAt(v time.Time) *SessionUpsertOne {
+	return u.Update(func(s *SessionUpsert) {
 		s.SetExpiresAt(v)
 	})
 }
 
 // UpdateExpiresAt sets the "expires_at" field to the value that was provided on create.
-func (u *RefreshTokenUpsertOne) UpdateExpiresAt() *RefreshTokenUpsertOne {
-	return u.Update(func(s *RefreshTokenUpsert) {
+func (u *SessionUpsertOne) UpdateExpiresAt() *SessionUpsertOne {
+	return u.Update(func(s *SessionUpsert) {
 		s.UpdateExpiresAt()
 	})
 }
 
 // SetGeneration sets the "generation" field.
-func (u *RefreshTokenUpsertOne) SetGeneration(v int64) *RefreshTokenUpsertOne {
-	return u.Update(func(s *RefreshTokenUpsert) {
+func (u *SessionUpsertOne) SetGeneration(v int64) *SessionUpsertOne {
+	return u.Update(func(s *SessionUpsert) {
 		s.SetGeneration(v)
 	})
 }
 
 // AddGeneration adds v to the "generation" field.
-func (u *RefreshTokenUpsertOne) AddGeneration(v int64) *RefreshTokenUpsertOne {
-	return u.Update(func(s *RefreshTokenUpsert) {
+func (u *SessionUpsertOne) AddGeneration(v int64) *SessionUpsertOne {
+	return u.Update(func(s *SessionUpsert) {
 		s.AddGeneration(v)
 	})
 }
 
 // UpdateGeneration sets the "generation" field to the value that was provided on create.
-func (u *RefreshTokenUpsertOne) UpdateGeneration() *RefreshTokenUpsertOne {
-	return u.Update(func(s *RefreshTokenUpsert) {
+func (u *SessionUpsertOne) UpdateGeneration() *SessionUpsertOne {
+	return u.Update(func(s *SessionUpsert) {
 		s.UpdateGeneration()
 	})
 }
 
 // SetPreviousTokenHash sets the "previous_token_hash" field.
-func (u *RefreshTokenUpsertOne) SetPreviousTokenHash(v string) *RefreshTokenUpsertOne {
-	return u.Update(func(s *RefreshTokenUpsert) {
+func (u *SessionUpsertOne) SetPreviousTokenHash(v string) *SessionUpsertOne {
+	return u.Update(func(s *SessionUpsert) {
 		s.SetPreviousTokenHash(v)
 	})
 }
 
 // UpdatePreviousTokenHash sets the "previous_token_hash" field to the value that was provided on create.
-func (u *RefreshTokenUpsertOne) UpdatePreviousTokenHash() *RefreshTokenUpsertOne {
-	return u.Update(func(s *RefreshTokenUpsert) {
+func (u *SessionUpsertOne) UpdatePreviousTokenHash() *SessionUpsertOne {
+	return u.Update(func(s *SessionUpsert) {
 		s.UpdatePreviousTokenHash()
 	})
 }
 
 // ClearPreviousTokenHash clears the value of the "previous_token_hash" field.
-func (u *RefreshTokenUpsertOne) ClearPreviousTokenHash() *RefreshTokenUpsertOne {
-	return u.Update(func(s *RefreshTokenUpsert) {
+func (u *SessionUpsertOne) ClearPreviousTokenHash() *SessionUpsertOne {
+	return u.Update(func(s *SessionUpsert) {
 		s.ClearPreviousTokenHash()
 	})
 }
 
 // SetRotatedAt sets the "rotated_at" field.
-func (u *RefreshTokenUpsertOne) SetRotatedAt(v time.Time) *RefreshTokenUpsertOne {
-	return u.Update(func(s *RefreshTokenUpsert) {
+func (u *SessionUpsertOne) SetRotatedAt(v time.Time) *SessionUpsertOne {
+	return u.Update(func(s *SessionUpsert) {
 		s.SetRotatedAt(v)
 	})
 }
 
 // UpdateRotatedAt sets the "rotated_at" field to the value that was provided on create.
-func (u *RefreshTokenUpsertOne) UpdateRotatedAt() *RefreshTokenUpsertOne {
-	return u.Update(func(s *RefreshTokenUpsert) {
+func (u *SessionUpsertOne) UpdateRotatedAt() *SessionUpsertOne {
+	return u.Update(func(s *SessionUpsert) {
 		s.UpdateRotatedAt()
 	})
 }
 
 // ClearRotatedAt clears the value of the "rotated_at" field.
-func (u *RefreshTokenUpsertOne) ClearRotatedAt() *RefreshTokenUpsertOne {
-	return u.Update(func(s *RefreshTokenUpsert) {
+func (u *SessionUpsertOne) ClearRotatedAt() *SessionUpsertOne {
+	return u.Update(func(s *SessionUpsert) {
 		s.ClearRotatedAt()
 	})
 }
 
 // SetLastUsedAt sets the "last_used_at" field.
-func (u *RefreshTokenUpsertOne) SetLastUsedAt(v time.Time) *RefreshTokenUpsertOne {
-	return u.Update(func(s *RefreshTokenUpsert) {
+func (u *SessionUpsertOne) SetLastUsedAt(v time.Time) *SessionUpsertOne {
+	return u.Update(func(s *SessionUpsert) {
 		s.SetLastUsedAt(v)
 	})
 }
 
 // UpdateLastUsedAt sets the "last_used_at" field to the value that was provided on create.
-func (u *RefreshTokenUpsertOne) UpdateLastUsedAt() *RefreshTokenUpsertOne {
-	return u.Update(func(s *RefreshTokenUpsert) {
+func (u *SessionUpsertOne) UpdateLastUsedAt() *SessionUpsertOne {
+	return u.Update(func(s *SessionUpsert) {
 		s.UpdateLastUsedAt()
 	})
 }
 
 // SetSessionExpiresAt sets the "session_expires_at" field.
-func (u *RefreshTokenUpsertOne) SetSessionExpiresAt(v time.Time) *RefreshTokenUpsertOne {
-	return u.Update(func(s *RefreshTokenUpsert) {
+func (u *SessionUpsertOne) SetSessionExpiresAt(v time.Time) *SessionUpsertOne {
+	return u.Update(func(s *SessionUpsert) {
 		s.SetSessionExpiresAt(v)
 	})
 }
 
 // UpdateSessionExpiresAt sets the "session_expires_at" field to the value that was provided on create.
-func (u *RefreshTokenUpsertOne) UpdateSessionExpiresAt() *RefreshTokenUpsertOne {
-	return u.Update(func(s *RefreshTokenUpsert) {
+func (u *SessionUpsertOne) UpdateSessionExpiresAt() *SessionUpsertOne {
+	return u.Update(func(s *SessionUpsert) {
 		s.UpdateSessionExpiresAt()
 	})
 }
 
 // ClearSessionExpiresAt clears the value of the "session_expires_at" field.
-func (u *RefreshTokenUpsertOne) ClearSessionExpiresAt() *RefreshTokenUpsertOne {
-	return u.Update(func(s *RefreshTokenUpsert) {
+func (u *SessionUpsertOne) ClearSessionExpiresAt() *SessionUpsertOne {
+	return u.Update(func(s *SessionUpsert) {
 		s.ClearSessionExpiresAt()
 	})
 }
 
 // Exec executes the query.
-func (u *RefreshTokenUpsertOne) Exec(ctx context.Context) error {
+func (u *SessionUpsertOne) Exec(ctx context.Context) error {
 	if len(u.create.conflict) == 0 {
-		return errors.New("ent: missing options for RefreshTokenCreate.OnConflict")
+		return errors.New("ent: missing options for SessionCreate.OnConflict")
 	}
 	return u.create.Exec(ctx)
 }
 
 // ExecX is like Exec, but panics if an error occurs.
-func (u *RefreshTokenUpsertOne) ExecX(ctx context.Context) {
+func (u *SessionUpsertOne) ExecX(ctx context.Context) {
 	if err := u.create.Exec(ctx); err != nil {
 		panic(err)
 	}
 }
 
 // Exec executes the UPSERT query and returns the inserted/updated ID.
-func (u *RefreshTokenUpsertOne) ID(ctx context.Context) (id uuid.UUID, err error) {
+func (u *SessionUpsertOne) ID(ctx context.Context) (id uuid.UUID, err error) {
 	if u.create.driver.Dialect() == dialect.MySQL {
 		// In case of "ON CONFLICT", there is no way to get back non-numeric ID
 		// fields from the database since MySQL does not support the RETURNING clause.
-		return id, errors.New("ent: RefreshTokenUpsertOne.ID is not supported by MySQL driver. Use RefreshTokenUpsertOne.Exec instead")
+		return id, errors.New("ent: SessionUpsertOne.ID is not supported by MySQL driver. Use SessionUpsertOne.Exec instead")
 	}
 	node, err := u.create.Save(ctx)
 	if err != nil {
@@ -778,7 +778,7 @@ func (u *RefreshTokenUpsertOne) ID(ctx context.Context) (id uuid.UUID, err error
 }
 
 // IDX is like ID, but panics if an error occurs.
-func (u *RefreshTokenUpsertOne) IDX(ctx context.Context) uuid.UUID {
+func (u *SessionUpsertOne) IDX(ctx context.Context) uuid.UUID {
 	id, err := u.ID(ctx)
 	if err != nil {
 		panic(err)
@@ -786,28 +786,28 @@ func (u *RefreshTokenUpsertOne) IDX(ctx context.Context) uuid.UUID {
 	return id
 }
 
-// RefreshTokenCreateBulk is the builder for creating many RefreshToken entities in bulk.
-type RefreshTokenCreateBulk struct {
+// SessionCreateBulk is the builder for creating many Session entities in bulk.
+type SessionCreateBulk struct {
 	config
 	err      error
-	builders []*RefreshTokenCreate
+	builders []*SessionCreate
 	conflict []sql.ConflictOption
 }
 
-// Save creates the RefreshToken entities in the database.
-func (_c *RefreshTokenCreateBulk) Save(ctx context.Context) ([]*RefreshToken, error) {
+// Save creates the Session entities in the database.
+func (_c *SessionCreateBulk) Save(ctx context.Context) ([]*Session, error) {
 	if _c.err != nil {
 		return nil, _c.err
 	}
 	specs := make([]*sqlgraph.CreateSpec, len(_c.builders))
-	nodes := make([]*RefreshToken, len(_c.builders))
+	nodes := make([]*Session, len(_c.builders))
 	mutators := make([]Mutator, len(_c.builders))
 	for i := range _c.builders {
 		func(i int, root context.Context) {
 			builder := _c.builders[i]
 			builder.defaults()
 			var mut Mutator = MutateFunc(func(ctx context.Context, m Mutation) (Value, error) {
-				mutation, ok := m.(*RefreshTokenMutation)
+				mutation, ok := m.(*SessionMutation)
 				if !ok {
 					return nil, fmt.Errorf("unexpected mutation type %T", m)
 				}
@@ -851,7 +851,7 @@ func (_c *RefreshTokenCreateBulk) Save(ctx context.Context) ([]*RefreshToken, er
 }
 
 // SaveX is like Save, but panics if an error occurs.
-func (_c *RefreshTokenCreateBulk) SaveX(ctx context.Context) []*RefreshToken {
+func (_c *SessionCreateBulk) SaveX(ctx context.Context) []*Session {
 	v, err := _c.Save(ctx)
 	if err != nil {
 		panic(err)
@@ -860,13 +860,13 @@ func (_c *RefreshTokenCreateBulk) SaveX(ctx context.Context) []*RefreshToken {
 }
 
 // Exec executes the query.
-func (_c *RefreshTokenCreateBulk) Exec(ctx context.Context) error {
+func (_c *SessionCreateBulk) Exec(ctx context.Context) error {
 	_, err := _c.Save(ctx)
 	return err
 }
 
 // ExecX is like Exec, but panics if an error occurs.
-func (_c *RefreshTokenCreateBulk) ExecX(ctx context.Context) {
+func (_c *SessionCreateBulk) ExecX(ctx context.Context) {
 	if err := _c.Exec(ctx); err != nil {
 		panic(err)
 	}
@@ -875,7 +875,7 @@ func (_c *RefreshTokenCreateBulk) ExecX(ctx context.Context) {
 // OnConflict allows configuring the `ON CONFLICT` / `ON DUPLICATE KEY` clause
 // of the `INSERT` statement. For example:
 //
-//	client.RefreshToken.CreateBulk(builders...).
+//	client.Session.CreateBulk(builders...).
 //		OnConflict(
 //			// Update the row with the new values
 //			// the was proposed for insertion.
@@ -883,13 +883,13 @@ func (_c *RefreshTokenCreateBulk) ExecX(ctx context.Context) {
 //		).
 //		// Override some of the fields with custom
 //		// update values.
-//		Update(func(u *ent.RefreshTokenUpsert) {
+//		Update(func(u *ent.SessionUpsert) {
 //			SetUserID(v+v).
 //		}).
 //		Exec(ctx)
-func (_c *RefreshTokenCreateBulk) OnConflict(opts ...sql.ConflictOption) *RefreshTokenUpsertBulk {
+func (_c *SessionCreateBulk) OnConflict(opts ...sql.ConflictOption) *SessionUpsertBulk {
 	_c.conflict = opts
-	return &RefreshTokenUpsertBulk{
+	return &SessionUpsertBulk{
 		create: _c,
 	}
 }
@@ -897,42 +897,42 @@ func (_c *RefreshTokenCreateBulk) OnConflict(opts ...sql.ConflictOption) *Refres
 // OnConflictColumns calls `OnConflict` and configures the columns
 // as conflict target. Using this option is equivalent to using:
 //
-//	client.RefreshToken.Create().
+//	client.Session.Create().
 //		OnConflict(sql.ConflictColumns(columns...)).
 //		Exec(ctx)
-func (_c *RefreshTokenCreateBulk) OnConflictColumns(columns ...string) *RefreshTokenUpsertBulk {
+func (_c *SessionCreateBulk) OnConflictColumns(columns ...string) *SessionUpsertBulk {
 	_c.conflict = append(_c.conflict, sql.ConflictColumns(columns...))
-	return &RefreshTokenUpsertBulk{
+	return &SessionUpsertBulk{
 		create: _c,
 	}
 }
 
-// RefreshTokenUpsertBulk is the builder for "upsert"-ing
-// a bulk of RefreshToken nodes.
-type RefreshTokenUpsertBulk struct {
-	create *RefreshTokenCreateBulk
+// SessionUpsertBulk is the builder for "upsert"-ing
+// a bulk of Session nodes.
+type SessionUpsertBulk struct {
+	create *SessionCreateBulk
 }
 
 // UpdateNewValues updates the mutable fields using the new values that
 // were set on create. Using this option is equivalent to using:
 //
-//	client.RefreshToken.Create().
+//	client.Session.Create().
 //		OnConflict(
 //			sql.ResolveWithNewValues(),
 //			sql.ResolveWith(func(u *sql.UpdateSet) {
-//				u.SetIgnore(refreshtoken.FieldID)
+//				u.SetIgnore(session.FieldID)
 //			}),
 //		).
 //		Exec(ctx)
-func (u *RefreshTokenUpsertBulk) UpdateNewValues() *RefreshTokenUpsertBulk {
+func (u *SessionUpsertBulk) UpdateNewValues() *SessionUpsertBulk {
 	u.create.conflict = append(u.create.conflict, sql.ResolveWithNewValues())
 	u.create.conflict = append(u.create.conflict, sql.ResolveWith(func(s *sql.UpdateSet) {
 		for _, b := range u.create.builders {
 			if _, exists := b.mutation.ID(); exists {
-				s.SetIgnore(refreshtoken.FieldID)
+				s.SetIgnore(session.FieldID)
 			}
 			if _, exists := b.mutation.CreatedAt(); exists {
-				s.SetIgnore(refreshtoken.FieldCreatedAt)
+				s.SetIgnore(session.FieldCreatedAt)
 			}
 		}
 	}))
@@ -942,209 +942,209 @@ func (u *RefreshTokenUpsertBulk) UpdateNewValues() *RefreshTokenUpsertBulk {
 // Ignore sets each column to itself in case of conflict.
 // Using this option is equivalent to using:
 //
-//	client.RefreshToken.Create().
+//	client.Session.Create().
 //		OnConflict(sql.ResolveWithIgnore()).
 //		Exec(ctx)
-func (u *RefreshTokenUpsertBulk) Ignore() *RefreshTokenUpsertBulk {
+func (u *SessionUpsertBulk) Ignore() *SessionUpsertBulk {
 	u.create.conflict = append(u.create.conflict, sql.ResolveWithIgnore())
 	return u
 }
 
 // DoNothing configures the conflict_action to `DO NOTHING`.
 // Supported only by SQLite and PostgreSQL.
-func (u *RefreshTokenUpsertBulk) DoNothing() *RefreshTokenUpsertBulk {
+func (u *SessionUpsertBulk) DoNothing() *SessionUpsertBulk {
 	u.create.conflict = append(u.create.conflict, sql.DoNothing())
 	return u
 }
 
-// Update allows overriding fields `UPDATE` values. See the RefreshTokenCreateBulk.OnConflict
+// Update allows overriding fields `UPDATE` values. See the SessionCreateBulk.OnConflict
 // documentation for more info.
-func (u *RefreshTokenUpsertBulk) Update(set func(*RefreshTokenUpsert)) *RefreshTokenUpsertBulk {
+func (u *SessionUpsertBulk) Update(set func(*SessionUpsert)) *SessionUpsertBulk {
 	u.create.conflict = append(u.create.conflict, sql.ResolveWith(func(update *sql.UpdateSet) {
-		set(&RefreshTokenUpsert{UpdateSet: update})
+		set(&SessionUpsert{UpdateSet: update})
 	}))
 	return u
 }
 
 // SetUserID sets the "user_id" field.
-func (u *RefreshTokenUpsertBulk) SetUserID(v uuid.UUID) *RefreshTokenUpsertBulk {
-	return u.Update(func(s *RefreshTokenUpsert) {
+func (u *SessionUpsertBulk) SetUserID(v uuid.UUID) *SessionUpsertBulk {
+	return u.Update(func(s *SessionUpsert) {
 		s.SetUserID(v)
 	})
 }
 
 // UpdateUserID sets the "user_id" field to the value that was provided on create.
-func (u *RefreshTokenUpsertBulk) UpdateUserID() *RefreshTokenUpsertBulk {
-	return u.Update(func(s *RefreshTokenUpsert) {
+func (u *SessionUpsertBulk) UpdateUserID() *SessionUpsertBulk {
+	return u.Update(func(s *SessionUpsert) {
 		s.UpdateUserID()
 	})
 }
 
 // SetTokenHash sets the "token_hash" field.
-func (u *RefreshTokenUpsertBulk) SetTokenHash(v string) *RefreshTokenUpsertBulk {
-	return u.Update(func(s *RefreshTokenUpsert) {
+func (u *SessionUpsertBulk) SetTokenHash(v string) *SessionUpsertBulk {
+	return u.Update(func(s *SessionUpsert) {
 		s.SetTokenHash(v)
 	})
 }
 
 // UpdateTokenHash sets the "token_hash" field to the value that was provided on create.
-func (u *RefreshTokenUpsertBulk) UpdateTokenHash() *RefreshTokenUpsertBulk {
-	return u.Update(func(s *RefreshTokenUpsert) {
+func (u *SessionUpsertBulk) UpdateTokenHash() *SessionUpsertBulk {
+	return u.Update(func(s *SessionUpsert) {
 		s.UpdateTokenHash()
 	})
 }
 
 // SetDeviceInfo sets the "device_info" field.
-func (u *RefreshTokenUpsertBulk) SetDeviceInfo(v string) *RefreshTokenUpsertBulk {
-	return u.Update(func(s *RefreshTokenUpsert) {
+func (u *SessionUpsertBulk) SetDeviceInfo(v string) *SessionUpsertBulk {
+	return u.Update(func(s *SessionUpsert) {
 		s.SetDeviceInfo(v)
 	})
 }
 
 // UpdateDeviceInfo sets the "device_info" field to the value that was provided on create.
-func (u *RefreshTokenUpsertBulk) UpdateDeviceInfo() *RefreshTokenUpsertBulk {
-	return u.Update(func(s *RefreshTokenUpsert) {
+func (u *SessionUpsertBulk) UpdateDeviceInfo() *SessionUpsertBulk {
+	return u.Update(func(s *SessionUpsert) {
 		s.UpdateDeviceInfo()
 	})
 }
 
 // ClearDeviceInfo clears the value of the "device_info" field.
-func (u *RefreshTokenUpsertBulk) ClearDeviceInfo() *RefreshTokenUpsertBulk {
-	return u.Update(func(s *RefreshTokenUpsert) {
+func (u *SessionUpsertBulk) ClearDeviceInfo() *SessionUpsertBulk {
+	return u.Update(func(s *SessionUpsert) {
 		s.ClearDeviceInfo()
 	})
 }
 
 // SetExpiresAt sets the "expires_at" field.
-func (u *RefreshTokenUpsertBulk) SetExpiresAt(v time.Time) *RefreshTokenUpsertBulk {
-	return u.Update(func(s *RefreshTokenUpsert) {
+func (u *SessionUpsertBulk) SetExpiresAt(v time.Time) *SessionUpsertBulk {
+	return u.Update(func(s *SessionUpsert) {
 		s.SetExpiresAt(v)
 	})
 }
 
 // UpdateExpiresAt sets the "expires_at" field to the value that was provided on create.
-func (u *RefreshTokenUpsertBulk) UpdateExpiresAt() *RefreshTokenUpsertBulk {
-	return u.Update(func(s *RefreshTokenUpsert) {
+func (u *SessionUpsertBulk) UpdateExpiresAt() *SessionUpsertBulk {
+	return u.Update(func(s *SessionUpsert) {
 		s.UpdateExpiresAt()
 	})
 }
 
 // SetGeneration sets the "generation" field.
-func (u *RefreshTokenUpsertBulk) SetGeneration(v int64) *RefreshTokenUpsertBulk {
-	return u.Update(func(s *RefreshTokenUpsert) {
+func (u *SessionUpsertBulk) SetGeneration(v int64) *SessionUpsertBulk {
+	return u.Update(func(s *SessionUpsert) {
 		s.SetGeneration(v)
 	})
 }
 
 // AddGeneration adds v to the "generation" field.
-func (u *RefreshTokenUpsertBulk) AddGeneration(v int64) *RefreshTokenUpsertBulk {
-	return u.Update(func(s *RefreshTokenUpsert) {
+func (u *SessionUpsertBulk) AddGeneration(v int64) *SessionUpsertBulk {
+	return u.Update(func(s *SessionUpsert) {
 		s.AddGeneration(v)
 	})
 }
 
 // UpdateGeneration sets the "generation" field to the value that was provided on create.
-func (u *RefreshTokenUpsertBulk) UpdateGeneration() *RefreshTokenUpsertBulk {
-	return u.Update(func(s *RefreshTokenUpsert) {
+func (u *SessionUpsertBulk) UpdateGeneration() *SessionUpsertBulk {
+	return u.Update(func(s *SessionUpsert) {
 		s.UpdateGeneration()
 	})
 }
 
 // SetPreviousTokenHash sets the "previous_token_hash" field.
-func (u *RefreshTokenUpsertBulk) SetPreviousTokenHash(v string) *RefreshTokenUpsertBulk {
-	return u.Update(func(s *RefreshTokenUpsert) {
+func (u *SessionUpsertBulk) SetPreviousTokenHash(v string) *SessionUpsertBulk {
+	return u.Update(func(s *SessionUpsert) {
 		s.SetPreviousTokenHash(v)
 	})
 }
 
 // UpdatePreviousTokenHash sets the "previous_token_hash" field to the value that was provided on create.
-func (u *RefreshTokenUpsertBulk) UpdatePreviousTokenHash() *RefreshTokenUpsertBulk {
-	return u.Update(func(s *RefreshTokenUpsert) {
+func (u *SessionUpsertBulk) UpdatePreviousTokenHash() *SessionUpsertBulk {
+	return u.Update(func(s *SessionUpsert) {
 		s.UpdatePreviousTokenHash()
 	})
 }
 
 // ClearPreviousTokenHash clears the value of the "previous_token_hash" field.
-func (u *RefreshTokenUpsertBulk) ClearPreviousTokenHash() *RefreshTokenUpsertBulk {
-	return u.Update(func(s *RefreshTokenUpsert) {
+func (u *SessionUpsertBulk) ClearPreviousTokenHash() *SessionUpsertBulk {
+	return u.Update(func(s *SessionUpsert) {
 		s.ClearPreviousTokenHash()
 	})
 }
 
 // SetRotatedAt sets the "rotated_at" field.
-func (u *RefreshTokenUpsertBulk) SetRotatedAt(v time.Time) *RefreshTokenUpsertBulk {
-	return u.Update(func(s *RefreshTokenUpsert) {
+func (u *SessionUpsertBulk) SetRotatedAt(v time.Time) *SessionUpsertBulk {
+	return u.Update(func(s *SessionUpsert) {
 		s.SetRotatedAt(v)
 	})
 }
 
 // UpdateRotatedAt sets the "rotated_at" field to the value that was provided on create.
-func (u *RefreshTokenUpsertBulk) UpdateRotatedAt() *RefreshTokenUpsertBulk {
-	return u.Update(func(s *RefreshTokenUpsert) {
+func (u *SessionUpsertBulk) UpdateRotatedAt() *SessionUpsertBulk {
+	return u.Update(func(s *SessionUpsert) {
 		s.UpdateRotatedAt()
 	})
 }
 
 // ClearRotatedAt clears the value of the "rotated_at" field.
-func (u *RefreshTokenUpsertBulk) ClearRotatedAt() *RefreshTokenUpsertBulk {
-	return u.Update(func(s *RefreshTokenUpsert) {
+func (u *SessionUpsertBulk) ClearRotatedAt() *SessionUpsertBulk {
+	return u.Update(func(s *SessionUpsert) {
 		s.ClearRotatedAt()
 	})
 }
 
 // SetLastUsedAt sets the "last_used_at" field.
-func (u *RefreshTokenUpsertBulk) SetLastUsedAt(v time.Time) *RefreshTokenUpsertBulk {
-	return u.Update(func(s *RefreshTokenUpsert) {
+func (u *SessionUpsertBulk) SetLastUsedAt(v time.Time) *SessionUpsertBulk {
+	return u.Update(func(s *SessionUpsert) {
 		s.SetLastUsedAt(v)
 	})
 }
 
 // UpdateLastUsedAt sets the "last_used_at" field to the value that was provided on create.
-func (u *RefreshTokenUpsertBulk) UpdateLastUsedAt() *RefreshTokenUpsertBulk {
-	return u.Update(func(s *RefreshTokenUpsert) {
+func (u *SessionUpsertBulk) UpdateLastUsedAt() *SessionUpsertBulk {
+	return u.Update(func(s *SessionUpsert) {
 		s.UpdateLastUsedAt()
 	})
 }
 
 // SetSessionExpiresAt sets the "session_expires_at" field.
-func (u *RefreshTokenUpsertBulk) SetSessionExpiresAt(v time.Time) *RefreshTokenUpsertBulk {
-	return u.Update(func(s *RefreshTokenUpsert) {
+func (u *SessionUpsertBulk) SetSessionExpiresAt(v time.Time) *SessionUpsertBulk {
+	return u.Update(func(s *SessionUpsert) {
 		s.SetSessionExpiresAt(v)
 	})
 }
 
 // UpdateSessionExpiresAt sets the "session_expires_at" field to the value that was provided on create.
-func (u *RefreshTokenUpsertBulk) UpdateSessionExpiresAt() *RefreshTokenUpsertBulk {
-	return u.Update(func(s *RefreshTokenUpsert) {
+func (u *SessionUpsertBulk) UpdateSessionExpiresAt() *SessionUpsertBulk {
+	return u.Update(func(s *SessionUpsert) {
 		s.UpdateSessionExpiresAt()
 	})
 }
 
 // ClearSessionExpiresAt clears the value of the "session_expires_at" field.
-func (u *RefreshTokenUpsertBulk) ClearSessionExpiresAt() *RefreshTokenUpsertBulk {
-	return u.Update(func(s *RefreshTokenUpsert) {
+func (u *SessionUpsertBulk) ClearSessionExpiresAt() *SessionUpsertBulk {
+	return u.Update(func(s *SessionUpsert) {
 		s.ClearSessionExpiresAt()
 	})
 }
 
 // Exec executes the query.
-func (u *RefreshTokenUpsertBulk) Exec(ctx context.Context) error {
+func (u *SessionUpsertBulk) Exec(ctx context.Context) error {
 	if u.create.err != nil {
 		return u.create.err
 	}
 	for i, b := range u.create.builders {
 		if len(b.conflict) != 0 {
-			return fmt.Errorf("ent: OnConflict was set for builder %d. Set it on the RefreshTokenCreateBulk instead", i)
+			return fmt.Errorf("ent: OnConflict was set for builder %d. Set it on the SessionCreateBulk instead", i)
 		}
 	}
 	if len(u.create.conflict) == 0 {
-		return errors.New("ent: missing options for RefreshTokenCreateBulk.OnConflict")
+		return errors.New("ent: missing options for SessionCreateBulk.OnConflict")
 	}
 	return u.create.Exec(ctx)
 }
 
 // ExecX is like Exec, but panics if an error occurs.
-func (u *RefreshTokenUpsertBulk) ExecX(ctx context.Context) {
+func (u *SessionUpsertBulk) ExecX(ctx context.Context) {
 	if err := u.create.Exec(ctx); err != nil {
 		panic(err)
 	}

@@ -13,18 +13,18 @@ import (
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
 	"github.com/agency-platform/agency/ent/predicate"
-	"github.com/agency-platform/agency/ent/refreshtoken"
+	"github.com/agency-platform/agency/ent/session"
 	"github.com/agency-platform/agency/ent/user"
 	"github.com/google/uuid"
 )
 
-// RefreshTokenQuery is the builder for querying RefreshToken entities.
-type RefreshTokenQuery struct {
+// SessionQuery is the builder for querying Session entities.
+type SessionQuery struct {
 	config
 	ctx        *QueryContext
-	order      []refreshtoken.OrderOption
+	order      []session.OrderOption
 	inters     []Interceptor
-	predicates []predicate.RefreshToken
+	predicates []predicate.Session
 	withUser   *UserQuery
 	modifiers  []func(*sql.Selector)
 	// intermediate query (i.e. traversal path).
@@ -32,39 +32,39 @@ type RefreshTokenQuery struct {
 	path func(context.Context) (*sql.Selector, error)
 }
 
-// Where adds a new predicate for the RefreshTokenQuery builder.
-func (_q *RefreshTokenQuery) Where(ps ...predicate.RefreshToken) *RefreshTokenQuery {
+// Where adds a new predicate for the SessionQuery builder.
+func (_q *SessionQuery) Where(ps ...predicate.Session) *SessionQuery {
 	_q.predicates = append(_q.predicates, ps...)
 	return _q
 }
 
 // Limit the number of records to be returned by this query.
-func (_q *RefreshTokenQuery) Limit(limit int) *RefreshTokenQuery {
+func (_q *SessionQuery) Limit(limit int) *SessionQuery {
 	_q.ctx.Limit = &limit
 	return _q
 }
 
 // Offset to start from.
-func (_q *RefreshTokenQuery) Offset(offset int) *RefreshTokenQuery {
+func (_q *SessionQuery) Offset(offset int) *SessionQuery {
 	_q.ctx.Offset = &offset
 	return _q
 }
 
 // Unique configures the query builder to filter duplicate records on query.
 // By default, unique is set to true, and can be disabled using this method.
-func (_q *RefreshTokenQuery) Unique(unique bool) *RefreshTokenQuery {
+func (_q *SessionQuery) Unique(unique bool) *SessionQuery {
 	_q.ctx.Unique = &unique
 	return _q
 }
 
 // Order specifies how the records should be ordered.
-func (_q *RefreshTokenQuery) Order(o ...refreshtoken.OrderOption) *RefreshTokenQuery {
+func (_q *SessionQuery) Order(o ...session.OrderOption) *SessionQuery {
 	_q.order = append(_q.order, o...)
 	return _q
 }
 
 // QueryUser chains the current query on the "user" edge.
-func (_q *RefreshTokenQuery) QueryUser() *UserQuery {
+func (_q *SessionQuery) QueryUser() *UserQuery {
 	query := (&UserClient{config: _q.config}).Query()
 	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
 		if err := _q.prepareQuery(ctx); err != nil {
@@ -75,9 +75,9 @@ func (_q *RefreshTokenQuery) QueryUser() *UserQuery {
 			return nil, err
 		}
 		step := sqlgraph.NewStep(
-			sqlgraph.From(refreshtoken.Table, refreshtoken.FieldID, selector),
+			sqlgraph.From(session.Table, session.FieldID, selector),
 			sqlgraph.To(user.Table, user.FieldID),
-			sqlgraph.Edge(sqlgraph.M2O, true, refreshtoken.UserTable, refreshtoken.UserColumn),
+			sqlgraph.Edge(sqlgraph.M2O, true, session.UserTable, session.UserColumn),
 		)
 		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
 		return fromU, nil
@@ -85,21 +85,21 @@ func (_q *RefreshTokenQuery) QueryUser() *UserQuery {
 	return query
 }
 
-// First returns the first RefreshToken entity from the query.
-// Returns a *NotFoundError when no RefreshToken was found.
-func (_q *RefreshTokenQuery) First(ctx context.Context) (*RefreshToken, error) {
+// First returns the first Session entity from the query.
+// Returns a *NotFoundError when no Session was found.
+func (_q *SessionQuery) First(ctx context.Context) (*Session, error) {
 	nodes, err := _q.Limit(1).All(setContextOp(ctx, _q.ctx, ent.OpQueryFirst))
 	if err != nil {
 		return nil, err
 	}
 	if len(nodes) == 0 {
-		return nil, &NotFoundError{refreshtoken.Label}
+		return nil, &NotFoundError{session.Label}
 	}
 	return nodes[0], nil
 }
 
 // FirstX is like First, but panics if an error occurs.
-func (_q *RefreshTokenQuery) FirstX(ctx context.Context) *RefreshToken {
+func (_q *SessionQuery) FirstX(ctx context.Context) *Session {
 	node, err := _q.First(ctx)
 	if err != nil && !IsNotFound(err) {
 		panic(err)
@@ -107,22 +107,22 @@ func (_q *RefreshTokenQuery) FirstX(ctx context.Context) *RefreshToken {
 	return node
 }
 
-// FirstID returns the first RefreshToken ID from the query.
-// Returns a *NotFoundError when no RefreshToken ID was found.
-func (_q *RefreshTokenQuery) FirstID(ctx context.Context) (id uuid.UUID, err error) {
+// FirstID returns the first Session ID from the query.
+// Returns a *NotFoundError when no Session ID was found.
+func (_q *SessionQuery) FirstID(ctx context.Context) (id uuid.UUID, err error) {
 	var ids []uuid.UUID
 	if ids, err = _q.Limit(1).IDs(setContextOp(ctx, _q.ctx, ent.OpQueryFirstID)); err != nil {
 		return
 	}
 	if len(ids) == 0 {
-		err = &NotFoundError{refreshtoken.Label}
+		err = &NotFoundError{session.Label}
 		return
 	}
 	return ids[0], nil
 }
 
 // FirstIDX is like FirstID, but panics if an error occurs.
-func (_q *RefreshTokenQuery) FirstIDX(ctx context.Context) uuid.UUID {
+func (_q *SessionQuery) FirstIDX(ctx context.Context) uuid.UUID {
 	id, err := _q.FirstID(ctx)
 	if err != nil && !IsNotFound(err) {
 		panic(err)
@@ -130,10 +130,10 @@ func (_q *RefreshTokenQuery) FirstIDX(ctx context.Context) uuid.UUID {
 	return id
 }
 
-// Only returns a single RefreshToken entity found by the query, ensuring it only returns one.
-// Returns a *NotSingularError when more than one RefreshToken entity is found.
-// Returns a *NotFoundError when no RefreshToken entities are found.
-func (_q *RefreshTokenQuery) Only(ctx context.Context) (*RefreshToken, error) {
+// Only returns a single Session entity found by the query, ensuring it only returns one.
+// Returns a *NotSingularError when more than one Session entity is found.
+// Returns a *NotFoundError when no Session entities are found.
+func (_q *SessionQuery) Only(ctx context.Context) (*Session, error) {
 	nodes, err := _q.Limit(2).All(setContextOp(ctx, _q.ctx, ent.OpQueryOnly))
 	if err != nil {
 		return nil, err
@@ -142,14 +142,14 @@ func (_q *RefreshTokenQuery) Only(ctx context.Context) (*RefreshToken, error) {
 	case 1:
 		return nodes[0], nil
 	case 0:
-		return nil, &NotFoundError{refreshtoken.Label}
+		return nil, &NotFoundError{session.Label}
 	default:
-		return nil, &NotSingularError{refreshtoken.Label}
+		return nil, &NotSingularError{session.Label}
 	}
 }
 
 // OnlyX is like Only, but panics if an error occurs.
-func (_q *RefreshTokenQuery) OnlyX(ctx context.Context) *RefreshToken {
+func (_q *SessionQuery) OnlyX(ctx context.Context) *Session {
 	node, err := _q.Only(ctx)
 	if err != nil {
 		panic(err)
@@ -157,10 +157,10 @@ func (_q *RefreshTokenQuery) OnlyX(ctx context.Context) *RefreshToken {
 	return node
 }
 
-// OnlyID is like Only, but returns the only RefreshToken ID in the query.
-// Returns a *NotSingularError when more than one RefreshToken ID is found.
+// OnlyID is like Only, but returns the only Session ID in the query.
+// Returns a *NotSingularError when more than one Session ID is found.
 // Returns a *NotFoundError when no entities are found.
-func (_q *RefreshTokenQuery) OnlyID(ctx context.Context) (id uuid.UUID, err error) {
+func (_q *SessionQuery) OnlyID(ctx context.Context) (id uuid.UUID, err error) {
 	var ids []uuid.UUID
 	if ids, err = _q.Limit(2).IDs(setContextOp(ctx, _q.ctx, ent.OpQueryOnlyID)); err != nil {
 		return
@@ -169,15 +169,15 @@ func (_q *RefreshTokenQuery) OnlyID(ctx context.Context) (id uuid.UUID, err erro
 	case 1:
 		id = ids[0]
 	case 0:
-		err = &NotFoundError{refreshtoken.Label}
+		err = &NotFoundError{session.Label}
 	default:
-		err = &NotSingularError{refreshtoken.Label}
+		err = &NotSingularError{session.Label}
 	}
 	return
 }
 
 // OnlyIDX is like OnlyID, but panics if an error occurs.
-func (_q *RefreshTokenQuery) OnlyIDX(ctx context.Context) uuid.UUID {
+func (_q *SessionQuery) OnlyIDX(ctx context.Context) uuid.UUID {
 	id, err := _q.OnlyID(ctx)
 	if err != nil {
 		panic(err)
@@ -185,18 +185,18 @@ func (_q *RefreshTokenQuery) OnlyIDX(ctx context.Context) uuid.UUID {
 	return id
 }
 
-// All executes the query and returns a list of RefreshTokens.
-func (_q *RefreshTokenQuery) All(ctx context.Context) ([]*RefreshToken, error) {
+// All executes the query and returns a list of Sessions.
+func (_q *SessionQuery) All(ctx context.Context) ([]*Session, error) {
 	ctx = setContextOp(ctx, _q.ctx, ent.OpQueryAll)
 	if err := _q.prepareQuery(ctx); err != nil {
 		return nil, err
 	}
-	qr := querierAll[[]*RefreshToken, *RefreshTokenQuery]()
-	return withInterceptors[[]*RefreshToken](ctx, _q, qr, _q.inters)
+	qr := querierAll[[]*Session, *SessionQuery]()
+	return withInterceptors[[]*Session](ctx, _q, qr, _q.inters)
 }
 
 // AllX is like All, but panics if an error occurs.
-func (_q *RefreshTokenQuery) AllX(ctx context.Context) []*RefreshToken {
+func (_q *SessionQuery) AllX(ctx context.Context) []*Session {
 	nodes, err := _q.All(ctx)
 	if err != nil {
 		panic(err)
@@ -204,20 +204,20 @@ func (_q *RefreshTokenQuery) AllX(ctx context.Context) []*RefreshToken {
 	return nodes
 }
 
-// IDs executes the query and returns a list of RefreshToken IDs.
-func (_q *RefreshTokenQuery) IDs(ctx context.Context) (ids []uuid.UUID, err error) {
+// IDs executes the query and returns a list of Session IDs.
+func (_q *SessionQuery) IDs(ctx context.Context) (ids []uuid.UUID, err error) {
 	if _q.ctx.Unique == nil && _q.path != nil {
 		_q.Unique(true)
 	}
 	ctx = setContextOp(ctx, _q.ctx, ent.OpQueryIDs)
-	if err = _q.Select(refreshtoken.FieldID).Scan(ctx, &ids); err != nil {
+	if err = _q.Select(session.FieldID).Scan(ctx, &ids); err != nil {
 		return nil, err
 	}
 	return ids, nil
 }
 
 // IDsX is like IDs, but panics if an error occurs.
-func (_q *RefreshTokenQuery) IDsX(ctx context.Context) []uuid.UUID {
+func (_q *SessionQuery) IDsX(ctx context.Context) []uuid.UUID {
 	ids, err := _q.IDs(ctx)
 	if err != nil {
 		panic(err)
@@ -226,16 +226,16 @@ func (_q *RefreshTokenQuery) IDsX(ctx context.Context) []uuid.UUID {
 }
 
 // Count returns the count of the given query.
-func (_q *RefreshTokenQuery) Count(ctx context.Context) (int, error) {
+func (_q *SessionQuery) Count(ctx context.Context) (int, error) {
 	ctx = setContextOp(ctx, _q.ctx, ent.OpQueryCount)
 	if err := _q.prepareQuery(ctx); err != nil {
 		return 0, err
 	}
-	return withInterceptors[int](ctx, _q, querierCount[*RefreshTokenQuery](), _q.inters)
+	return withInterceptors[int](ctx, _q, querierCount[*SessionQuery](), _q.inters)
 }
 
 // CountX is like Count, but panics if an error occurs.
-func (_q *RefreshTokenQuery) CountX(ctx context.Context) int {
+func (_q *SessionQuery) CountX(ctx context.Context) int {
 	count, err := _q.Count(ctx)
 	if err != nil {
 		panic(err)
@@ -244,7 +244,7 @@ func (_q *RefreshTokenQuery) CountX(ctx context.Context) int {
 }
 
 // Exist returns true if the query has elements in the graph.
-func (_q *RefreshTokenQuery) Exist(ctx context.Context) (bool, error) {
+func (_q *SessionQuery) Exist(ctx context.Context) (bool, error) {
 	ctx = setContextOp(ctx, _q.ctx, ent.OpQueryExist)
 	switch _, err := _q.FirstID(ctx); {
 	case IsNotFound(err):
@@ -257,7 +257,7 @@ func (_q *RefreshTokenQuery) Exist(ctx context.Context) (bool, error) {
 }
 
 // ExistX is like Exist, but panics if an error occurs.
-func (_q *RefreshTokenQuery) ExistX(ctx context.Context) bool {
+func (_q *SessionQuery) ExistX(ctx context.Context) bool {
 	exist, err := _q.Exist(ctx)
 	if err != nil {
 		panic(err)
@@ -265,18 +265,18 @@ func (_q *RefreshTokenQuery) ExistX(ctx context.Context) bool {
 	return exist
 }
 
-// Clone returns a duplicate of the RefreshTokenQuery builder, including all associated steps. It can be
+// Clone returns a duplicate of the SessionQuery builder, including all associated steps. It can be
 // used to prepare common query builders and use them differently after the clone is made.
-func (_q *RefreshTokenQuery) Clone() *RefreshTokenQuery {
+func (_q *SessionQuery) Clone() *SessionQuery {
 	if _q == nil {
 		return nil
 	}
-	return &RefreshTokenQuery{
+	return &SessionQuery{
 		config:     _q.config,
 		ctx:        _q.ctx.Clone(),
-		order:      append([]refreshtoken.OrderOption{}, _q.order...),
+		order:      append([]session.OrderOption{}, _q.order...),
 		inters:     append([]Interceptor{}, _q.inters...),
-		predicates: append([]predicate.RefreshToken{}, _q.predicates...),
+		predicates: append([]predicate.Session{}, _q.predicates...),
 		withUser:   _q.withUser.Clone(),
 		// clone intermediate query.
 		sql:       _q.sql.Clone(),
@@ -287,7 +287,7 @@ func (_q *RefreshTokenQuery) Clone() *RefreshTokenQuery {
 
 // WithUser tells the query-builder to eager-load the nodes that are connected to
 // the "user" edge. The optional arguments are used to configure the query builder of the edge.
-func (_q *RefreshTokenQuery) WithUser(opts ...func(*UserQuery)) *RefreshTokenQuery {
+func (_q *SessionQuery) WithUser(opts ...func(*UserQuery)) *SessionQuery {
 	query := (&UserClient{config: _q.config}).Query()
 	for _, opt := range opts {
 		opt(query)
@@ -306,15 +306,15 @@ func (_q *RefreshTokenQuery) WithUser(opts ...func(*UserQuery)) *RefreshTokenQue
 //		Count int `json:"count,omitempty"`
 //	}
 //
-//	client.RefreshToken.Query().
-//		GroupBy(refreshtoken.FieldUserID).
+//	client.Session.Query().
+//		GroupBy(session.FieldUserID).
 //		Aggregate(ent.Count()).
 //		Scan(ctx, &v)
-func (_q *RefreshTokenQuery) GroupBy(field string, fields ...string) *RefreshTokenGroupBy {
+func (_q *SessionQuery) GroupBy(field string, fields ...string) *SessionGroupBy {
 	_q.ctx.Fields = append([]string{field}, fields...)
-	grbuild := &RefreshTokenGroupBy{build: _q}
+	grbuild := &SessionGroupBy{build: _q}
 	grbuild.flds = &_q.ctx.Fields
-	grbuild.label = refreshtoken.Label
+	grbuild.label = session.Label
 	grbuild.scan = grbuild.Scan
 	return grbuild
 }
@@ -328,23 +328,23 @@ func (_q *RefreshTokenQuery) GroupBy(field string, fields ...string) *RefreshTok
 //		UserID uuid.UUID `json:"user_id,omitempty"`
 //	}
 //
-//	client.RefreshToken.Query().
-//		Select(refreshtoken.FieldUserID).
+//	client.Session.Query().
+//		Select(session.FieldUserID).
 //		Scan(ctx, &v)
-func (_q *RefreshTokenQuery) Select(fields ...string) *RefreshTokenSelect {
+func (_q *SessionQuery) Select(fields ...string) *SessionSelect {
 	_q.ctx.Fields = append(_q.ctx.Fields, fields...)
-	sbuild := &RefreshTokenSelect{RefreshTokenQuery: _q}
-	sbuild.label = refreshtoken.Label
+	sbuild := &SessionSelect{SessionQuery: _q}
+	sbuild.label = session.Label
 	sbuild.flds, sbuild.scan = &_q.ctx.Fields, sbuild.Scan
 	return sbuild
 }
 
-// Aggregate returns a RefreshTokenSelect configured with the given aggregations.
-func (_q *RefreshTokenQuery) Aggregate(fns ...AggregateFunc) *RefreshTokenSelect {
+// Aggregate returns a SessionSelect configured with the given aggregations.
+func (_q *SessionQuery) Aggregate(fns ...AggregateFunc) *SessionSelect {
 	return _q.Select().Aggregate(fns...)
 }
 
-func (_q *RefreshTokenQuery) prepareQuery(ctx context.Context) error {
+func (_q *SessionQuery) prepareQuery(ctx context.Context) error {
 	for _, inter := range _q.inters {
 		if inter == nil {
 			return fmt.Errorf("ent: uninitialized interceptor (forgotten import ent/runtime?)")
@@ -356,7 +356,7 @@ func (_q *RefreshTokenQuery) prepareQuery(ctx context.Context) error {
 		}
 	}
 	for _, f := range _q.ctx.Fields {
-		if !refreshtoken.ValidColumn(f) {
+		if !session.ValidColumn(f) {
 			return &ValidationError{Name: f, err: fmt.Errorf("ent: invalid field %q for query", f)}
 		}
 	}
@@ -370,19 +370,19 @@ func (_q *RefreshTokenQuery) prepareQuery(ctx context.Context) error {
 	return nil
 }
 
-func (_q *RefreshTokenQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*RefreshToken, error) {
+func (_q *SessionQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Session, error) {
 	var (
-		nodes       = []*RefreshToken{}
+		nodes       = []*Session{}
 		_spec       = _q.querySpec()
 		loadedTypes = [1]bool{
 			_q.withUser != nil,
 		}
 	)
 	_spec.ScanValues = func(columns []string) ([]any, error) {
-		return (*RefreshToken).scanValues(nil, columns)
+		return (*Session).scanValues(nil, columns)
 	}
 	_spec.Assign = func(columns []string, values []any) error {
-		node := &RefreshToken{config: _q.config}
+		node := &Session{config: _q.config}
 		nodes = append(nodes, node)
 		node.Edges.loadedTypes = loadedTypes
 		return node.assignValues(columns, values)
@@ -401,16 +401,16 @@ func (_q *RefreshTokenQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]
 	}
 	if query := _q.withUser; query != nil {
 		if err := _q.loadUser(ctx, query, nodes, nil,
-			func(n *RefreshToken, e *User) { n.Edges.User = e }); err != nil {
+			func(n *Session, e *User) { n.Edges.User = e }); err != nil {
 			return nil, err
 		}
 	}
 	return nodes, nil
 }
 
-func (_q *RefreshTokenQuery) loadUser(ctx context.Context, query *UserQuery, nodes []*RefreshToken, init func(*RefreshToken), assign func(*RefreshToken, *User)) error {
+func (_q *SessionQuery) loadUser(ctx context.Context, query *UserQuery, nodes []*Session, init func(*Session), assign func(*Session, *User)) error {
 	ids := make([]uuid.UUID, 0, len(nodes))
-	nodeids := make(map[uuid.UUID][]*RefreshToken)
+	nodeids := make(map[uuid.UUID][]*Session)
 	for i := range nodes {
 		fk := nodes[i].UserID
 		if _, ok := nodeids[fk]; !ok {
@@ -438,7 +438,7 @@ func (_q *RefreshTokenQuery) loadUser(ctx context.Context, query *UserQuery, nod
 	return nil
 }
 
-func (_q *RefreshTokenQuery) sqlCount(ctx context.Context) (int, error) {
+func (_q *SessionQuery) sqlCount(ctx context.Context) (int, error) {
 	_spec := _q.querySpec()
 	if len(_q.modifiers) > 0 {
 		_spec.Modifiers = _q.modifiers
@@ -450,8 +450,8 @@ func (_q *RefreshTokenQuery) sqlCount(ctx context.Context) (int, error) {
 	return sqlgraph.CountNodes(ctx, _q.driver, _spec)
 }
 
-func (_q *RefreshTokenQuery) querySpec() *sqlgraph.QuerySpec {
-	_spec := sqlgraph.NewQuerySpec(refreshtoken.Table, refreshtoken.Columns, sqlgraph.NewFieldSpec(refreshtoken.FieldID, field.TypeUUID))
+func (_q *SessionQuery) querySpec() *sqlgraph.QuerySpec {
+	_spec := sqlgraph.NewQuerySpec(session.Table, session.Columns, sqlgraph.NewFieldSpec(session.FieldID, field.TypeUUID))
 	_spec.From = _q.sql
 	if unique := _q.ctx.Unique; unique != nil {
 		_spec.Unique = *unique
@@ -460,14 +460,14 @@ func (_q *RefreshTokenQuery) querySpec() *sqlgraph.QuerySpec {
 	}
 	if fields := _q.ctx.Fields; len(fields) > 0 {
 		_spec.Node.Columns = make([]string, 0, len(fields))
-		_spec.Node.Columns = append(_spec.Node.Columns, refreshtoken.FieldID)
+		_spec.Node.Columns = append(_spec.Node.Columns, session.FieldID)
 		for i := range fields {
-			if fields[i] != refreshtoken.FieldID {
+			if fields[i] != session.FieldID {
 				_spec.Node.Columns = append(_spec.Node.Columns, fields[i])
 			}
 		}
 		if _q.withUser != nil {
-			_spec.Node.AddColumnOnce(refreshtoken.FieldUserID)
+			_spec.Node.AddColumnOnce(session.FieldUserID)
 		}
 	}
 	if ps := _q.predicates; len(ps) > 0 {
@@ -493,12 +493,12 @@ func (_q *RefreshTokenQuery) querySpec() *sqlgraph.QuerySpec {
 	return _spec
 }
 
-func (_q *RefreshTokenQuery) sqlQuery(ctx context.Context) *sql.Selector {
+func (_q *SessionQuery) sqlQuery(ctx context.Context) *sql.Selector {
 	builder := sql.Dialect(_q.driver.Dialect())
-	t1 := builder.Table(refreshtoken.Table)
+	t1 := builder.Table(session.Table)
 	columns := _q.ctx.Fields
 	if len(columns) == 0 {
-		columns = refreshtoken.Columns
+		columns = session.Columns
 	}
 	selector := builder.Select(t1.Columns(columns...)...).From(t1)
 	if _q.sql != nil {
@@ -531,7 +531,7 @@ func (_q *RefreshTokenQuery) sqlQuery(ctx context.Context) *sql.Selector {
 // ForUpdate locks the selected rows against concurrent updates, and prevent them from being
 // updated, deleted or "selected ... for update" by other sessions, until the transaction is
 // either committed or rolled-back.
-func (_q *RefreshTokenQuery) ForUpdate(opts ...sql.LockOption) *RefreshTokenQuery {
+func (_q *SessionQuery) ForUpdate(opts ...sql.LockOption) *SessionQuery {
 	if _q.driver.Dialect() == dialect.Postgres {
 		_q.Unique(false)
 	}
@@ -544,7 +544,7 @@ func (_q *RefreshTokenQuery) ForUpdate(opts ...sql.LockOption) *RefreshTokenQuer
 // ForShare behaves similarly to ForUpdate, except that it acquires a shared mode lock
 // on any rows that are read. Other sessions can read the rows, but cannot modify them
 // until your transaction commits.
-func (_q *RefreshTokenQuery) ForShare(opts ...sql.LockOption) *RefreshTokenQuery {
+func (_q *SessionQuery) ForShare(opts ...sql.LockOption) *SessionQuery {
 	if _q.driver.Dialect() == dialect.Postgres {
 		_q.Unique(false)
 	}
@@ -555,33 +555,33 @@ func (_q *RefreshTokenQuery) ForShare(opts ...sql.LockOption) *RefreshTokenQuery
 }
 
 // Modify adds a query modifier for attaching custom logic to queries.
-func (_q *RefreshTokenQuery) Modify(modifiers ...func(s *sql.Selector)) *RefreshTokenSelect {
+func (_q *SessionQuery) Modify(modifiers ...func(s *sql.Selector)) *SessionSelect {
 	_q.modifiers = append(_q.modifiers, modifiers...)
 	return _q.Select()
 }
 
-// RefreshTokenGroupBy is the group-by builder for RefreshToken entities.
-type RefreshTokenGroupBy struct {
+// SessionGroupBy is the group-by builder for Session entities.
+type SessionGroupBy struct {
 	selector
-	build *RefreshTokenQuery
+	build *SessionQuery
 }
 
 // Aggregate adds the given aggregation functions to the group-by query.
-func (_g *RefreshTokenGroupBy) Aggregate(fns ...AggregateFunc) *RefreshTokenGroupBy {
+func (_g *SessionGroupBy) Aggregate(fns ...AggregateFunc) *SessionGroupBy {
 	_g.fns = append(_g.fns, fns...)
 	return _g
 }
 
 // Scan applies the selector query and scans the result into the given value.
-func (_g *RefreshTokenGroupBy) Scan(ctx context.Context, v any) error {
+func (_g *SessionGroupBy) Scan(ctx context.Context, v any) error {
 	ctx = setContextOp(ctx, _g.build.ctx, ent.OpQueryGroupBy)
 	if err := _g.build.prepareQuery(ctx); err != nil {
 		return err
 	}
-	return scanWithInterceptors[*RefreshTokenQuery, *RefreshTokenGroupBy](ctx, _g.build, _g, _g.build.inters, v)
+	return scanWithInterceptors[*SessionQuery, *SessionGroupBy](ctx, _g.build, _g, _g.build.inters, v)
 }
 
-func (_g *RefreshTokenGroupBy) sqlScan(ctx context.Context, root *RefreshTokenQuery, v any) error {
+func (_g *SessionGroupBy) sqlScan(ctx context.Context, root *SessionQuery, v any) error {
 	selector := root.sqlQuery(ctx).Select()
 	aggregation := make([]string, 0, len(_g.fns))
 	for _, fn := range _g.fns {
@@ -608,28 +608,28 @@ func (_g *RefreshTokenGroupBy) sqlScan(ctx context.Context, root *RefreshTokenQu
 	return sql.ScanSlice(rows, v)
 }
 
-// RefreshTokenSelect is the builder for selecting fields of RefreshToken entities.
-type RefreshTokenSelect struct {
-	*RefreshTokenQuery
+// SessionSelect is the builder for selecting fields of Session entities.
+type SessionSelect struct {
+	*SessionQuery
 	selector
 }
 
 // Aggregate adds the given aggregation functions to the selector query.
-func (_s *RefreshTokenSelect) Aggregate(fns ...AggregateFunc) *RefreshTokenSelect {
+func (_s *SessionSelect) Aggregate(fns ...AggregateFunc) *SessionSelect {
 	_s.fns = append(_s.fns, fns...)
 	return _s
 }
 
 // Scan applies the selector query and scans the result into the given value.
-func (_s *RefreshTokenSelect) Scan(ctx context.Context, v any) error {
+func (_s *SessionSelect) Scan(ctx context.Context, v any) error {
 	ctx = setContextOp(ctx, _s.ctx, ent.OpQuerySelect)
 	if err := _s.prepareQuery(ctx); err != nil {
 		return err
 	}
-	return scanWithInterceptors[*RefreshTokenQuery, *RefreshTokenSelect](ctx, _s.RefreshTokenQuery, _s, _s.inters, v)
+	return scanWithInterceptors[*SessionQuery, *SessionSelect](ctx, _s.SessionQuery, _s, _s.inters, v)
 }
 
-func (_s *RefreshTokenSelect) sqlScan(ctx context.Context, root *RefreshTokenQuery, v any) error {
+func (_s *SessionSelect) sqlScan(ctx context.Context, root *SessionQuery, v any) error {
 	selector := root.sqlQuery(ctx)
 	aggregation := make([]string, 0, len(_s.fns))
 	for _, fn := range _s.fns {
@@ -651,7 +651,7 @@ func (_s *RefreshTokenSelect) sqlScan(ctx context.Context, root *RefreshTokenQue
 }
 
 // Modify adds a query modifier for attaching custom logic to queries.
-func (_s *RefreshTokenSelect) Modify(modifiers ...func(s *sql.Selector)) *RefreshTokenSelect {
+func (_s *SessionSelect) Modify(modifiers ...func(s *sql.Selector)) *SessionSelect {
 	_s.modifiers = append(_s.modifiers, modifiers...)
 	return _s
 }

@@ -12,22 +12,23 @@ import (
 	"github.com/google/uuid"
 )
 
-// RefreshToken is one session: a signed-in device holding a long-lived
-// refresh token. Only a hash of the token is stored.
-type RefreshToken struct{ ent.Schema }
+// Session is one signed-in device: a row of the seed's user_refresh_tokens
+// table. The client holds the session's current refresh token, which
+// rotates on every refresh; only a hash of it is stored.
+type Session struct{ ent.Schema }
 
-// Annotations of the RefreshToken.
-func (RefreshToken) Annotations() []schema.Annotation {
+// Annotations of the Session.
+func (Session) Annotations() []schema.Annotation {
 	return []schema.Annotation{entsql.Table("user_refresh_tokens")}
 }
 
-// Mixin of the RefreshToken.
-func (RefreshToken) Mixin() []ent.Mixin {
+// Mixin of the Session.
+func (Session) Mixin() []ent.Mixin {
 	return []ent.Mixin{IDMixin{}}
 }
 
-// Fields of the RefreshToken.
-func (RefreshToken) Fields() []ent.Field {
+// Fields of the Session.
+func (Session) Fields() []ent.Field {
 	return []ent.Field{
 		// user_id is the session's owner; deleting the user ends the session (cascade).
 		field.UUID("user_id", uuid.UUID{}).
@@ -85,12 +86,12 @@ func (RefreshToken) Fields() []ent.Field {
 	}
 }
 
-// Edges of the RefreshToken.
-func (RefreshToken) Edges() []ent.Edge {
+// Edges of the Session.
+func (Session) Edges() []ent.Edge {
 	return []ent.Edge{
 		// user is the owner of this session.
 		edge.From("user", User.Type).
-			Ref("refresh_tokens").
+			Ref("sessions").
 			Field("user_id").
 			Unique().
 			Required().
@@ -98,12 +99,16 @@ func (RefreshToken) Edges() []ent.Edge {
 	}
 }
 
-// Indexes of the RefreshToken.
-func (RefreshToken) Indexes() []ent.Index {
+// Indexes of the Session.
+func (Session) Indexes() []ent.Index {
 	return []ent.Index{
 		// "sessions of a user, oldest first": session list and device-limit eviction.
-		index.Fields("user_id", "created_at"),
+		// (Index names are pinned: they date from when this type was
+		// called RefreshToken, and renaming must not change the schema.)
+		index.Fields("user_id", "created_at").
+			StorageKey("refreshtoken_user_id_created_at"),
 		// cleanup: DELETE ... WHERE expires_at < now().
-		index.Fields("expires_at"),
+		index.Fields("expires_at").
+			StorageKey("refreshtoken_expires_at"),
 	}
 }

@@ -12,33 +12,33 @@ import (
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
 	"github.com/agency-platform/agency/ent/predicate"
-	"github.com/agency-platform/agency/ent/refreshtoken"
+	"github.com/agency-platform/agency/ent/session"
 	"github.com/agency-platform/agency/ent/user"
 	"github.com/google/uuid"
 )
 
-// RefreshTokenUpdate is the builder for updating RefreshToken entities.
-type RefreshTokenUpdate struct {
+// SessionUpdate is the builder for updating Session entities.
+type SessionUpdate struct {
 	config
 	hooks     []Hook
-	mutation  *RefreshTokenMutation
+	mutation  *SessionMutation
 	modifiers []func(*sql.UpdateBuilder)
 }
 
-// Where appends a list predicates to the RefreshTokenUpdate builder.
-func (_u *RefreshTokenUpdate) Where(ps ...predicate.RefreshToken) *RefreshTokenUpdate {
+// Where appends a list predicates to the SessionUpdate builder.
+func (_u *SessionUpdate) Where(ps ...predicate.Session) *SessionUpdate {
 	_u.mutation.Where(ps...)
 	return _u
 }
 
 // SetUserID sets the "user_id" field.
-func (_u *RefreshTokenUpdate) SetUserID(v uuid.UUID) *RefreshTokenUpdate {
+func (_u *SessionUpdate) SetUserID(v uuid.UUID) *SessionUpdate {
 	_u.mutation.SetUserID(v)
 	return _u
 }
 
 // SetNillableUserID sets the "user_id" field if the given value is not nil.
-func (_u *RefreshTokenUpdate) SetNillableUserID(v *uuid.UUID) *RefreshTokenUpdate {
+func (_u *SessionUpdate) SetNillableUserID(v *uuid.UUID) *SessionUpdate {
 	if v != nil {
 		_u.SetUserID(*v)
 	}
@@ -46,13 +46,13 @@ func (_u *RefreshTokenUpdate) SetNillableUserID(v *uuid.UUID) *RefreshTokenUpdat
 }
 
 // SetTokenHash sets the "token_hash" field.
-func (_u *RefreshTokenUpdate) SetTokenHash(v string) *RefreshTokenUpdate {
+func (_u *SessionUpdate) SetTokenHash(v string) *SessionUpdate {
 	_u.mutation.SetTokenHash(v)
 	return _u
 }
 
 // SetNillableTokenHash sets the "token_hash" field if the given value is not nil.
-func (_u *RefreshTokenUpdate) SetNillableTokenHash(v *string) *RefreshTokenUpdate {
+func (_u *SessionUpdate) SetNillableTokenHash(v *string) *SessionUpdate {
 	if v != nil {
 		_u.SetTokenHash(*v)
 	}
@@ -60,13 +60,13 @@ func (_u *RefreshTokenUpdate) SetNillableTokenHash(v *string) *RefreshTokenUpdat
 }
 
 // SetDeviceInfo sets the "device_info" field.
-func (_u *RefreshTokenUpdate) SetDeviceInfo(v string) *RefreshTokenUpdate {
+func (_u *SessionUpdate) SetDeviceInfo(v string) *SessionUpdate {
 	_u.mutation.SetDeviceInfo(v)
 	return _u
 }
 
 // SetNillableDeviceInfo sets the "device_info" field if the given value is not nil.
-func (_u *RefreshTokenUpdate) SetNillableDeviceInfo(v *string) *RefreshTokenUpdate {
+func (_u *SessionUpdate) SetNillableDeviceInfo(v *string) *SessionUpdate {
 	if v != nil {
 		_u.SetDeviceInfo(*v)
 	}
@@ -74,19 +74,19 @@ func (_u *RefreshTokenUpdate) SetNillableDeviceInfo(v *string) *RefreshTokenUpda
 }
 
 // ClearDeviceInfo clears the value of the "device_info" field.
-func (_u *RefreshTokenUpdate) ClearDeviceInfo() *RefreshTokenUpdate {
+func (_u *SessionUpdate) ClearDeviceInfo() *SessionUpdate {
 	_u.mutation.ClearDeviceInfo()
 	return _u
 }
 
 // SetExpiresAt sets the "expires_at" field.
-func (_u *RefreshTokenUpdate) SetExpiresAt(v time.Time) *RefreshTokenUpdate {
+func (_u *SessionUpdate) SetExpiresAt(v time.Time) *SessionUpdate {
 	_u.mutation.SetExpiresAt(v)
 	return _u
 }
 
 // SetNillableExpiresAt sets the "expires_at" field if the given value is not nil.
-func (_u *RefreshTokenUpdate) SetNillableExpiresAt(v *time.Time) *RefreshTokenUpdate {
+func (_u *SessionUpdate) SetNillableExpiresAt(v *time.Time) *SessionUpdate {
 	if v != nil {
 		_u.SetExpiresAt(*v)
 	}
@@ -94,14 +94,14 @@ func (_u *RefreshTokenUpdate) SetNillableExpiresAt(v *time.Time) *RefreshTokenUp
 }
 
 // SetGeneration sets the "generation" field.
-func (_u *RefreshTokenUpdate) SetGeneration(v int64) *RefreshTokenUpdate {
+func (_u *SessionUpdate) SetGeneration(v int64) *SessionUpdate {
 	_u.mutation.ResetGeneration()
 	_u.mutation.SetGeneration(v)
 	return _u
 }
 
 // SetNillableGeneration sets the "generation" field if the given value is not nil.
-func (_u *RefreshTokenUpdate) SetNillableGeneration(v *int64) *RefreshTokenUpdate {
+func (_u *SessionUpdate) SetNillableGeneration(v *int64) *SessionUpdate {
 	if v != nil {
 		_u.SetGeneration(*v)
 	}
@@ -109,19 +109,19 @@ func (_u *RefreshTokenUpdate) SetNillableGeneration(v *int64) *RefreshTokenUpdat
 }
 
 // AddGeneration adds value to the "generation" field.
-func (_u *RefreshTokenUpdate) AddGeneration(v int64) *RefreshTokenUpdate {
+func (_u *SessionUpdate) AddGeneration(v int64) *SessionUpdate {
 	_u.mutation.AddGeneration(v)
 	return _u
 }
 
 // SetPreviousTokenHash sets the "previous_token_hash" field.
-func (_u *RefreshTokenUpdate) SetPreviousTokenHash(v string) *RefreshTokenUpdate {
+func (_u *SessionUpdate) SetPreviousTokenHash(v string) *SessionUpdate {
 	_u.mutation.SetPreviousTokenHash(v)
 	return _u
 }
 
 // SetNillablePreviousTokenHash sets the "previous_token_hash" field if the given value is not nil.
-func (_u *RefreshTokenUpdate) SetNillablePreviousTokenHash(v *string) *RefreshTokenUpdate {
+func (_u *SessionUpdate) SetNillablePreviousTokenHash(v *string) *SessionUpdate {
 	if v != nil {
 		_u.SetPreviousTokenHash(*v)
 	}
@@ -129,19 +129,19 @@ func (_u *RefreshTokenUpdate) SetNillablePreviousTokenHash(v *string) *RefreshTo
 }
 
 // ClearPreviousTokenHash clears the value of the "previous_token_hash" field.
-func (_u *RefreshTokenUpdate) ClearPreviousTokenHash() *RefreshTokenUpdate {
+func (_u *SessionUpdate) ClearPreviousTokenHash() *SessionUpdate {
 	_u.mutation.ClearPreviousTokenHash()
 	return _u
 }
 
 // SetRotatedAt sets the "rotated_at" field.
-func (_u *RefreshTokenUpdate) SetRotatedAt(v time.Time) *RefreshTokenUpdate {
+func (_u *SessionUpdate) SetRotatedAt(v time.Time) *SessionUpdate {
 	_u.mutation.SetRotatedAt(v)
 	return _u
 }
 
 // SetNillableRotatedAt sets the "rotated_at" field if the given value is not nil.
-func (_u *RefreshTokenUpdate) SetNillableRotatedAt(v *time.Time) *RefreshTokenUpdate {
+func (_u *SessionUpdate) SetNillableRotatedAt(v *time.Time) *SessionUpdate {
 	if v != nil {
 		_u.SetRotatedAt(*v)
 	}
@@ -149,19 +149,19 @@ func (_u *RefreshTokenUpdate) SetNillableRotatedAt(v *time.Time) *RefreshTokenUp
 }
 
 // ClearRotatedAt clears the value of the "rotated_at" field.
-func (_u *RefreshTokenUpdate) ClearRotatedAt() *RefreshTokenUpdate {
+func (_u *SessionUpdate) ClearRotatedAt() *SessionUpdate {
 	_u.mutation.ClearRotatedAt()
 	return _u
 }
 
 // SetLastUsedAt sets the "last_used_at" field.
-func (_u *RefreshTokenUpdate) SetLastUsedAt(v time.Time) *RefreshTokenUpdate {
+func (_u *SessionUpdate) SetLastUsedAt(v time.Time) *SessionUpdate {
 	_u.mutation.SetLastUsedAt(v)
 	return _u
 }
 
 // SetNillableLastUsedAt sets the "last_used_at" field if the given value is not nil.
-func (_u *RefreshTokenUpdate) SetNillableLastUsedAt(v *time.Time) *RefreshTokenUpdate {
+func (_u *SessionUpdate) SetNillableLastUsedAt(v *time.Time) *SessionUpdate {
 	if v != nil {
 		_u.SetLastUsedAt(*v)
 	}
@@ -169,13 +169,13 @@ func (_u *RefreshTokenUpdate) SetNillableLastUsedAt(v *time.Time) *RefreshTokenU
 }
 
 // SetSessionExpiresAt sets the "session_expires_at" field.
-func (_u *RefreshTokenUpdate) SetSessionExpiresAt(v time.Time) *RefreshTokenUpdate {
+func (_u *SessionUpdate) SetSessionExpiresAt(v time.Time) *SessionUpdate {
 	_u.mutation.SetSessionExpiresAt(v)
 	return _u
 }
 
 // SetNillableSessionExpiresAt sets the "session_expires_at" field if the given value is not nil.
-func (_u *RefreshTokenUpdate) SetNillableSessionExpiresAt(v *time.Time) *RefreshTokenUpdate {
+func (_u *SessionUpdate) SetNillableSessionExpiresAt(v *time.Time) *SessionUpdate {
 	if v != nil {
 		_u.SetSessionExpiresAt(*v)
 	}
@@ -183,34 +183,34 @@ func (_u *RefreshTokenUpdate) SetNillableSessionExpiresAt(v *time.Time) *Refresh
 }
 
 // ClearSessionExpiresAt clears the value of the "session_expires_at" field.
-func (_u *RefreshTokenUpdate) ClearSessionExpiresAt() *RefreshTokenUpdate {
+func (_u *SessionUpdate) ClearSessionExpiresAt() *SessionUpdate {
 	_u.mutation.ClearSessionExpiresAt()
 	return _u
 }
 
 // SetUser sets the "user" edge to the User entity.
-func (_u *RefreshTokenUpdate) SetUser(v *User) *RefreshTokenUpdate {
+func (_u *SessionUpdate) SetUser(v *User) *SessionUpdate {
 	return _u.SetUserID(v.ID)
 }
 
-// Mutation returns the RefreshTokenMutation object of the builder.
-func (_u *RefreshTokenUpdate) Mutation() *RefreshTokenMutation {
+// Mutation returns the SessionMutation object of the builder.
+func (_u *SessionUpdate) Mutation() *SessionMutation {
 	return _u.mutation
 }
 
 // ClearUser clears the "user" edge to the User entity.
-func (_u *RefreshTokenUpdate) ClearUser() *RefreshTokenUpdate {
+func (_u *SessionUpdate) ClearUser() *SessionUpdate {
 	_u.mutation.ClearUser()
 	return _u
 }
 
 // Save executes the query and returns the number of nodes affected by the update operation.
-func (_u *RefreshTokenUpdate) Save(ctx context.Context) (int, error) {
+func (_u *SessionUpdate) Save(ctx context.Context) (int, error) {
 	return withHooks(ctx, _u.sqlSave, _u.mutation, _u.hooks)
 }
 
 // SaveX is like Save, but panics if an error occurs.
-func (_u *RefreshTokenUpdate) SaveX(ctx context.Context) int {
+func (_u *SessionUpdate) SaveX(ctx context.Context) int {
 	affected, err := _u.Save(ctx)
 	if err != nil {
 		panic(err)
@@ -219,52 +219,52 @@ func (_u *RefreshTokenUpdate) SaveX(ctx context.Context) int {
 }
 
 // Exec executes the query.
-func (_u *RefreshTokenUpdate) Exec(ctx context.Context) error {
+func (_u *SessionUpdate) Exec(ctx context.Context) error {
 	_, err := _u.Save(ctx)
 	return err
 }
 
 // ExecX is like Exec, but panics if an error occurs.
-func (_u *RefreshTokenUpdate) ExecX(ctx context.Context) {
+func (_u *SessionUpdate) ExecX(ctx context.Context) {
 	if err := _u.Exec(ctx); err != nil {
 		panic(err)
 	}
 }
 
 // check runs all checks and user-defined validators on the builder.
-func (_u *RefreshTokenUpdate) check() error {
+func (_u *SessionUpdate) check() error {
 	if v, ok := _u.mutation.TokenHash(); ok {
-		if err := refreshtoken.TokenHashValidator(v); err != nil {
-			return &ValidationError{Name: "token_hash", err: fmt.Errorf(`ent: validator failed for field "RefreshToken.token_hash": %w`, err)}
+		if err := session.TokenHashValidator(v); err != nil {
+			return &ValidationError{Name: "token_hash", err: fmt.Errorf(`ent: validator failed for field "Session.token_hash": %w`, err)}
 		}
 	}
 	if v, ok := _u.mutation.Generation(); ok {
-		if err := refreshtoken.GenerationValidator(v); err != nil {
-			return &ValidationError{Name: "generation", err: fmt.Errorf(`ent: validator failed for field "RefreshToken.generation": %w`, err)}
+		if err := session.GenerationValidator(v); err != nil {
+			return &ValidationError{Name: "generation", err: fmt.Errorf(`ent: validator failed for field "Session.generation": %w`, err)}
 		}
 	}
 	if v, ok := _u.mutation.PreviousTokenHash(); ok {
-		if err := refreshtoken.PreviousTokenHashValidator(v); err != nil {
-			return &ValidationError{Name: "previous_token_hash", err: fmt.Errorf(`ent: validator failed for field "RefreshToken.previous_token_hash": %w`, err)}
+		if err := session.PreviousTokenHashValidator(v); err != nil {
+			return &ValidationError{Name: "previous_token_hash", err: fmt.Errorf(`ent: validator failed for field "Session.previous_token_hash": %w`, err)}
 		}
 	}
 	if _u.mutation.UserCleared() && len(_u.mutation.UserIDs()) > 0 {
-		return errors.New(`ent: clearing a required unique edge "RefreshToken.user"`)
+		return errors.New(`ent: clearing a required unique edge "Session.user"`)
 	}
 	return nil
 }
 
 // Modify adds a statement modifier for attaching custom logic to the UPDATE statement.
-func (_u *RefreshTokenUpdate) Modify(modifiers ...func(u *sql.UpdateBuilder)) *RefreshTokenUpdate {
+func (_u *SessionUpdate) Modify(modifiers ...func(u *sql.UpdateBuilder)) *SessionUpdate {
 	_u.modifiers = append(_u.modifiers, modifiers...)
 	return _u
 }
 
-func (_u *RefreshTokenUpdate) sqlSave(ctx context.Context) (_node int, err error) {
+func (_u *SessionUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if err := _u.check(); err != nil {
 		return _node, err
 	}
-	_spec := sqlgraph.NewUpdateSpec(refreshtoken.Table, refreshtoken.Columns, sqlgraph.NewFieldSpec(refreshtoken.FieldID, field.TypeUUID))
+	_spec := sqlgraph.NewUpdateSpec(session.Table, session.Columns, sqlgraph.NewFieldSpec(session.FieldID, field.TypeUUID))
 	if ps := _u.mutation.predicates; len(ps) > 0 {
 		_spec.Predicate = func(selector *sql.Selector) {
 			for i := range ps {
@@ -273,50 +273,50 @@ func (_u *RefreshTokenUpdate) sqlSave(ctx context.Context) (_node int, err error
 		}
 	}
 	if value, ok := _u.mutation.TokenHash(); ok {
-		_spec.SetField(refreshtoken.FieldTokenHash, field.TypeString, value)
+		_spec.SetField(session.FieldTokenHash, field.TypeString, value)
 	}
 	if value, ok := _u.mutation.DeviceInfo(); ok {
-		_spec.SetField(refreshtoken.FieldDeviceInfo, field.TypeString, value)
+		_spec.SetField(session.FieldDeviceInfo, field.TypeString, value)
 	}
 	if _u.mutation.DeviceInfoCleared() {
-		_spec.ClearField(refreshtoken.FieldDeviceInfo, field.TypeString)
+		_spec.ClearField(session.FieldDeviceInfo, field.TypeString)
 	}
 	if value, ok := _u.mutation.ExpiresAt(); ok {
-		_spec.SetField(refreshtoken.FieldExpiresAt, field.TypeTime, value)
+		_spec.SetField(session.FieldExpiresAt, field.TypeTime, value)
 	}
 	if value, ok := _u.mutation.Generation(); ok {
-		_spec.SetField(refreshtoken.FieldGeneration, field.TypeInt64, value)
+		_spec.SetField(session.FieldGeneration, field.TypeInt64, value)
 	}
 	if value, ok := _u.mutation.AddedGeneration(); ok {
-		_spec.AddField(refreshtoken.FieldGeneration, field.TypeInt64, value)
+		_spec.AddField(session.FieldGeneration, field.TypeInt64, value)
 	}
 	if value, ok := _u.mutation.PreviousTokenHash(); ok {
-		_spec.SetField(refreshtoken.FieldPreviousTokenHash, field.TypeString, value)
+		_spec.SetField(session.FieldPreviousTokenHash, field.TypeString, value)
 	}
 	if _u.mutation.PreviousTokenHashCleared() {
-		_spec.ClearField(refreshtoken.FieldPreviousTokenHash, field.TypeString)
+		_spec.ClearField(session.FieldPreviousTokenHash, field.TypeString)
 	}
 	if value, ok := _u.mutation.RotatedAt(); ok {
-		_spec.SetField(refreshtoken.FieldRotatedAt, field.TypeTime, value)
+		_spec.SetField(session.FieldRotatedAt, field.TypeTime, value)
 	}
 	if _u.mutation.RotatedAtCleared() {
-		_spec.ClearField(refreshtoken.FieldRotatedAt, field.TypeTime)
+		_spec.ClearField(session.FieldRotatedAt, field.TypeTime)
 	}
 	if value, ok := _u.mutation.LastUsedAt(); ok {
-		_spec.SetField(refreshtoken.FieldLastUsedAt, field.TypeTime, value)
+		_spec.SetField(session.FieldLastUsedAt, field.TypeTime, value)
 	}
 	if value, ok := _u.mutation.SessionExpiresAt(); ok {
-		_spec.SetField(refreshtoken.FieldSessionExpiresAt, field.TypeTime, value)
+		_spec.SetField(session.FieldSessionExpiresAt, field.TypeTime, value)
 	}
 	if _u.mutation.SessionExpiresAtCleared() {
-		_spec.ClearField(refreshtoken.FieldSessionExpiresAt, field.TypeTime)
+		_spec.ClearField(session.FieldSessionExpiresAt, field.TypeTime)
 	}
 	if _u.mutation.UserCleared() {
 		edge := &sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.M2O,
 			Inverse: true,
-			Table:   refreshtoken.UserTable,
-			Columns: []string{refreshtoken.UserColumn},
+			Table:   session.UserTable,
+			Columns: []string{session.UserColumn},
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(user.FieldID, field.TypeUUID),
@@ -328,8 +328,8 @@ func (_u *RefreshTokenUpdate) sqlSave(ctx context.Context) (_node int, err error
 		edge := &sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.M2O,
 			Inverse: true,
-			Table:   refreshtoken.UserTable,
-			Columns: []string{refreshtoken.UserColumn},
+			Table:   session.UserTable,
+			Columns: []string{session.UserColumn},
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(user.FieldID, field.TypeUUID),
@@ -343,7 +343,7 @@ func (_u *RefreshTokenUpdate) sqlSave(ctx context.Context) (_node int, err error
 	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
-			err = &NotFoundError{refreshtoken.Label}
+			err = &NotFoundError{session.Label}
 		} else if sqlgraph.IsConstraintError(err) {
 			err = &ConstraintError{msg: err.Error(), wrap: err}
 		}
@@ -353,23 +353,23 @@ func (_u *RefreshTokenUpdate) sqlSave(ctx context.Context) (_node int, err error
 	return _node, nil
 }
 
-// RefreshTokenUpdateOne is the builder for updating a single RefreshToken entity.
-type RefreshTokenUpdateOne struct {
+// SessionUpdateOne is the builder for updating a single Session entity.
+type SessionUpdateOne struct {
 	config
 	fields    []string
 	hooks     []Hook
-	mutation  *RefreshTokenMutation
+	mutation  *SessionMutation
 	modifiers []func(*sql.UpdateBuilder)
 }
 
 // SetUserID sets the "user_id" field.
-func (_u *RefreshTokenUpdateOne) SetUserID(v uuid.UUID) *RefreshTokenUpdateOne {
+func (_u *SessionUpdateOne) SetUserID(v uuid.UUID) *SessionUpdateOne {
 	_u.mutation.SetUserID(v)
 	return _u
 }
 
 // SetNillableUserID sets the "user_id" field if the given value is not nil.
-func (_u *RefreshTokenUpdateOne) SetNillableUserID(v *uuid.UUID) *RefreshTokenUpdateOne {
+func (_u *SessionUpdateOne) SetNillableUserID(v *uuid.UUID) *SessionUpdateOne {
 	if v != nil {
 		_u.SetUserID(*v)
 	}
@@ -377,13 +377,13 @@ func (_u *RefreshTokenUpdateOne) SetNillableUserID(v *uuid.UUID) *RefreshTokenUp
 }
 
 // SetTokenHash sets the "token_hash" field.
-func (_u *RefreshTokenUpdateOne) SetTokenHash(v string) *RefreshTokenUpdateOne {
+func (_u *SessionUpdateOne) SetTokenHash(v string) *SessionUpdateOne {
 	_u.mutation.SetTokenHash(v)
 	return _u
 }
 
 // SetNillableTokenHash sets the "token_hash" field if the given value is not nil.
-func (_u *RefreshTokenUpdateOne) SetNillableTokenHash(v *string) *RefreshTokenUpdateOne {
+func (_u *SessionUpdateOne) SetNillableTokenHash(v *string) *SessionUpdateOne {
 	if v != nil {
 		_u.SetTokenHash(*v)
 	}
@@ -391,13 +391,13 @@ func (_u *RefreshTokenUpdateOne) SetNillableTokenHash(v *string) *RefreshTokenUp
 }
 
 // SetDeviceInfo sets the "device_info" field.
-func (_u *RefreshTokenUpdateOne) SetDeviceInfo(v string) *RefreshTokenUpdateOne {
+func (_u *SessionUpdateOne) SetDeviceInfo(v string) *SessionUpdateOne {
 	_u.mutation.SetDeviceInfo(v)
 	return _u
 }
 
 // SetNillableDeviceInfo sets the "device_info" field if the given value is not nil.
-func (_u *RefreshTokenUpdateOne) SetNillableDeviceInfo(v *string) *RefreshTokenUpdateOne {
+func (_u *SessionUpdateOne) SetNillableDeviceInfo(v *string) *SessionUpdateOne {
 	if v != nil {
 		_u.SetDeviceInfo(*v)
 	}
@@ -405,19 +405,19 @@ func (_u *RefreshTokenUpdateOne) SetNillableDeviceInfo(v *string) *RefreshTokenU
 }
 
 // ClearDeviceInfo clears the value of the "device_info" field.
-func (_u *RefreshTokenUpdateOne) ClearDeviceInfo() *RefreshTokenUpdateOne {
+func (_u *SessionUpdateOne) ClearDeviceInfo() *SessionUpdateOne {
 	_u.mutation.ClearDeviceInfo()
 	return _u
 }
 
 // SetExpiresAt sets the "expires_at" field.
-func (_u *RefreshTokenUpdateOne) SetExpiresAt(v time.Time) *RefreshTokenUpdateOne {
+func (_u *SessionUpdateOne) SetExpiresAt(v time.Time) *SessionUpdateOne {
 	_u.mutation.SetExpiresAt(v)
 	return _u
 }
 
 // SetNillableExpiresAt sets the "expires_at" field if the given value is not nil.
-func (_u *RefreshTokenUpdateOne) SetNillableExpiresAt(v *time.Time) *RefreshTokenUpdateOne {
+func (_u *SessionUpdateOne) SetNillableExpiresAt(v *time.Time) *SessionUpdateOne {
 	if v != nil {
 		_u.SetExpiresAt(*v)
 	}
@@ -425,14 +425,14 @@ func (_u *RefreshTokenUpdateOne) SetNillableExpiresAt(v *time.Time) *RefreshToke
 }
 
 // SetGeneration sets the "generation" field.
-func (_u *RefreshTokenUpdateOne) SetGeneration(v int64) *RefreshTokenUpdateOne {
+func (_u *SessionUpdateOne) SetGeneration(v int64) *SessionUpdateOne {
 	_u.mutation.ResetGeneration()
 	_u.mutation.SetGeneration(v)
 	return _u
 }
 
 // SetNillableGeneration sets the "generation" field if the given value is not nil.
-func (_u *RefreshTokenUpdateOne) SetNillableGeneration(v *int64) *RefreshTokenUpdateOne {
+func (_u *SessionUpdateOne) SetNillableGeneration(v *int64) *SessionUpdateOne {
 	if v != nil {
 		_u.SetGeneration(*v)
 	}
@@ -440,19 +440,19 @@ func (_u *RefreshTokenUpdateOne) SetNillableGeneration(v *int64) *RefreshTokenUp
 }
 
 // AddGeneration adds value to the "generation" field.
-func (_u *RefreshTokenUpdateOne) AddGeneration(v int64) *RefreshTokenUpdateOne {
+func (_u *SessionUpdateOne) AddGeneration(v int64) *SessionUpdateOne {
 	_u.mutation.AddGeneration(v)
 	return _u
 }
 
 // SetPreviousTokenHash sets the "previous_token_hash" field.
-func (_u *RefreshTokenUpdateOne) SetPreviousTokenHash(v string) *RefreshTokenUpdateOne {
+func (_u *SessionUpdateOne) SetPreviousTokenHash(v string) *SessionUpdateOne {
 	_u.mutation.SetPreviousTokenHash(v)
 	return _u
 }
 
 // SetNillablePreviousTokenHash sets the "previous_token_hash" field if the given value is not nil.
-func (_u *RefreshTokenUpdateOne) SetNillablePreviousTokenHash(v *string) *RefreshTokenUpdateOne {
+func (_u *SessionUpdateOne) SetNillablePreviousTokenHash(v *string) *SessionUpdateOne {
 	if v != nil {
 		_u.SetPreviousTokenHash(*v)
 	}
@@ -460,19 +460,19 @@ func (_u *RefreshTokenUpdateOne) SetNillablePreviousTokenHash(v *string) *Refres
 }
 
 // ClearPreviousTokenHash clears the value of the "previous_token_hash" field.
-func (_u *RefreshTokenUpdateOne) ClearPreviousTokenHash() *RefreshTokenUpdateOne {
+func (_u *SessionUpdateOne) ClearPreviousTokenHash() *SessionUpdateOne {
 	_u.mutation.ClearPreviousTokenHash()
 	return _u
 }
 
 // SetRotatedAt sets the "rotated_at" field.
-func (_u *RefreshTokenUpdateOne) SetRotatedAt(v time.Time) *RefreshTokenUpdateOne {
+func (_u *SessionUpdateOne) SetRotatedAt(v time.Time) *SessionUpdateOne {
 	_u.mutation.SetRotatedAt(v)
 	return _u
 }
 
 // SetNillableRotatedAt sets the "rotated_at" field if the given value is not nil.
-func (_u *RefreshTokenUpdateOne) SetNillableRotatedAt(v *time.Time) *RefreshTokenUpdateOne {
+func (_u *SessionUpdateOne) SetNillableRotatedAt(v *time.Time) *SessionUpdateOne {
 	if v != nil {
 		_u.SetRotatedAt(*v)
 	}
@@ -480,19 +480,19 @@ func (_u *RefreshTokenUpdateOne) SetNillableRotatedAt(v *time.Time) *RefreshToke
 }
 
 // ClearRotatedAt clears the value of the "rotated_at" field.
-func (_u *RefreshTokenUpdateOne) ClearRotatedAt() *RefreshTokenUpdateOne {
+func (_u *SessionUpdateOne) ClearRotatedAt() *SessionUpdateOne {
 	_u.mutation.ClearRotatedAt()
 	return _u
 }
 
 // SetLastUsedAt sets the "last_used_at" field.
-func (_u *RefreshTokenUpdateOne) SetLastUsedAt(v time.Time) *RefreshTokenUpdateOne {
+func (_u *SessionUpdateOne) SetLastUsedAt(v time.Time) *SessionUpdateOne {
 	_u.mutation.SetLastUsedAt(v)
 	return _u
 }
 
 // SetNillableLastUsedAt sets the "last_used_at" field if the given value is not nil.
-func (_u *RefreshTokenUpdateOne) SetNillableLastUsedAt(v *time.Time) *RefreshTokenUpdateOne {
+func (_u *SessionUpdateOne) SetNillableLastUsedAt(v *time.Time) *SessionUpdateOne {
 	if v != nil {
 		_u.SetLastUsedAt(*v)
 	}
@@ -500,13 +500,13 @@ func (_u *RefreshTokenUpdateOne) SetNillableLastUsedAt(v *time.Time) *RefreshTok
 }
 
 // SetSessionExpiresAt sets the "session_expires_at" field.
-func (_u *RefreshTokenUpdateOne) SetSessionExpiresAt(v time.Time) *RefreshTokenUpdateOne {
+func (_u *SessionUpdateOne) SetSessionExpiresAt(v time.Time) *SessionUpdateOne {
 	_u.mutation.SetSessionExpiresAt(v)
 	return _u
 }
 
 // SetNillableSessionExpiresAt sets the "session_expires_at" field if the given value is not nil.
-func (_u *RefreshTokenUpdateOne) SetNillableSessionExpiresAt(v *time.Time) *RefreshTokenUpdateOne {
+func (_u *SessionUpdateOne) SetNillableSessionExpiresAt(v *time.Time) *SessionUpdateOne {
 	if v != nil {
 		_u.SetSessionExpiresAt(*v)
 	}
@@ -514,47 +514,47 @@ func (_u *RefreshTokenUpdateOne) SetNillableSessionExpiresAt(v *time.Time) *Refr
 }
 
 // ClearSessionExpiresAt clears the value of the "session_expires_at" field.
-func (_u *RefreshTokenUpdateOne) ClearSessionExpiresAt() *RefreshTokenUpdateOne {
+func (_u *SessionUpdateOne) ClearSessionExpiresAt() *SessionUpdateOne {
 	_u.mutation.ClearSessionExpiresAt()
 	return _u
 }
 
 // SetUser sets the "user" edge to the User entity.
-func (_u *RefreshTokenUpdateOne) SetUser(v *User) *RefreshTokenUpdateOne {
+func (_u *SessionUpdateOne) SetUser(v *User) *SessionUpdateOne {
 	return _u.SetUserID(v.ID)
 }
 
-// Mutation returns the RefreshTokenMutation object of the builder.
-func (_u *RefreshTokenUpdateOne) Mutation() *RefreshTokenMutation {
+// Mutation returns the SessionMutation object of the builder.
+func (_u *SessionUpdateOne) Mutation() *SessionMutation {
 	return _u.mutation
 }
 
 // ClearUser clears the "user" edge to the User entity.
-func (_u *RefreshTokenUpdateOne) ClearUser() *RefreshTokenUpdateOne {
+func (_u *SessionUpdateOne) ClearUser() *SessionUpdateOne {
 	_u.mutation.ClearUser()
 	return _u
 }
 
-// Where appends a list predicates to the RefreshTokenUpdate builder.
-func (_u *RefreshTokenUpdateOne) Where(ps ...predicate.RefreshToken) *RefreshTokenUpdateOne {
+// Where appends a list predicates to the SessionUpdate builder.
+func (_u *SessionUpdateOne) Where(ps ...predicate.Session) *SessionUpdateOne {
 	_u.mutation.Where(ps...)
 	return _u
 }
 
 // Select allows selecting one or more fields (columns) of the returned entity.
 // The default is selecting all fields defined in the entity schema.
-func (_u *RefreshTokenUpdateOne) Select(field string, fields ...string) *RefreshTokenUpdateOne {
+func (_u *SessionUpdateOne) Select(field string, fields ...string) *SessionUpdateOne {
 	_u.fields = append([]string{field}, fields...)
 	return _u
 }
 
-// Save executes the query and returns the updated RefreshToken entity.
-func (_u *RefreshTokenUpdateOne) Save(ctx context.Context) (*RefreshToken, error) {
+// Save executes the query and returns the updated Session entity.
+func (_u *SessionUpdateOne) Save(ctx context.Context) (*Session, error) {
 	return withHooks(ctx, _u.sqlSave, _u.mutation, _u.hooks)
 }
 
 // SaveX is like Save, but panics if an error occurs.
-func (_u *RefreshTokenUpdateOne) SaveX(ctx context.Context) *RefreshToken {
+func (_u *SessionUpdateOne) SaveX(ctx context.Context) *Session {
 	node, err := _u.Save(ctx)
 	if err != nil {
 		panic(err)
@@ -563,65 +563,65 @@ func (_u *RefreshTokenUpdateOne) SaveX(ctx context.Context) *RefreshToken {
 }
 
 // Exec executes the query on the entity.
-func (_u *RefreshTokenUpdateOne) Exec(ctx context.Context) error {
+func (_u *SessionUpdateOne) Exec(ctx context.Context) error {
 	_, err := _u.Save(ctx)
 	return err
 }
 
 // ExecX is like Exec, but panics if an error occurs.
-func (_u *RefreshTokenUpdateOne) ExecX(ctx context.Context) {
+func (_u *SessionUpdateOne) ExecX(ctx context.Context) {
 	if err := _u.Exec(ctx); err != nil {
 		panic(err)
 	}
 }
 
 // check runs all checks and user-defined validators on the builder.
-func (_u *RefreshTokenUpdateOne) check() error {
+func (_u *SessionUpdateOne) check() error {
 	if v, ok := _u.mutation.TokenHash(); ok {
-		if err := refreshtoken.TokenHashValidator(v); err != nil {
-			return &ValidationError{Name: "token_hash", err: fmt.Errorf(`ent: validator failed for field "RefreshToken.token_hash": %w`, err)}
+		if err := session.TokenHashValidator(v); err != nil {
+			return &ValidationError{Name: "token_hash", err: fmt.Errorf(`ent: validator failed for field "Session.token_hash": %w`, err)}
 		}
 	}
 	if v, ok := _u.mutation.Generation(); ok {
-		if err := refreshtoken.GenerationValidator(v); err != nil {
-			return &ValidationError{Name: "generation", err: fmt.Errorf(`ent: validator failed for field "RefreshToken.generation": %w`, err)}
+		if err := session.GenerationValidator(v); err != nil {
+			return &ValidationError{Name: "generation", err: fmt.Errorf(`ent: validator failed for field "Session.generation": %w`, err)}
 		}
 	}
 	if v, ok := _u.mutation.PreviousTokenHash(); ok {
-		if err := refreshtoken.PreviousTokenHashValidator(v); err != nil {
-			return &ValidationError{Name: "previous_token_hash", err: fmt.Errorf(`ent: validator failed for field "RefreshToken.previous_token_hash": %w`, err)}
+		if err := session.PreviousTokenHashValidator(v); err != nil {
+			return &ValidationError{Name: "previous_token_hash", err: fmt.Errorf(`ent: validator failed for field "Session.previous_token_hash": %w`, err)}
 		}
 	}
 	if _u.mutation.UserCleared() && len(_u.mutation.UserIDs()) > 0 {
-		return errors.New(`ent: clearing a required unique edge "RefreshToken.user"`)
+		return errors.New(`ent: clearing a required unique edge "Session.user"`)
 	}
 	return nil
 }
 
 // Modify adds a statement modifier for attaching custom logic to the UPDATE statement.
-func (_u *RefreshTokenUpdateOne) Modify(modifiers ...func(u *sql.UpdateBuilder)) *RefreshTokenUpdateOne {
+func (_u *SessionUpdateOne) Modify(modifiers ...func(u *sql.UpdateBuilder)) *SessionUpdateOne {
 	_u.modifiers = append(_u.modifiers, modifiers...)
 	return _u
 }
 
-func (_u *RefreshTokenUpdateOne) sqlSave(ctx context.Context) (_node *RefreshToken, err error) {
+func (_u *SessionUpdateOne) sqlSave(ctx context.Context) (_node *Session, err error) {
 	if err := _u.check(); err != nil {
 		return _node, err
 	}
-	_spec := sqlgraph.NewUpdateSpec(refreshtoken.Table, refreshtoken.Columns, sqlgraph.NewFieldSpec(refreshtoken.FieldID, field.TypeUUID))
+	_spec := sqlgraph.NewUpdateSpec(session.Table, session.Columns, sqlgraph.NewFieldSpec(session.FieldID, field.TypeUUID))
 	id, ok := _u.mutation.ID()
 	if !ok {
-		return nil, &ValidationError{Name: "id", err: errors.New(`ent: missing "RefreshToken.id" for update`)}
+		return nil, &ValidationError{Name: "id", err: errors.New(`ent: missing "Session.id" for update`)}
 	}
 	_spec.Node.ID.Value = id
 	if fields := _u.fields; len(fields) > 0 {
 		_spec.Node.Columns = make([]string, 0, len(fields))
-		_spec.Node.Columns = append(_spec.Node.Columns, refreshtoken.FieldID)
+		_spec.Node.Columns = append(_spec.Node.Columns, session.FieldID)
 		for _, f := range fields {
-			if !refreshtoken.ValidColumn(f) {
+			if !session.ValidColumn(f) {
 				return nil, &ValidationError{Name: f, err: fmt.Errorf("ent: invalid field %q for query", f)}
 			}
-			if f != refreshtoken.FieldID {
+			if f != session.FieldID {
 				_spec.Node.Columns = append(_spec.Node.Columns, f)
 			}
 		}
@@ -634,50 +634,50 @@ func (_u *RefreshTokenUpdateOne) sqlSave(ctx context.Context) (_node *RefreshTok
 		}
 	}
 	if value, ok := _u.mutation.TokenHash(); ok {
-		_spec.SetField(refreshtoken.FieldTokenHash, field.TypeString, value)
+		_spec.SetField(session.FieldTokenHash, field.TypeString, value)
 	}
 	if value, ok := _u.mutation.DeviceInfo(); ok {
-		_spec.SetField(refreshtoken.FieldDeviceInfo, field.TypeString, value)
+		_spec.SetField(session.FieldDeviceInfo, field.TypeString, value)
 	}
 	if _u.mutation.DeviceInfoCleared() {
-		_spec.ClearField(refreshtoken.FieldDeviceInfo, field.TypeString)
+		_spec.ClearField(session.FieldDeviceInfo, field.TypeString)
 	}
 	if value, ok := _u.mutation.ExpiresAt(); ok {
-		_spec.SetField(refreshtoken.FieldExpiresAt, field.TypeTime, value)
+		_spec.SetField(session.FieldExpiresAt, field.TypeTime, value)
 	}
 	if value, ok := _u.mutation.Generation(); ok {
-		_spec.SetField(refreshtoken.FieldGeneration, field.TypeInt64, value)
+		_spec.SetField(session.FieldGeneration, field.TypeInt64, value)
 	}
 	if value, ok := _u.mutation.AddedGeneration(); ok {
-		_spec.AddField(refreshtoken.FieldGeneration, field.TypeInt64, value)
+		_spec.AddField(session.FieldGeneration, field.TypeInt64, value)
 	}
 	if value, ok := _u.mutation.PreviousTokenHash(); ok {
-		_spec.SetField(refreshtoken.FieldPreviousTokenHash, field.TypeString, value)
+		_spec.SetField(session.FieldPreviousTokenHash, field.TypeString, value)
 	}
 	if _u.mutation.PreviousTokenHashCleared() {
-		_spec.ClearField(refreshtoken.FieldPreviousTokenHash, field.TypeString)
+		_spec.ClearField(session.FieldPreviousTokenHash, field.TypeString)
 	}
 	if value, ok := _u.mutation.RotatedAt(); ok {
-		_spec.SetField(refreshtoken.FieldRotatedAt, field.TypeTime, value)
+		_spec.SetField(session.FieldRotatedAt, field.TypeTime, value)
 	}
 	if _u.mutation.RotatedAtCleared() {
-		_spec.ClearField(refreshtoken.FieldRotatedAt, field.TypeTime)
+		_spec.ClearField(session.FieldRotatedAt, field.TypeTime)
 	}
 	if value, ok := _u.mutation.LastUsedAt(); ok {
-		_spec.SetField(refreshtoken.FieldLastUsedAt, field.TypeTime, value)
+		_spec.SetField(session.FieldLastUsedAt, field.TypeTime, value)
 	}
 	if value, ok := _u.mutation.SessionExpiresAt(); ok {
-		_spec.SetField(refreshtoken.FieldSessionExpiresAt, field.TypeTime, value)
+		_spec.SetField(session.FieldSessionExpiresAt, field.TypeTime, value)
 	}
 	if _u.mutation.SessionExpiresAtCleared() {
-		_spec.ClearField(refreshtoken.FieldSessionExpiresAt, field.TypeTime)
+		_spec.ClearField(session.FieldSessionExpiresAt, field.TypeTime)
 	}
 	if _u.mutation.UserCleared() {
 		edge := &sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.M2O,
 			Inverse: true,
-			Table:   refreshtoken.UserTable,
-			Columns: []string{refreshtoken.UserColumn},
+			Table:   session.UserTable,
+			Columns: []string{session.UserColumn},
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(user.FieldID, field.TypeUUID),
@@ -689,8 +689,8 @@ func (_u *RefreshTokenUpdateOne) sqlSave(ctx context.Context) (_node *RefreshTok
 		edge := &sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.M2O,
 			Inverse: true,
-			Table:   refreshtoken.UserTable,
-			Columns: []string{refreshtoken.UserColumn},
+			Table:   session.UserTable,
+			Columns: []string{session.UserColumn},
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(user.FieldID, field.TypeUUID),
@@ -702,12 +702,12 @@ func (_u *RefreshTokenUpdateOne) sqlSave(ctx context.Context) (_node *RefreshTok
 		_spec.Edges.Add = append(_spec.Edges.Add, edge)
 	}
 	_spec.AddModifiers(_u.modifiers...)
-	_node = &RefreshToken{config: _u.config}
+	_node = &Session{config: _u.config}
 	_spec.Assign = _node.assignValues
 	_spec.ScanValues = _node.scanValues
 	if err = sqlgraph.UpdateNode(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
-			err = &NotFoundError{refreshtoken.Label}
+			err = &NotFoundError{session.Label}
 		} else if sqlgraph.IsConstraintError(err) {
 			err = &ConstraintError{msg: err.Error(), wrap: err}
 		}

@@ -9,13 +9,13 @@ import (
 
 	"entgo.io/ent"
 	"entgo.io/ent/dialect/sql"
-	"github.com/agency-platform/agency/ent/refreshtoken"
+	"github.com/agency-platform/agency/ent/session"
 	"github.com/agency-platform/agency/ent/user"
 	"github.com/google/uuid"
 )
 
-// RefreshToken is the model entity for the RefreshToken schema.
-type RefreshToken struct {
+// Session is the model entity for the Session schema.
+type Session struct {
 	config `json:"-"`
 	// ID of the ent.
 	// random primary key
@@ -41,13 +41,13 @@ type RefreshToken struct {
 	// absolute session limit
 	SessionExpiresAt *time.Time `json:"session_expires_at,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
-	// The values are being populated by the RefreshTokenQuery when eager-loading is set.
-	Edges        RefreshTokenEdges `json:"edges"`
+	// The values are being populated by the SessionQuery when eager-loading is set.
+	Edges        SessionEdges `json:"edges"`
 	selectValues sql.SelectValues
 }
 
-// RefreshTokenEdges holds the relations/edges for other nodes in the graph.
-type RefreshTokenEdges struct {
+// SessionEdges holds the relations/edges for other nodes in the graph.
+type SessionEdges struct {
 	// owner
 	User *User `json:"user,omitempty"`
 	// loadedTypes holds the information for reporting if a
@@ -57,7 +57,7 @@ type RefreshTokenEdges struct {
 
 // UserOrErr returns the User value or an error if the edge
 // was not loaded in eager-loading, or loaded but was not found.
-func (e RefreshTokenEdges) UserOrErr() (*User, error) {
+func (e SessionEdges) UserOrErr() (*User, error) {
 	if e.User != nil {
 		return e.User, nil
 	} else if e.loadedTypes[0] {
@@ -67,17 +67,17 @@ func (e RefreshTokenEdges) UserOrErr() (*User, error) {
 }
 
 // scanValues returns the types for scanning values from sql.Rows.
-func (*RefreshToken) scanValues(columns []string) ([]any, error) {
+func (*Session) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case refreshtoken.FieldGeneration:
+		case session.FieldGeneration:
 			values[i] = new(sql.NullInt64)
-		case refreshtoken.FieldTokenHash, refreshtoken.FieldDeviceInfo, refreshtoken.FieldPreviousTokenHash:
+		case session.FieldTokenHash, session.FieldDeviceInfo, session.FieldPreviousTokenHash:
 			values[i] = new(sql.NullString)
-		case refreshtoken.FieldExpiresAt, refreshtoken.FieldCreatedAt, refreshtoken.FieldRotatedAt, refreshtoken.FieldLastUsedAt, refreshtoken.FieldSessionExpiresAt:
+		case session.FieldExpiresAt, session.FieldCreatedAt, session.FieldRotatedAt, session.FieldLastUsedAt, session.FieldSessionExpiresAt:
 			values[i] = new(sql.NullTime)
-		case refreshtoken.FieldID, refreshtoken.FieldUserID:
+		case session.FieldID, session.FieldUserID:
 			values[i] = new(uuid.UUID)
 		default:
 			values[i] = new(sql.UnknownType)
@@ -87,77 +87,77 @@ func (*RefreshToken) scanValues(columns []string) ([]any, error) {
 }
 
 // assignValues assigns the values that were returned from sql.Rows (after scanning)
-// to the RefreshToken fields.
-func (_m *RefreshToken) assignValues(columns []string, values []any) error {
+// to the Session fields.
+func (_m *Session) assignValues(columns []string, values []any) error {
 	if m, n := len(values), len(columns); m < n {
 		return fmt.Errorf("mismatch number of scan values: %d != %d", m, n)
 	}
 	for i := range columns {
 		switch columns[i] {
-		case refreshtoken.FieldID:
+		case session.FieldID:
 			if value, ok := values[i].(*uuid.UUID); !ok {
 				return fmt.Errorf("unexpected type %T for field id", values[i])
 			} else if value != nil {
 				_m.ID = *value
 			}
-		case refreshtoken.FieldUserID:
+		case session.FieldUserID:
 			if value, ok := values[i].(*uuid.UUID); !ok {
 				return fmt.Errorf("unexpected type %T for field user_id", values[i])
 			} else if value != nil {
 				_m.UserID = *value
 			}
-		case refreshtoken.FieldTokenHash:
+		case session.FieldTokenHash:
 			if value, ok := values[i].(*sql.NullString); !ok {
 				return fmt.Errorf("unexpected type %T for field token_hash", values[i])
 			} else if value.Valid {
 				_m.TokenHash = value.String
 			}
-		case refreshtoken.FieldDeviceInfo:
+		case session.FieldDeviceInfo:
 			if value, ok := values[i].(*sql.NullString); !ok {
 				return fmt.Errorf("unexpected type %T for field device_info", values[i])
 			} else if value.Valid {
 				_m.DeviceInfo = new(string)
 				*_m.DeviceInfo = value.String
 			}
-		case refreshtoken.FieldExpiresAt:
+		case session.FieldExpiresAt:
 			if value, ok := values[i].(*sql.NullTime); !ok {
 				return fmt.Errorf("unexpected type %T for field expires_at", values[i])
 			} else if value.Valid {
 				_m.ExpiresAt = value.Time
 			}
-		case refreshtoken.FieldCreatedAt:
+		case session.FieldCreatedAt:
 			if value, ok := values[i].(*sql.NullTime); !ok {
 				return fmt.Errorf("unexpected type %T for field created_at", values[i])
 			} else if value.Valid {
 				_m.CreatedAt = value.Time
 			}
-		case refreshtoken.FieldGeneration:
+		case session.FieldGeneration:
 			if value, ok := values[i].(*sql.NullInt64); !ok {
 				return fmt.Errorf("unexpected type %T for field generation", values[i])
 			} else if value.Valid {
 				_m.Generation = value.Int64
 			}
-		case refreshtoken.FieldPreviousTokenHash:
+		case session.FieldPreviousTokenHash:
 			if value, ok := values[i].(*sql.NullString); !ok {
 				return fmt.Errorf("unexpected type %T for field previous_token_hash", values[i])
 			} else if value.Valid {
 				_m.PreviousTokenHash = new(string)
 				*_m.PreviousTokenHash = value.String
 			}
-		case refreshtoken.FieldRotatedAt:
+		case session.FieldRotatedAt:
 			if value, ok := values[i].(*sql.NullTime); !ok {
 				return fmt.Errorf("unexpected type %T for field rotated_at", values[i])
 			} else if value.Valid {
 				_m.RotatedAt = new(time.Time)
 				*_m.RotatedAt = value.Time
 			}
-		case refreshtoken.FieldLastUsedAt:
+		case session.FieldLastUsedAt:
 			if value, ok := values[i].(*sql.NullTime); !ok {
 				return fmt.Errorf("unexpected type %T for field last_used_at", values[i])
 			} else if value.Valid {
 				_m.LastUsedAt = value.Time
 			}
-		case refreshtoken.FieldSessionExpiresAt:
+		case session.FieldSessionExpiresAt:
 			if value, ok := values[i].(*sql.NullTime); !ok {
 				return fmt.Errorf("unexpected type %T for field session_expires_at", values[i])
 			} else if value.Valid {
@@ -171,39 +171,39 @@ func (_m *RefreshToken) assignValues(columns []string, values []any) error {
 	return nil
 }
 
-// Value returns the ent.Value that was dynamically selected and assigned to the RefreshToken.
+// Value returns the ent.Value that was dynamically selected and assigned to the Session.
 // This includes values selected through modifiers, order, etc.
-func (_m *RefreshToken) Value(name string) (ent.Value, error) {
+func (_m *Session) Value(name string) (ent.Value, error) {
 	return _m.selectValues.Get(name)
 }
 
-// QueryUser queries the "user" edge of the RefreshToken entity.
-func (_m *RefreshToken) QueryUser() *UserQuery {
-	return NewRefreshTokenClient(_m.config).QueryUser(_m)
+// QueryUser queries the "user" edge of the Session entity.
+func (_m *Session) QueryUser() *UserQuery {
+	return NewSessionClient(_m.config).QueryUser(_m)
 }
 
-// Update returns a builder for updating this RefreshToken.
-// Note that you need to call RefreshToken.Unwrap() before calling this method if this RefreshToken
+// Update returns a builder for updating this Session.
+// Note that you need to call Session.Unwrap() before calling this method if this Session
 // was returned from a transaction, and the transaction was committed or rolled back.
-func (_m *RefreshToken) Update() *RefreshTokenUpdateOne {
-	return NewRefreshTokenClient(_m.config).UpdateOne(_m)
+func (_m *Session) Update() *SessionUpdateOne {
+	return NewSessionClient(_m.config).UpdateOne(_m)
 }
 
-// Unwrap unwraps the RefreshToken entity that was returned from a transaction after it was closed,
+// Unwrap unwraps the Session entity that was returned from a transaction after it was closed,
 // so that all future queries will be executed through the driver which created the transaction.
-func (_m *RefreshToken) Unwrap() *RefreshToken {
+func (_m *Session) Unwrap() *Session {
 	_tx, ok := _m.config.driver.(*txDriver)
 	if !ok {
-		panic("ent: RefreshToken is not a transactional entity")
+		panic("ent: Session is not a transactional entity")
 	}
 	_m.config.driver = _tx.drv
 	return _m
 }
 
 // String implements the fmt.Stringer.
-func (_m *RefreshToken) String() string {
+func (_m *Session) String() string {
 	var builder strings.Builder
-	builder.WriteString("RefreshToken(")
+	builder.WriteString("Session(")
 	builder.WriteString(fmt.Sprintf("id=%v, ", _m.ID))
 	builder.WriteString("user_id=")
 	builder.WriteString(fmt.Sprintf("%v", _m.UserID))
@@ -242,5 +242,5 @@ func (_m *RefreshToken) String() string {
 	return builder.String()
 }
 
-// RefreshTokens is a parsable slice of RefreshToken.
-type RefreshTokens []*RefreshToken
+// Sessions is a parsable slice of Session.
+type Sessions []*Session
