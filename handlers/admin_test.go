@@ -1,88 +1,19 @@
 package handlers_test
 
 import (
-	"bytes"
 	"context"
 	"net/http"
-	"net/url"
 	"slices"
 	"strings"
 	"testing"
-	"time"
-
-	"github.com/google/uuid"
 
 	"github.com/agency-platform/agency/ent/authidentity"
 	"github.com/agency-platform/agency/ent/session"
 	"github.com/agency-platform/agency/ent/user"
 	"github.com/agency-platform/agency/internal/apitest"
-	"github.com/agency-platform/agency/internal/app"
 	"github.com/agency-platform/agency/internal/migration"
+	"github.com/google/uuid"
 )
-
-// adminUser is an AdminUser or AdminUserDetail as the API returns it.
-type adminUser struct {
-	ID           string           `json:"id"`
-	Role         *string          `json:"role"`
-	FullName     *string          `json:"full_name"`
-	CreatedAt    time.Time        `json:"created_at"`
-	Identities   []linkedIdentity `json:"identities"`
-	SessionCount *int             `json:"session_count"`
-}
-
-// userPage is one page of GET /v1/admin/users.
-type userPage struct {
-	Users      []adminUser `json:"users"`
-	NextCursor *string     `json:"next_cursor"`
-}
-
-// runGrant runs `agency admin grant args...` against a's database, as an
-// operator would, and returns its standard output.
-func runGrant(t testing.TB, a *api, args ...string) (string, error) {
-	t.Helper()
-	env := apitest.Env()
-	if a.Dialect == migration.Postgres {
-		env = append(env, "DATABASE_URL="+a.Config.DB.URL)
-	} else {
-		env = append(env, "SQLITE_PATH="+a.Config.DB.SQLitePath)
-	}
-	var out, errOut bytes.Buffer
-	err := app.Program{}.Run(context.Background(), append([]string{"admin", "grant"}, args...), env, &out, &errOut)
-	return out.String(), err
-}
-
-// newAdmin signs phone in and makes that user admin from the command line;
-// it returns the pair issued before the grant.
-func newAdmin(t testing.TB, a *api, phone string) apitest.Tokens {
-	t.Helper()
-	pair := a.SignIn(phone)
-	if out, err := runGrant(t, a, "--phone", phone); err != nil {
-		t.Fatalf("admin grant --phone %s: %v", phone, err)
-	} else if want := "user " + pair.User.ID + " is now admin"; !strings.Contains(out, want) {
-		t.Fatalf("admin grant output: got %q, want it to contain %q", out, want)
-	}
-	return pair
-}
-
-// listUsers calls GET /v1/admin/users with q.
-func listUsers(a *api, bearer string, q url.Values) apitest.Resp {
-	a.T.Helper()
-	path := "/v1/admin/users"
-	if len(q) > 0 {
-		path += "?" + q.Encode()
-	}
-	return a.Call("GET", path, bearer, nil)
-}
-
-func mustPage(t testing.TB, r apitest.Resp) userPage {
-	t.Helper()
-	if r.Status != http.StatusOK {
-		t.Fatalf("list users: got %d %s, want 200", r.Status, r.Body)
-	}
-	var p userPage
-	r.JSON(t, &p)
-	return p
-}
 
 func mustDetail(t testing.TB, r apitest.Resp) adminUser {
 	t.Helper()

@@ -11,12 +11,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/agency-platform/agency/ent"
 	"github.com/agency-platform/agency/internal/apitest"
 	"github.com/agency-platform/agency/internal/fakegraph"
 	"github.com/agency-platform/agency/internal/migration"
+	"github.com/google/uuid"
 )
 
 // seedUsers inserts n users directly, in batches, with created_at values

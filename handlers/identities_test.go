@@ -1,97 +1,16 @@
 package handlers_test
 
 import (
-	"context"
 	"net/http"
 	"slices"
 	"testing"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/agency-platform/agency/ent/authidentity"
 	"github.com/agency-platform/agency/internal/apitest"
 	"github.com/agency-platform/agency/internal/migration"
+	"github.com/google/uuid"
 )
-
-// linkedIdentity is an Identity as the API returns it.
-type linkedIdentity struct {
-	ID         string    `json:"id"`
-	Provider   string    `json:"provider"`
-	ProviderID string    `json:"provider_id"`
-	Email      *string   `json:"email"`
-	CreatedAt  time.Time `json:"created_at"`
-}
-
-// withRole signs in with Google as sub and picks the creator role; it
-// returns the pair of that (fresh) session.
-func (p *provAPI) withRole(sub string) apitest.Tokens {
-	p.T.Helper()
-	pair := mustPair(p.T, p.google(p.googleToken(sub, nil)))
-	r := p.Call("PUT", "/v1/me/role", pair.AccessToken, map[string]string{"role": "creator"})
-	if r.Status != http.StatusOK {
-		p.T.Fatalf("PUT /v1/me/role: got %d %s, want 200", r.Status, r.Body)
-	}
-	var q apitest.Tokens
-	r.JSON(p.T, &q)
-	return q
-}
-
-// link posts body to /v1/me/identities/{kind}.
-func (p *provAPI) link(bearer, kind string, body map[string]string) apitest.Resp {
-	p.T.Helper()
-	return p.Call("POST", "/v1/me/identities/"+kind, bearer, body)
-}
-
-func (p *provAPI) linkGoogle(bearer, idToken string) apitest.Resp {
-	p.T.Helper()
-	return p.link(bearer, "google", map[string]string{"id_token": idToken})
-}
-
-func (p *provAPI) linkFacebook(bearer, accessToken string) apitest.Resp {
-	p.T.Helper()
-	return p.link(bearer, "facebook", map[string]string{"access_token": accessToken})
-}
-
-func (p *provAPI) unlink(bearer, id string) apitest.Resp {
-	p.T.Helper()
-	return p.Call("DELETE", "/v1/me/identities/"+id, bearer, nil)
-}
-
-// mustLink fails unless r is a 201 identity, and returns it.
-func mustLink(t testing.TB, r apitest.Resp) linkedIdentity {
-	t.Helper()
-	if r.Status != http.StatusCreated {
-		t.Fatalf("link: got %d %s, want 201", r.Status, r.Body)
-	}
-	var id linkedIdentity
-	r.JSON(t, &id)
-	return id
-}
-
-// myIdentities lists the caller's identities through GET /v1/me.
-func (p *provAPI) myIdentities(bearer string) []linkedIdentity {
-	p.T.Helper()
-	r := p.Call("GET", "/v1/me", bearer, nil)
-	if r.Status != http.StatusOK {
-		p.T.Fatalf("GET /v1/me: got %d %s, want 200", r.Status, r.Body)
-	}
-	var me struct {
-		Identities []linkedIdentity `json:"identities"`
-	}
-	r.JSON(p.T, &me)
-	return me.Identities
-}
-
-// userIdentityCount counts the stored identities of user id.
-func userIdentityCount(t testing.TB, a *api, id string) int {
-	t.Helper()
-	n, err := a.Client.AuthIdentity.Query().Where(authidentity.UserID(uuid.MustParse(id))).Count(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return n
-}
 
 // wrongCode returns a six-digit code different from code.
 func wrongCode(code string) string {
@@ -268,13 +187,6 @@ func TestLink_Reauth(t *testing.T) {
 	})
 }
 
-// fbUserToken registers a Facebook account id and returns its token.
-func (p *provAPI) fbUserToken(id string) string {
-	tok := "EAA-" + id
-	p.fbUser(tok, id)
-	return tok
-}
-
 func TestLink_RoleRequired(t *testing.T) {
 	t.Parallel()
 	p := newProvAPI(t, migration.Postgres)
@@ -301,34 +213,8 @@ func TestLink_RoleRequired(t *testing.T) {
 	wantRowCounts(t, p.api, 1, 1)
 }
 
-// statusTally counts statuses and error codes of concurrent calls.
-type statusTally struct {
-	status []int
-	codes  []string
-}
-
 func newTally(n int) *statusTally {
 	return &statusTally{status: make([]int, n), codes: make([]string, n)}
-}
-
-func (s *statusTally) record(i int, r apitest.Resp) { s.status[i], s.codes[i] = r.Status, r.ErrCode() }
-
-// want fails unless exactly one call got okStatus and every other got
-// conflictStatus with code.
-func (s *statusTally) want(t testing.TB, okStatus, conflictStatus int, code string) {
-	t.Helper()
-	ok := 0
-	for i, st := range s.status {
-		switch {
-		case st == okStatus:
-			ok++
-		case st != conflictStatus || s.codes[i] != code:
-			t.Fatalf("got statuses %v codes %v, want one %d and the rest %d %s", s.status, s.codes, okStatus, conflictStatus, code)
-		}
-	}
-	if ok != 1 {
-		t.Fatalf("got %d of %d calls with %d (statuses %v), want exactly one", ok, len(s.status), okStatus, s.status)
-	}
 }
 
 func TestLink_Concurrent(t *testing.T) {

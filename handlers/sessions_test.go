@@ -2,220 +2,14 @@ package handlers_test
 
 import (
 	"net/http"
+	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/agency-platform/agency/internal/apitest"
 	"github.com/google/uuid"
 )
-
-// manySends lifts the OTP send limits for tests that sign one number in
-// many times.
-var manySends = []string{"OTP_MAX_SENDS_PER_HOUR=1000", "OTP_MAX_SENDS_PER_IP_PER_HOUR=1000"}
-
-func (a *api) mustRefresh(token string) apitest.Tokens {
-	a.T.Helper()
-	r := a.Refresh(token)
-	if r.Status != http.StatusOK {
-		a.T.Fatalf("refresh: got %d %s, want 200", r.Status, r.Body)
-	}
-	var p apitest.Tokens
-	r.JSON(a.T, &p)
-	return p
-}
-
-func TestRefresh_Rotation(t *testing.T) {
-	t.Parallel()
-	apitest.ForEachDialect(t, func(t *testing.T, d string) {
-		t.Run("old_token_dies_grace_returns_same_token", func(t *testing.T) {
-			t.Parallel()
-			a := newAPI(t, d)
-			p0 := a.SignIn("+919876543210")
-			p1 := a.mustRefresh(p0.RefreshToken)
-			if p1.RefreshToken == p0.RefreshToken || p1.AccessToken == "" {
-				t.Fatal("refresh did not rotate the token")
-			}
-			a.Clock.Advance(5 * time.Second) // a lost response, retried within REFRESH_REUSE_GRACE
-			retry := a.mustRefresh(p0.RefreshToken)
-			if retry.RefreshToken != p1.RefreshToken {
-				t.Fatal("a retry within the grace window got a different refresh token, want the current one")
-			}
-			p2 := a.mustRefresh(p1.RefreshToken)
-			if p2.RefreshToken == p1.RefreshToken {
-				t.Fatal("second rotation returned the same token")
-			}
-		})
-		t.Run("reuse_after_grace_revokes_session", func(t *testing.T) {
-			t.Parallel()
-			a := newAPI(t, d)
-			p0 := a.SignIn("+919876543210")
-			p1 := a.mustRefresh(p0.RefreshToken)
-			a.Clock.Advance(11 * time.Second)
-			apitest.WantError(t, a.Refresh(p0.RefreshToken), http.StatusUnauthorized, "refresh_token_reused")
-			apitest.WantError(t, a.Refresh(p1.RefreshToken), http.StatusUnauthorized, "invalid_refresh_token")
-			if r := a.Call("GET", "/v1/me", p1.AccessToken, nil); r.Status != http.StatusUnauthorized {
-				t.Fatalf("access token of a revoked session: got %d, want 401", r.Status)
-			}
-			if !strings.Contains(a.Logs.String(), "event=refresh_token_reused") {
-				t.Fatal("reuse was not logged as a security event")
-			}
-		})
-		t.Run("older_ancestor_revokes_session", func(t *testing.T) {
-			t.Parallel()
-			a := newAPI(t, d)
-			p0 := a.SignIn("+919876543210")
-			p := p0
-			for range 3 {
-				a.Clock.Advance(time.Minute)
-				p = a.mustRefresh(p.RefreshToken)
-			}
-			apitest.WantError(t, a.Refresh(p0.RefreshToken), http.StatusUnauthorized, "refresh_token_reused")
-			apitest.WantError(t, a.Refresh(p.RefreshToken), http.StatusUnauthorized, "invalid_refresh_token")
-		})
-		t.Run("reuse_detected_after_restart", func(t *testing.T) {
-			t.Parallel()
-			a := newAPI(t, d)
-			p0 := a.SignIn("+919876543210")
-			a.mustRefresh(p0.RefreshToken)
-			a.Clock.Advance(time.Minute)
-			a.Restart()
-			apitest.WantError(t, a.Refresh(p0.RefreshToken), http.StatusUnauthorized, "refresh_token_reused")
-		})
-		t.Run("forged_secret_does_not_revoke", func(t *testing.T) {
-			t.Parallel()
-			a := newAPI(t, d)
-			p0 := a.SignIn("+919876543210")
-			forged := []byte(p0.RefreshToken)
-			forged[len(forged)-2] ^= 1 // same session id, another secret
-			apitest.WantError(t, a.Refresh(string(forged)), http.StatusUnauthorized, "invalid_refresh_token")
-			a.mustRefresh(p0.RefreshToken) // the session survived
-		})
-		t.Run("garbage", func(t *testing.T) {
-			t.Parallel()
-			a := newAPI(t, d)
-			for _, tok := range []string{"", "x", strings.Repeat("A", 75), uuid.NewString()} {
-				apitest.WantError(t, a.Refresh(tok), http.StatusUnauthorized, "invalid_refresh_token")
-			}
-		})
-	})
-}
-
-func TestRefresh_Expiry(t *testing.T) {
-	t.Parallel()
-	apitest.ForEachDialect(t, func(t *testing.T, d string) {
-		t.Run("idle_expiry", func(t *testing.T) {
-			t.Parallel()
-			a := newAPI(t, d)
-			p := a.SignIn("+919876543210")
-			a.Clock.Advance(a.Config.Sessions.RefreshTokenTTL + time.Second)
-			apitest.WantError(t, a.Refresh(p.RefreshToken), http.StatusUnauthorized, "invalid_refresh_token")
-		})
-		t.Run("refresh_moves_idle_expiry_but_not_past_max_age", func(t *testing.T) {
-			t.Parallel()
-			a := newAPI(t, d, "REFRESH_TOKEN_TTL=1h", "SESSION_MAX_AGE=2h")
-			p := a.SignIn("+919876543210")
-			sessionStart := a.Clock.Now().Add(-a.Config.OTP.ResendCooldown) // signIn advanced the clock
-			for range 2 {
-				a.Clock.Advance(50 * time.Minute)
-				p = a.mustRefresh(p.RefreshToken)
-			}
-			row := a.Client.Session.Query().OnlyX(t.Context())
-			if want := sessionStart.Add(2 * time.Hour); !row.ExpiresAt.Equal(want) {
-				t.Fatalf("expires_at: got %v, want the absolute limit %v", row.ExpiresAt.UTC(), want)
-			}
-			a.Clock.Advance(21 * time.Minute) // past the absolute limit, within the idle TTL
-			apitest.WantError(t, a.Refresh(p.RefreshToken), http.StatusUnauthorized, "invalid_refresh_token")
-		})
-	})
-}
-
-// TestRefresh_Concurrent sends 50 refreshes of one token at once: exactly
-// one rotation happens, and every caller gets that same new token.
-func TestRefresh_Concurrent(t *testing.T) {
-	t.Parallel()
-	apitest.ForEachDialect(t, func(t *testing.T, d string) {
-		a := newAPI(t, d)
-		for round := range 5 {
-			p := a.SignIn("+919876543210")
-			results := make([]apitest.Resp, 50)
-			apitest.Release(50, func(i int) { results[i] = a.Refresh(p.RefreshToken) })
-			distinct := map[string]bool{}
-			for i, r := range results {
-				if r.Status != http.StatusOK {
-					t.Fatalf("round %d, refresh %d: got %d %s, want 200 (same token within the grace window)", round, i, r.Status, r.Body)
-				}
-				var got apitest.Tokens
-				r.JSON(t, &got)
-				distinct[got.RefreshToken] = true
-			}
-			if len(distinct) != 1 {
-				t.Fatalf("round %d: got %d different live refresh apitest.Tokens, want 1", round, len(distinct))
-			}
-			sid := sessionOf(t, a, p.AccessToken)
-			if gen := a.Client.Session.GetX(t.Context(), sid).Generation; gen != 1 {
-				t.Fatalf("round %d: generation got %d, want 1 rotation", round, gen)
-			}
-		}
-	})
-}
-
-// sessionOf returns the session id of an access token (its "current" session).
-func sessionOf(t *testing.T, a *api, access string) uuid.UUID {
-	t.Helper()
-	var sessions []struct {
-		ID      uuid.UUID `json:"id"`
-		Current bool      `json:"current"`
-	}
-	a.Call("GET", "/v1/me/sessions", access, nil).JSON(t, &sessions)
-	for _, s := range sessions {
-		if s.Current {
-			return s.ID
-		}
-	}
-	t.Fatal("no current session")
-	return uuid.Nil
-}
-
-// TestRefresh_RacingLogout races a refresh against a logout of the same
-// session: whatever the order, no working token is left behind.
-func TestRefresh_RacingLogout(t *testing.T) {
-	t.Parallel()
-	apitest.ForEachDialect(t, func(t *testing.T, d string) {
-		a := newAPI(t, d, manySends...)
-		for round := range 20 {
-			p := a.SignIn("+919876543210")
-			var (
-				mu        sync.Mutex
-				refreshed apitest.Resp
-			)
-			apitest.Release(2, func(i int) {
-				if i == 0 {
-					r := a.Refresh(p.RefreshToken)
-					mu.Lock()
-					refreshed = r
-					mu.Unlock()
-					return
-				}
-				if r := a.Call("POST", "/v1/auth/logout", p.AccessToken, nil); r.Status != http.StatusNoContent && r.Status != http.StatusUnauthorized {
-					t.Errorf("round %d: logout got %d %s", round, r.Status, r.Body)
-				}
-			})
-			if refreshed.Status == http.StatusOK {
-				var np apitest.Tokens
-				refreshed.JSON(t, &np)
-				apitest.WantError(t, a.Refresh(np.RefreshToken), http.StatusUnauthorized, "invalid_refresh_token")
-				if r := a.Call("GET", "/v1/me", np.AccessToken, nil); r.Status != http.StatusUnauthorized {
-					t.Fatalf("round %d: access token from a refresh that raced logout: got %d, want 401", round, r.Status)
-				}
-			}
-			if n := a.Client.Session.Query().CountX(t.Context()); n != 0 {
-				t.Fatalf("round %d: got %d sessions after logout, want 0", round, n)
-			}
-		}
-	})
-}
 
 func TestDeviceLimit_EvictsOldest(t *testing.T) {
 	t.Parallel()
@@ -237,5 +31,95 @@ func TestDeviceLimit_EvictsOldest(t *testing.T) {
 		if !strings.Contains(a.Logs.String(), "event=session_evicted") {
 			t.Fatal("eviction was not logged")
 		}
+	})
+}
+
+// sessionJSON is one entry of GET /v1/me/sessions.
+type sessionEntry struct {
+	ID         string    `json:"id"`
+	DeviceInfo *string   `json:"device_info"`
+	CreatedAt  time.Time `json:"created_at"`
+	LastUsedAt time.Time `json:"last_used_at"`
+	ExpiresAt  time.Time `json:"expires_at"`
+	Current    bool      `json:"current"`
+}
+
+// listSessions returns the caller's sessions.
+func listSessions(t *testing.T, a *api, bearer string) []sessionEntry {
+	t.Helper()
+	r := a.Call("GET", "/v1/me/sessions", bearer, nil)
+	if r.Status != http.StatusOK {
+		t.Fatalf("list sessions: got %d %s, want 200", r.Status, r.Body)
+	}
+	var s []sessionEntry
+	r.JSON(t, &s)
+	return s
+}
+
+func TestSessions(t *testing.T) {
+	t.Parallel()
+	apitest.ForEachDialect(t, func(t *testing.T, d string) {
+		t.Run("list_marks_current", func(t *testing.T) {
+			t.Parallel()
+			a := newAPI(t, d)
+			p1, p2 := a.SignIn(tokPhoneA), a.SignIn(tokPhoneA)
+			for _, p := range []apitest.Tokens{p1, p2} {
+				s := listSessions(t, a, p.AccessToken)
+				if len(s) != 2 {
+					t.Fatalf("sessions: got %d, want 2", len(s))
+				}
+				var current []string
+				for _, e := range s {
+					if e.Current {
+						current = append(current, e.ID)
+					}
+					if e.DeviceInfo == nil || *e.DeviceInfo != "test device" || !e.ExpiresAt.After(e.CreatedAt) {
+						t.Fatalf("session %+v: want device \"test device\" and an expiry after creation", e)
+					}
+				}
+				if len(current) != 1 || current[0] != sidOf(t, p.AccessToken) {
+					t.Fatalf("current: got %v, want only %s", current, sidOf(t, p.AccessToken))
+				}
+			}
+		})
+		t.Run("delete_other_users_session", func(t *testing.T) {
+			t.Parallel()
+			a := newAPI(t, d)
+			pa, pb := a.SignIn(tokPhoneA), a.SignIn(tokPhoneB)
+			apitest.WantError(t, a.Call("DELETE", "/v1/me/sessions/"+sidOf(t, pb.AccessToken), pa.AccessToken, nil), http.StatusNotFound, "not_found")
+			if got := storedSessions(t, a, pb.User.ID); len(got) != 1 {
+				t.Fatalf("the other user's sessions: got %v, want 1 left", got)
+			}
+			if r := a.Call("GET", "/v1/me", pb.AccessToken, nil); r.Status != http.StatusOK {
+				t.Fatalf("the other user: got %d, want 200", r.Status)
+			}
+		})
+		t.Run("delete_unknown", func(t *testing.T) {
+			t.Parallel()
+			a := newAPI(t, d)
+			p := a.SignIn(tokPhoneA)
+			for _, id := range []string{uuid.NewString(), "not-a-uuid"} {
+				apitest.WantError(t, a.Call("DELETE", "/v1/me/sessions/"+id, p.AccessToken, nil), http.StatusNotFound, "not_found")
+			}
+			if got := storedSessions(t, a, p.User.ID); len(got) != 1 {
+				t.Fatalf("sessions: got %v, want 1", got)
+			}
+		})
+		t.Run("delete_own_other_session", func(t *testing.T) {
+			t.Parallel()
+			a := newAPI(t, d)
+			p1, p2 := a.SignIn(tokPhoneA), a.SignIn(tokPhoneA)
+			if r := a.Call("DELETE", "/v1/me/sessions/"+sidOf(t, p1.AccessToken), p2.AccessToken, nil); r.Status != http.StatusNoContent {
+				t.Fatalf("delete: got %d %s, want 204", r.Status, r.Body)
+			}
+			apitest.WantError(t, a.Refresh(p1.RefreshToken), http.StatusUnauthorized, "invalid_refresh_token")
+			wantUnauthorized(t, a.Call("GET", "/v1/me", p1.AccessToken, nil))
+			if got := storedSessions(t, a, p2.User.ID); !slices.Equal(got, []string{sidOf(t, p2.AccessToken)}) {
+				t.Fatalf("sessions: got %v, want only %s", got, sidOf(t, p2.AccessToken))
+			}
+			if r := a.Refresh(p2.RefreshToken); r.Status != http.StatusOK {
+				t.Fatalf("the remaining session's refresh: got %d %s, want 200", r.Status, r.Body)
+			}
+		})
 	})
 }

@@ -9,12 +9,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/agency-platform/agency/ent/authidentity"
 	"github.com/agency-platform/agency/ent/session"
 	"github.com/agency-platform/agency/internal/apitest"
 	"github.com/agency-platform/agency/internal/migration"
+	"github.com/google/uuid"
 )
 
 // otherCode is a well-formed code different from code.

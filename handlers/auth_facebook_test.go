@@ -11,19 +11,6 @@ import (
 	"github.com/agency-platform/agency/internal/migration"
 )
 
-// fbUser registers token with the fake Graph as Facebook user id, with a
-// name, a confirmed email and a picture.
-func (p *provAPI) fbUser(token, id string) fakegraph.User {
-	u := fakegraph.User{ID: id, Name: "FB " + id, Email: id + "@fb.example", Picture: "https://fb.example/" + id + ".jpg"}
-	p.graph.AddUser(token, u)
-	return u
-}
-
-func (p *provAPI) facebook(accessToken string) apitest.Resp {
-	p.T.Helper()
-	return p.Call("POST", "/v1/auth/facebook", "", map[string]string{"access_token": accessToken})
-}
-
 func TestFacebookSignIn(t *testing.T) {
 	t.Parallel()
 	apitest.ForEachDialect(t, func(t *testing.T, d string) {

@@ -9,37 +9,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/golang-jwt/jwt/v5"
-
 	"github.com/agency-platform/agency/ent/authidentity"
 	"github.com/agency-platform/agency/internal/apitest"
 	"github.com/agency-platform/agency/internal/fakeidp"
 	"github.com/agency-platform/agency/internal/migration"
+	"github.com/golang-jwt/jwt/v5"
 )
-
-// googleToken is an ID token of the fake issuer for sub, issued now (by the
-// service's clock), with edits applied to the claims; a nil value deletes one.
-func (p *provAPI) googleToken(sub string, edits map[string]any) string {
-	p.T.Helper()
-	return p.idp.Token(p.T, p.googleClaims(sub, edits))
-}
-
-func (p *provAPI) googleClaims(sub string, edits map[string]any) map[string]any {
-	c := p.idp.Claims(sub, googleClientID, p.Clock.Now())
-	for k, v := range edits {
-		if v == nil {
-			delete(c, k)
-		} else {
-			c[k] = v
-		}
-	}
-	return c
-}
-
-func (p *provAPI) google(idToken string) apitest.Resp {
-	p.T.Helper()
-	return p.Call("POST", "/v1/auth/google", "", map[string]string{"id_token": idToken})
-}
 
 func TestGoogleSignIn(t *testing.T) {
 	t.Parallel()

@@ -1,124 +1,16 @@
 package handlers_test
 
 import (
-	"context"
 	"net/http"
 	"testing"
 	"time"
 
-	"github.com/google/uuid"
-
-	"github.com/agency-platform/agency/ent"
 	"github.com/agency-platform/agency/ent/authidentity"
 	"github.com/agency-platform/agency/internal/apitest"
 	"github.com/agency-platform/agency/internal/fakegraph"
 	"github.com/agency-platform/agency/internal/fakeidp"
 	"github.com/agency-platform/agency/internal/migration"
 )
-
-// The provider tests run the service against a local fake Google issuer
-// (discovery, JWKS, RS256 ID apitest.Tokens) and a local fake Graph API.
-
-const (
-	googleClientID = "web-client.apps.googleusercontent.test"
-	fbAppID        = "424242"
-	fbAppSecret    = "fb-app-secret-never-logged-0123456789"
-)
-
-// provAPI is a running service with both sign-in providers configured.
-type provAPI struct {
-	*api
-	idp   *fakeidp.Server
-	graph *fakegraph.Server
-}
-
-// newProvAPI starts the service on dialect d with Google and Facebook
-// pointed at fresh fakes; env entries win over that configuration.
-func newProvAPI(t testing.TB, d string, env ...string) *provAPI {
-	t.Helper()
-	idp := fakeidp.New(t)
-	graph := fakegraph.New(t, fbAppID, fbAppSecret)
-	base := []string{
-		"GOOGLE_ISSUER_URL=" + idp.URL,
-		"GOOGLE_CLIENT_IDS=" + googleClientID,
-		"FACEBOOK_GRAPH_URL=" + graph.URL + "/v19.0",
-		"FACEBOOK_APP_ID=" + fbAppID,
-		"FACEBOOK_APP_SECRET=" + fbAppSecret,
-	}
-	return &provAPI{api: newAPI(t, d, append(base, env...)...), idp: idp, graph: graph}
-}
-
-// mustPair fails unless r is a 200 token pair, and returns it.
-func mustPair(t testing.TB, r apitest.Resp) apitest.Tokens {
-	t.Helper()
-	if r.Status != http.StatusOK {
-		t.Fatalf("sign-in: got %d %s, want 200", r.Status, r.Body)
-	}
-	var p apitest.Tokens
-	r.JSON(t, &p)
-	if p.AccessToken == "" || p.RefreshToken == "" || p.User.ID == "" {
-		t.Fatalf("sign-in: incomplete token pair %s", r.Body)
-	}
-	return p
-}
-
-// identityRow returns the stored identity (provider, providerID), failing if
-// there is none.
-func identityRow(t testing.TB, a *api, provider authidentity.Provider, providerID string) *ent.AuthIdentity {
-	t.Helper()
-	row, err := a.Client.AuthIdentity.Query().
-		Where(authidentity.ProviderEQ(provider), authidentity.ProviderID(providerID)).Only(context.Background())
-	if err != nil {
-		t.Fatalf("identity (%s, %s): %v", provider, providerID, err)
-	}
-	return row
-}
-
-// userRow returns the stored user with id.
-func userRow(t testing.TB, a *api, id string) *ent.User {
-	t.Helper()
-	u, err := a.Client.User.Get(context.Background(), uuid.MustParse(id))
-	if err != nil {
-		t.Fatalf("user %s: %v", id, err)
-	}
-	return u
-}
-
-// rowCounts returns the numbers of users and identities stored.
-func rowCounts(t testing.TB, a *api) (users, identities int) {
-	t.Helper()
-	ctx := context.Background()
-	users, err := a.Client.User.Query().Count(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	identities, err = a.Client.AuthIdentity.Query().Count(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return users, identities
-}
-
-func wantRowCounts(t testing.TB, a *api, users, identities int) {
-	t.Helper()
-	if u, i := rowCounts(t, a); u != users || i != identities {
-		t.Fatalf("rows: got %d users and %d identities, want %d and %d", u, i, users, identities)
-	}
-}
-
-func strOrNil(s *string) string {
-	if s == nil {
-		return "<nil>"
-	}
-	return *s
-}
-
-func wantStr(t testing.TB, what string, got *string, want string) {
-	t.Helper()
-	if got == nil || *got != want {
-		t.Fatalf("%s: got %s, want %q", what, strOrNil(got), want)
-	}
-}
 
 func TestProviderAvailability(t *testing.T) {
 	t.Parallel()

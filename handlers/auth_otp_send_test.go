@@ -2,65 +2,14 @@ package handlers_test
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 	"regexp"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/agency-platform/agency/ent"
-	"github.com/agency-platform/agency/ent/phoneotp"
 	"github.com/agency-platform/agency/internal/apitest"
 )
-
-// The phone numbers the OTP tests use: valid Indian mobiles, plus a US
-// number for the country filter and a US premium-rate number.
-const (
-	otpPhone        = "+919876543210"
-	otpPhoneSpaced  = "+91 98765 43210"
-	otpPhoneMasked  = "+91******3210"
-	otpOtherPhone   = "+919876543211"
-	otpUSPhone      = "+1 650 253 0000"
-	otpPremiumPhone = "+1 900 555 0123"
-)
-
-// otpTestPhone returns the i-th of a family of distinct valid mobiles.
-func otpTestPhone(i int) string { return fmt.Sprintf("+9198765%05d", 10000+i) }
-
-// postSend asks for a code without asserting the answer.
-func postSend(a *api, phone string) apitest.Resp {
-	a.T.Helper()
-	return a.Call("POST", "/v1/auth/otp/send", "", map[string]string{"phone": phone})
-}
-
-// postVerify posts a code for phone without asserting the answer.
-func postVerify(a *api, phone, code string) apitest.Resp {
-	a.T.Helper()
-	return a.Call("POST", "/v1/auth/otp/verify", "", map[string]string{"phone": phone, "code": code})
-}
-
-// wantRetryAfter fails unless r carries an integer Retry-After in [1, most]
-// seconds, and returns it.
-func wantRetryAfter(t *testing.T, r apitest.Resp, most int) int {
-	t.Helper()
-	s, err := strconv.Atoi(r.Header.Get("Retry-After"))
-	if err != nil || s < 1 || s > most {
-		t.Fatalf("Retry-After: got %q, want an integer in [1, %d]", r.Header.Get("Retry-After"), most)
-	}
-	return s
-}
-
-// otpRows returns the phone_otps rows stored for an E.164 number.
-func otpRows(t *testing.T, a *api, num string) []*ent.PhoneOTP {
-	t.Helper()
-	rows, err := a.Client.PhoneOTP.Query().Where(phoneotp.PhoneNumber(num)).All(context.Background())
-	if err != nil {
-		t.Fatalf("query phone_otps: %v", err)
-	}
-	return rows
-}
 
 // otpRowCount counts every phone_otps row.
 func otpRowCount(t *testing.T, a *api) int {
@@ -70,25 +19,6 @@ func otpRowCount(t *testing.T, a *api) int {
 		t.Fatalf("count phone_otps: %v", err)
 	}
 	return n
-}
-
-// otpCase is one subtest: its extra configuration and its body.
-type otpCase struct {
-	name string
-	env  []string
-	run  func(t *testing.T, a *api)
-}
-
-// runOTPCases runs every case on a fresh service of each dialect.
-func runOTPCases(t *testing.T, cases []otpCase) {
-	apitest.ForEachDialect(t, func(t *testing.T, d string) {
-		for _, tc := range cases {
-			t.Run(tc.name, func(t *testing.T) {
-				t.Parallel()
-				tc.run(t, newAPI(t, d, tc.env...))
-			})
-		}
-	})
 }
 
 func TestOTPSend(t *testing.T) {

@@ -1,0 +1,164 @@
+package handlers_test
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/agency-platform/agency/ent/user"
+	"github.com/agency-platform/agency/internal/apitest"
+	"github.com/agency-platform/agency/internal/migration"
+	"github.com/google/uuid"
+)
+
+// meUser is the User part of GET/PATCH /v1/me.
+type meUser struct {
+	ID                string    `json:"id"`
+	Role              *string   `json:"role"`
+	FullName          *string   `json:"full_name"`
+	ProfilePictureURL *string   `json:"profile_picture_url"`
+	CreatedAt         time.Time `json:"created_at"`
+	UpdatedAt         time.Time `json:"updated_at"`
+}
+
+func TestProfileUpdate(t *testing.T) {
+	t.Parallel()
+	longURL := func(n int) string { return "https://img.example/" + strings.Repeat("a", n-len("https://img.example/")) }
+	tests := []struct {
+		name  string
+		body  map[string]string
+		field string // "": accepted
+	}{
+		{name: "empty_name", body: map[string]string{"full_name": ""}, field: "full_name"},
+		{name: "name_256", body: map[string]string{"full_name": strings.Repeat("n", 256)}, field: "full_name"},
+		{name: "ftp_url", body: map[string]string{"profile_picture_url": "ftp://x"}, field: "profile_picture_url"},
+		{name: "url_without_host", body: map[string]string{"profile_picture_url": "https://"}, field: "profile_picture_url"},
+		{name: "url_2049", body: map[string]string{"profile_picture_url": longURL(2049)}, field: "profile_picture_url"},
+		{name: "bad_url_with_good_name", body: map[string]string{"full_name": "Asha", "profile_picture_url": "javascript:alert(1)"}, field: "profile_picture_url"},
+		{name: "valid", body: map[string]string{"full_name": "Asha Rao", "profile_picture_url": "https://img.example/a.png"}},
+		{name: "valid_at_limits", body: map[string]string{"full_name": strings.Repeat("n", 255), "profile_picture_url": longURL(2048)}},
+		{name: "valid_multibyte_name", body: map[string]string{"full_name": strings.Repeat("अ", 100)}},
+		{name: "valid_name_only", body: map[string]string{"full_name": "Ravi"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			a := newAPI(t, migration.Postgres)
+			p := a.SignIn("+919812345670")
+			var before, after, got meUser
+			a.Call("GET", "/v1/me", p.AccessToken, nil).JSON(t, &before)
+			a.Clock.Advance(time.Minute) // updated_at must move whichever clock stamps it
+			r := a.Call("PATCH", "/v1/me", p.AccessToken, tc.body)
+			a.Call("GET", "/v1/me", p.AccessToken, nil).JSON(t, &after)
+			if tc.field != "" {
+				if r.Status != http.StatusUnprocessableEntity && !(tc.field == "-" && r.Status == http.StatusBadRequest) {
+					t.Fatalf("got %d %s, want 422", r.Status, r.Body)
+				}
+				if code, field := errorOf(t, r); tc.field != "-" && (code != "validation_failed" || field != tc.field) {
+					t.Fatalf("got %s field %q, want validation_failed field %q", code, field, tc.field)
+				}
+				if after.FullName != nil || after.ProfilePictureURL != nil || !after.UpdatedAt.Equal(before.UpdatedAt) {
+					t.Fatalf("a refused update changed the user: got %+v, want %+v", after, before)
+				}
+				return
+			}
+			r.JSON(t, &got)
+			if r.Status != http.StatusOK {
+				t.Fatalf("got %d %s, want 200\n%s", r.Status, r.Body, a.Logs)
+			}
+			for _, u := range []meUser{got, after} {
+				if !sameOptional(u.FullName, tc.body, "full_name") || !sameOptional(u.ProfilePictureURL, tc.body, "profile_picture_url") {
+					t.Fatalf("got %+v, want the values of %v", u, tc.body)
+				}
+			}
+			if !got.UpdatedAt.After(before.UpdatedAt) || !got.CreatedAt.Equal(before.CreatedAt) || got.ID != before.ID {
+				t.Fatalf("timestamps: got created %v updated %v, had created %v updated %v; want updated_at moved only",
+					got.CreatedAt, got.UpdatedAt, before.CreatedAt, before.UpdatedAt)
+			}
+		})
+	}
+}
+
+// sameOptional reports whether got carries body[key], or is nil when the
+// body did not set key.
+func sameOptional(got *string, body map[string]string, key string) bool {
+	want, ok := body[key]
+	if !ok {
+		return got == nil
+	}
+	return got != nil && *got == want
+}
+
+func TestRoleSet(t *testing.T) {
+	t.Parallel()
+	t.Run("invalid_roles", func(t *testing.T) {
+		t.Parallel()
+		a := newAPI(t, migration.Postgres)
+		p := a.SignIn("+919812345670")
+		for _, role := range []string{"admin", "boss", "", "Creator", " creator"} {
+			apitest.WantError(t, a.Call("PUT", "/v1/me/role", p.AccessToken, map[string]string{"role": role}),
+				http.StatusUnprocessableEntity, "invalid_role")
+		}
+		apitest.WantError(t, a.Call("PUT", "/v1/me/role", p.AccessToken, map[string]any{}), http.StatusBadRequest, "invalid_request")
+		var me meUser
+		a.Call("GET", "/v1/me", p.AccessToken, nil).JSON(t, &me)
+		if me.Role != nil {
+			t.Fatalf("role after refused sets: got %q, want null", *me.Role)
+		}
+	})
+	t.Run("set_once", func(t *testing.T) {
+		t.Parallel()
+		a := newAPI(t, migration.Postgres)
+		p := a.SignIn("+919812345670")
+		r := a.Call("PUT", "/v1/me/role", p.AccessToken, map[string]string{"role": "brand"})
+		var q apitest.Tokens
+		r.JSON(t, &q)
+		if r.Status != http.StatusOK || q.User.Role == nil || *q.User.Role != "brand" || q.User.NeedsRole {
+			t.Fatalf("first set: got %d %s, want 200 with role brand", r.Status, r.Body)
+		}
+		if claims := accessClaims(t, q.AccessToken); claims["role"] != "brand" {
+			t.Fatalf("access token role claim: got %v, want brand", claims["role"])
+		}
+		apitest.WantError(t, a.Call("PUT", "/v1/me/role", q.AccessToken, map[string]string{"role": "creator"}),
+			http.StatusConflict, "role_already_set")
+		apitest.WantError(t, a.Call("PUT", "/v1/me/role", q.AccessToken, map[string]string{"role": "brand"}),
+			http.StatusConflict, "role_already_set")
+		u, err := a.Client.User.Get(context.Background(), uuid.MustParse(p.User.ID))
+		if err != nil || u.Role == nil || *u.Role != user.RoleBrand {
+			t.Fatalf("stored role: got %v (%v), want brand", u, err)
+		}
+	})
+	apitest.ForEachDialect(t, func(t *testing.T, d string) {
+		t.Run("race", func(t *testing.T) {
+			t.Parallel()
+			a := newAPI(t, d)
+			for i := range 10 {
+				p := a.SignIn(otpTestPhone(i))
+				roles := []string{"creator", "gifter"}
+				status := make([]int, 2)
+				errCode := make([]string, 2)
+				apitest.Release(2, func(j int) {
+					r := a.Call("PUT", "/v1/me/role", p.AccessToken, map[string]string{"role": roles[j]})
+					status[j], errCode[j] = r.Status, r.ErrCode()
+				})
+				winner := -1
+				for j := range 2 {
+					if status[j] == http.StatusOK {
+						winner = j
+					} else if status[j] != http.StatusConflict || errCode[j] != "role_already_set" {
+						t.Fatalf("round %d: got %v %v, want one 200 and one 409 role_already_set", i, status, errCode)
+					}
+				}
+				if winner < 0 || status[0] == status[1] {
+					t.Fatalf("round %d: got %v %v, want one 200 and one 409", i, status, errCode)
+				}
+				u, err := a.Client.User.Get(context.Background(), uuid.MustParse(p.User.ID))
+				if err != nil || u.Role == nil || string(*u.Role) != roles[winner] {
+					t.Fatalf("round %d: stored role: got %v (%v), want %s", i, u, err, roles[winner])
+				}
+			}
+		})
+	})
+}
