@@ -6,18 +6,22 @@ import (
 	"github.com/agency-platform/agency/ent/authidentity"
 )
 
-// addRoutes lists every route of the service.
+// addRoutes lists every route of the service. Each group names the files
+// of its handlers and of its tests (in this folder); each handler calls one
+// method of the service named in its arguments.
 func addRoutes(r *gin.Engine, d Deps) {
 	r.NoRoute(notFound())
 	r.NoMethod(methodNotAllowed())
 
-	// Public: probes, keys, contract.
+	// Public: probes, keys, contract. health.go, meta.go; health_test.go, meta_test.go.
 	r.GET("/healthz", healthz())
 	r.GET("/readyz", readyz(d.DB))
 	r.GET("/.well-known/jwks.json", jwks(d.JWKS))
 	r.GET("/openapi.yaml", openAPI(d.OpenAPI))
 
-	// Public: sign-in and token endpoints.
+	// Public: sign-in and token endpoints. auth.go, providers.go;
+	// auth_otp_send_test.go, auth_otp_verify_test.go, auth_refresh_test.go,
+	// logout_test.go, auth_google_test.go, auth_facebook_test.go, auth_providers_test.go.
 	auth := r.Group("/v1/auth")
 	auth.POST("/otp/send", otpSend(d.Phone))
 	auth.POST("/otp/verify", otpVerify(d.Phone))
@@ -27,6 +31,7 @@ func addRoutes(r *gin.Engine, d Deps) {
 	auth.POST("/facebook", providerSignIn(d.Providers, authidentity.ProviderFacebook))
 
 	// Signed in, role not required: what a new user needs to pick a role.
+	// authn.go (requireAuth), me.go; authn_test.go, me_test.go, sessions_test.go.
 	me := r.Group("/v1/me", requireAuth(d.Sessions))
 	me.GET("", getMe(d.Users))
 	me.PATCH("", patchMe(d.Users))
@@ -34,7 +39,7 @@ func addRoutes(r *gin.Engine, d Deps) {
 	me.GET("/sessions", listSessions(d.Sessions))
 	me.DELETE("/sessions/:id", deleteSession(d.Sessions))
 
-	// Signed in with a role: everything else under /v1.
+	// Signed in with a role: everything else under /v1. identities.go; identities_test.go.
 	withRole := r.Group("/v1", requireAuth(d.Sessions), requireRole())
 	withRole.GET("/me/identities", listIdentities(d.Users))
 	withRole.POST("/me/identities/phone", linkPhone(d.Identities))
@@ -42,7 +47,7 @@ func addRoutes(r *gin.Engine, d Deps) {
 	withRole.POST("/me/identities/facebook", linkProvider(d.Identities, authidentity.ProviderFacebook))
 	withRole.DELETE("/me/identities/:id", unlinkIdentity(d.Identities))
 
-	// Operators: the admin role only.
+	// Operators: the admin role only. admin.go; admin_test.go, admin_users_test.go.
 	admin := r.Group("/v1/admin", requireAuth(d.Sessions), requireAdmin())
 	admin.GET("/users", adminListUsers(d.Admin))
 	admin.GET("/users/:id", adminGetUser(d.Admin))

@@ -15,7 +15,7 @@ import (
 const cleanupLockKey = "agency_cleanup"
 
 // Cleanup deletes rows whose time has passed: expired OTP codes, expired
-// sessions (refresh tokens) and rate-limit counters of past windows.
+// sessions and rate-limit counters of past windows.
 type Cleanup struct{ Base }
 
 // NewCleanup returns the cleanup job.
