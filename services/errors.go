@@ -88,6 +88,7 @@ func NewFieldError(kind Kind, code Code, field, message string) *Error {
 // package is initialised, plus those of packages that import it).
 func Sentinels() []*Error { return append([]*Error(nil), sentinels...) }
 
+// Error is the code, the message and the cause; for logs, never for clients.
 func (e *Error) Error() string {
 	if e.cause != nil {
 		return fmt.Sprintf("%s: %s: %v", e.Code, e.Message, e.cause)

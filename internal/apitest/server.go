@@ -125,12 +125,14 @@ type LogBuffer struct {
 	b  bytes.Buffer
 }
 
+// Write appends to the buffer.
 func (s *LogBuffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.Write(p)
 }
 
+// String is everything written so far.
 func (s *LogBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
