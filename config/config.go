@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
 	"os"
 	"strings"
 	"time"
@@ -157,6 +158,19 @@ type FacebookConfig struct {
 	GraphURL  string `mapstructure:"facebook_graph_url"`
 	AppID     string `mapstructure:"facebook_app_id"`
 	AppSecret string `mapstructure:"facebook_app_secret"`
+}
+
+// TrustsAnyAddress reports whether TRUSTED_PROXIES covers every address
+// (0.0.0.0/0 or ::/0): then any client can choose the IP its limits see.
+func (h HTTPConfig) TrustsAnyAddress() bool {
+	for _, proxy := range h.TrustedProxies {
+		if _, n, err := net.ParseCIDR(proxy); err == nil {
+			if ones, _ := n.Mask.Size(); ones == 0 {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // IsProduction reports whether the application runs in production.

@@ -258,6 +258,14 @@ func TestLoad_Errors(t *testing.T) {
 			wantErr: []string{"config: JWT_SECRET: must be at least 32 bytes"},
 		},
 		{
+			name: "short_secrets_in_production",
+			env: []string{"APP_ENV=production", "SMS_PROVIDER=webhook", "SMS_WEBHOOK_URL=https://sms.example/hook",
+				"OTP_SECRET=x", "REFRESH_TOKEN_SECRET=0123456789abcdef0123456789abcde", "JWT_ALGORITHM=HS256",
+				"JWT_SECRET=0123456789abcdef0123456789abcdef"},
+			wantErr: []string{"config: OTP_SECRET: must be at least 32 bytes", "config: REFRESH_TOKEN_SECRET: must be at least 32 bytes"},
+		},
+		{name: "cleanup_interval_below_a_second", env: []string{"CLEANUP_INTERVAL=1ns"}, wantErr: []string{"config: CLEANUP_INTERVAL: must be 0 (off) or at least 1s, got 1ns"}},
+		{
 			name:    "all_problems_reported",
 			env:     []string{"DB_MAX_OPEN_CONNS=0", "MAX_SESSIONS_PER_USER=0", "REFRESH_TOKEN_SECRET=r3fresh-s3cret", "OTP_SECRET=0tp-s3cret"},
 			wantErr: []string{"config: DB_MAX_OPEN_CONNS:", "config: MAX_SESSIONS_PER_USER: must be >= 1, got 0"},

@@ -29,7 +29,7 @@ var keys = []Key{
 	{Group: "Application", Name: "LOG_FORMAT", Default: "text", Help: "Log output format: text or json."},
 
 	{Group: "HTTP", Name: "HTTP_ADDR", Default: ":8080", Help: "Address the HTTP server listens on (host:port)."},
-	{Group: "HTTP", Name: "TRUSTED_PROXIES", Default: "", Help: "Comma list of proxy CIDRs or IPs whose X-Forwarded-For is trusted; empty trusts none."},
+	{Group: "HTTP", Name: "TRUSTED_PROXIES", Default: "", Help: "Comma list of proxy CIDRs or IPs whose X-Forwarded-For is trusted; empty trusts none (0.0.0.0/0 or ::/0, trusting anyone, logs a warning)."},
 
 	{Group: "Database", Name: "DATABASE_URL", Default: "", Secret: true, Help: "PostgreSQL URL (postgres://...); empty uses the embedded SQLite database."},
 	{Group: "Database", Name: "SQLITE_PATH", Default: "./data/agency.db", Help: "SQLite database file, used when DATABASE_URL is empty."},
@@ -40,9 +40,9 @@ var keys = []Key{
 	{Group: "Database", Name: "DB_CONNECT_TIMEOUT", Default: "10s", Help: "How long to wait for the database at startup."},
 	{Group: "Database", Name: "MIGRATE_ON_START", Default: "true", Help: "Apply pending migrations at startup (true or false)."},
 
-	{Group: "Background jobs", Name: "CLEANUP_INTERVAL", Default: "10m", Help: "How often expired OTPs and sessions are purged; 0 disables the job."},
+	{Group: "Background jobs", Name: "CLEANUP_INTERVAL", Default: "10m", Help: "How often expired OTPs and sessions are purged; 0 disables the job, else at least 1s."},
 
-	{Group: "One-time passwords", Name: "OTP_SECRET", Default: "", Secret: true, Help: "Server key used to hash OTP codes at rest."},
+	{Group: "One-time passwords", Name: "OTP_SECRET", Default: "", Secret: true, Help: "Server key used to hash OTP codes at rest; at least 32 bytes."},
 	{Group: "One-time passwords", Name: "OTP_TTL", Default: "5m", Help: "How long an OTP code stays valid."},
 	{Group: "One-time passwords", Name: "OTP_RESEND_COOLDOWN", Default: "60s", Help: "Minimum wait before another code is sent to the same phone."},
 	{Group: "One-time passwords", Name: "OTP_MAX_SENDS_PER_HOUR", Default: "5", Help: "Codes sent to one phone per hour at most."},
@@ -70,7 +70,7 @@ var keys = []Key{
 	{Group: "Sessions", Name: "REFRESH_TOKEN_TTL", Default: "720h", Help: "Lifetime of a refresh token; each rotation starts a new one."},
 	{Group: "Sessions", Name: "SESSION_MAX_AGE", Default: "2160h", Help: "Absolute session lifetime, however often it is refreshed."},
 	{Group: "Sessions", Name: "REFRESH_REUSE_GRACE", Default: "10s", Help: "Window in which a just-rotated refresh token may be replayed (concurrent requests)."},
-	{Group: "Sessions", Name: "REFRESH_TOKEN_SECRET", Default: "", Secret: true, Help: "Server key used to derive and hash rotated refresh tokens."},
+	{Group: "Sessions", Name: "REFRESH_TOKEN_SECRET", Default: "", Secret: true, Help: "Server key used to derive and hash rotated refresh tokens; at least 32 bytes."},
 	{Group: "Sessions", Name: "MAX_SESSIONS_PER_USER", Default: "5", Help: "Signed-in devices per user; the oldest session is evicted beyond it."},
 
 	{Group: "Sign-in providers", Name: "PROVIDER_TIMEOUT", Default: "5s", Help: "Timeout for one call to Google or Facebook."},

@@ -12,8 +12,13 @@ import (
 	"time"
 )
 
-// minHMACSecretBytes is the shortest HS256 key accepted: the size of the SHA-256 output.
+// minHMACSecretBytes is the shortest HMAC key accepted (HS256, OTP_SECRET,
+// REFRESH_TOKEN_SECRET): the size of the SHA-256 output.
 const minHMACSecretBytes = 32
+
+// minCleanupInterval is the shortest cleanup interval: the job deletes
+// whole tables' expired rows, so running it more often only costs.
+const minCleanupInterval = time.Second
 
 // maxE164Digits is the longest phone number E.164 allows.
 const maxE164Digits = 15
@@ -29,6 +34,11 @@ func (c *Config) Validate() error {
 	c.HTTP.validate(&p)
 	c.DB.validate(&p)
 	p.nonNegative("CLEANUP_INTERVAL", c.Cleanup.Interval)
+	if c.Cleanup.Interval > 0 && c.Cleanup.Interval < minCleanupInterval {
+		p.add("CLEANUP_INTERVAL", "must be 0 (off) or at least %s, got %s", minCleanupInterval, c.Cleanup.Interval)
+	}
+	p.secretSize("OTP_SECRET", c.OTP.Secret)
+	p.secretSize("REFRESH_TOKEN_SECRET", c.Sessions.RefreshTokenSecret)
 	c.OTP.validate(&p)
 	c.SMS.validate(&p)
 	c.JWT.validate(&p)
@@ -144,8 +154,8 @@ func (j JWTConfig) validate(p *problems) {
 	p.nonEmpty("JWT_ISSUER", j.Issuer)
 	p.nonEmpty("JWT_AUDIENCE", j.Audience)
 	p.oneOf("JWT_ALGORITHM", j.Algorithm, "ES256", "HS256")
-	if j.Algorithm == "HS256" && j.Secret != "" && len(j.Secret) < minHMACSecretBytes {
-		p.add("JWT_SECRET", "must be at least %d bytes for HS256", minHMACSecretBytes)
+	if j.Algorithm == "HS256" {
+		p.secretSize("JWT_SECRET", j.Secret)
 	}
 	p.positive("ACCESS_TOKEN_TTL", j.AccessTokenTTL)
 }
@@ -167,6 +177,13 @@ func (p *problems) add(key, format string, args ...any) {
 func (p *problems) oneOf(key, got string, allowed ...string) {
 	if !slices.Contains(allowed, got) {
 		p.add(key, "must be one of %s, got %q", strings.Join(allowed, ", "), got)
+	}
+}
+
+// secretSize refuses a set HMAC key shorter than minHMACSecretBytes.
+func (p *problems) secretSize(key, secret string) {
+	if secret != "" && len(secret) < minHMACSecretBytes {
+		p.add(key, "must be at least %d bytes", minHMACSecretBytes)
 	}
 }
 

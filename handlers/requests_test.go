@@ -174,3 +174,22 @@ func TestProxyClientIP(t *testing.T) {
 		})
 	}
 }
+
+// TestTrustedProxies_AnyAddressWarns: trusting every address as a proxy
+// lets any client pick the IP its limits count, so the start says so.
+func TestTrustedProxies_AnyAddressWarns(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		proxies string
+		warn    bool
+	}{
+		{"0.0.0.0/0", true},
+		{"10.0.0.0/8,::/0", true},
+		{"10.0.0.0/8,192.168.1.1", false},
+	} {
+		a := newAPI(t, migration.SQLite, "TRUSTED_PROXIES="+tt.proxies)
+		if got := strings.Contains(a.Logs.String(), "TRUSTED_PROXIES covers every address"); got != tt.warn {
+			t.Errorf("TRUSTED_PROXIES=%s: warning logged %v, want %v", tt.proxies, got, tt.warn)
+		}
+	}
+}

@@ -104,6 +104,9 @@ func NewHandler(d Deps) (http.Handler, error) {
 		return nil, err
 	}
 	logTestNumbers(cfg, d.Log)
+	if cfg.HTTP.TrustsAnyAddress() {
+		d.Log.Warn("TRUSTED_PROXIES covers every address: any client can set the IP that rate limits see with X-Forwarded-For; list only your proxies")
+	}
 	base := newBase(cfg, d.Client, d.Now, d.Log)
 	sessions := services.NewSessions(base, issuer, services.SessionConfig{
 		RefreshTTL: cfg.Sessions.RefreshTokenTTL, MaxAge: cfg.Sessions.MaxAge, ReuseGrace: cfg.Sessions.RefreshReuseGrace,
