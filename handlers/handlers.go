@@ -43,11 +43,14 @@ func New(d Deps) (http.Handler, error) {
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
+	// A path is exact: /v1/me/ is a JSON 404, not an HTML redirect.
+	r.RedirectTrailingSlash = false
+	r.RedirectFixedPath = false
 	r.ContextWithFallback = true
 	if err := r.SetTrustedProxies(d.TrustedProxies); err != nil {
 		return nil, err
 	}
-	r.Use(requestID(), recovery(d.Logger), requestLog(d.Logger), limitAuthHeader(), limitBody(maxBodyBytes))
+	r.Use(requestID(), recovery(d.Logger), requestLog(d.Logger), securityHeaders(), limitAuthHeader(), limitBody(maxBodyBytes))
 	addRoutes(r, d)
 	return r, nil
 }

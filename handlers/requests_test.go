@@ -127,9 +127,17 @@ func TestRequestRouting(t *testing.T) {
 		{"POST", "/nope", http.StatusNotFound, "not_found"},
 		{"GET", "/v1/auth/otp/send", http.StatusMethodNotAllowed, "method_not_allowed"},
 		{"DELETE", "/v1/me", http.StatusMethodNotAllowed, "method_not_allowed"},
+		// Paths are exact: no redirect to the spelling that exists.
+		{"GET", "/v1/me/", http.StatusNotFound, "not_found"},
+		{"POST", "/v1/auth/refresh/", http.StatusNotFound, "not_found"},
+		{"GET", "/healthz/", http.StatusNotFound, "not_found"},
+		{"GET", "/V1/me", http.StatusNotFound, "not_found"},
 	} {
 		req, _ := http.NewRequest(tc.method, a.Server.URL+tc.path, nil)
 		res, err := http.DefaultClient.Do(req)
+		if err == nil && res.Request.URL.Path != tc.path {
+			t.Errorf("%s %s: redirected to %s, want an answer at the path asked", tc.method, tc.path, res.Request.URL.Path)
+		}
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -138,6 +146,9 @@ func TestRequestRouting(t *testing.T) {
 		r := apitest.Resp{Status: res.StatusCode, Header: res.Header, Body: b}
 		if ct := res.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
 			t.Fatalf("%s %s: Content-Type got %q, want JSON", tc.method, tc.path, ct)
+		}
+		if got := res.Header.Get("X-Content-Type-Options"); got != "nosniff" {
+			t.Errorf("%s %s: X-Content-Type-Options: got %q, want nosniff", tc.method, tc.path, got)
 		}
 		if r.Status != tc.status || r.ErrCode() != tc.code {
 			t.Fatalf("%s %s: got %d %s, want %d %s", tc.method, tc.path, r.Status, b, tc.status, tc.code)
@@ -190,6 +201,43 @@ func TestTrustedProxies_AnyAddressWarns(t *testing.T) {
 		a := newAPI(t, migration.SQLite, "TRUSTED_PROXIES="+tt.proxies)
 		if got := strings.Contains(a.Logs.String(), "TRUSTED_PROXIES covers every address"); got != tt.warn {
 			t.Errorf("TRUSTED_PROXIES=%s: warning logged %v, want %v", tt.proxies, got, tt.warn)
+		}
+	}
+}
+
+// TestHeaders: API responses (tokens, personal data, errors) are never
+// cached; nothing is content-sniffed; paths are exact (a JSON 404, not a
+// redirect); HEAD answers on the probes.
+func TestHeaders(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t, migration.Postgres)
+	p := a.SignIn(otpTestPhone(1))
+	for _, tt := range []struct {
+		name    string
+		r       apitest.Resp
+		noStore bool
+	}{
+		{"otp_send", postSend(a, otpTestPhone(2)), true},
+		{"refresh", a.Refresh(p.RefreshToken), true},
+		{"me", a.Call("GET", "/v1/me", p.AccessToken, nil), true},
+		{"unauthorized", a.Call("GET", "/v1/me", "", nil), true},
+		{"admin_forbidden", a.Call("GET", "/v1/admin/users", p.AccessToken, nil), true},
+		{"healthz", a.Call("GET", "/healthz", "", nil), false},
+		{"jwks", a.Call("GET", "/.well-known/jwks.json", "", nil), false},
+	} {
+		if got := tt.r.Header.Get("X-Content-Type-Options"); got != "nosniff" {
+			t.Errorf("%s: X-Content-Type-Options: got %q, want nosniff", tt.name, got)
+		}
+		if !tt.noStore {
+			continue
+		}
+		if cc, pragma := tt.r.Header.Get("Cache-Control"), tt.r.Header.Get("Pragma"); cc != "no-store" || pragma != "no-cache" {
+			t.Errorf("%s: Cache-Control %q, Pragma %q; want no-store and no-cache", tt.name, cc, pragma)
+		}
+	}
+	for _, path := range []string{"/healthz", "/readyz"} {
+		if r := a.Request("HEAD", path, nil, nil); r.Status != http.StatusOK || len(r.Body) != 0 {
+			t.Errorf("HEAD %s: got %d with %d body bytes, want 200 and no body", path, r.Status, len(r.Body))
 		}
 	}
 }

@@ -15,7 +15,9 @@ func addRoutes(r *gin.Engine, d Deps) {
 
 	// Public: probes, keys, contract. health.go, meta.go; health_test.go, meta_test.go.
 	r.GET("/healthz", healthz())
+	r.HEAD("/healthz", healthz())
 	r.GET("/readyz", readyz(d.DB))
+	r.HEAD("/readyz", readyz(d.DB))
 	r.GET("/.well-known/jwks.json", jwks(d.JWKS))
 	r.GET("/openapi.yaml", openAPI(d.OpenAPI))
 

@@ -247,6 +247,10 @@ func (r Resp) JSON(t testing.TB, v any) {
 	}
 }
 
+// noRedirects is the harness's client: a test sees each response as the
+// service sent it, redirects included.
+var noRedirects = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+
 // Request sends a request with a raw body and headers and validates the
 // response against the spec.
 func (a *API) Request(method, path string, body []byte, header map[string]string) Resp {
@@ -264,7 +268,7 @@ func (a *API) Request(method, path string, body []byte, header map[string]string
 	for k, v := range header {
 		req.Header.Set(k, v)
 	}
-	res, err := http.DefaultClient.Do(req)
+	res, err := noRedirects.Do(req)
 	if err != nil {
 		a.T.Errorf("%s %s: %v", method, path, err)
 		return Resp{}
