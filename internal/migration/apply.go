@@ -103,7 +103,24 @@ func withLock(ctx context.Context, db *sql.DB, d string, fn func(migrate.Driver,
 
 // pendingFiles lists the files to apply after checking atlas.sum and the
 // hashes of the files already applied.
+//
+// On SQLite no lock keeps a concurrent applier out (see withLock), so
+// Atlas's reading of the history and its check that an empty history means
+// an empty database can straddle that applier's first commit (a file and
+// its revision commit together), which Atlas reports as a database that is
+// not clean. Reading again sees the commit; a database that really holds
+// foreign tables keeps failing and is reported.
 func pendingFiles(ctx context.Context, drv migrate.Driver, dir migrate.Dir, rrw *revisions) ([]migrate.File, error) {
+	for try := 1; ; try++ {
+		files, err := pendingOnce(ctx, drv, dir, rrw)
+		var notClean *migrate.NotCleanError
+		if rrw.dialect != SQLite || try == 5 || !errors.As(err, &notClean) {
+			return files, err
+		}
+	}
+}
+
+func pendingOnce(ctx context.Context, drv migrate.Driver, dir migrate.Dir, rrw *revisions) ([]migrate.File, error) {
 	if err := verifyApplied(ctx, dir, rrw); err != nil {
 		return nil, err
 	}
