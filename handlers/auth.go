@@ -111,19 +111,17 @@ func refresh(sessions *services.Sessions) gin.HandlerFunc {
 
 // logout ends the bearer's session (scope current, others or global), or,
 // without a bearer token, the session of the refresh token in the body.
+// With a bearer token the body is not used: the verified access token
+// names the session.
 func logout(sessions *services.Sessions) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		ctx := c.Request.Context()
+		ctx, scope := c.Request.Context(), c.Query("scope")
 		if token, ok := bearerToken(c); ok {
-			p, err := sessions.Authenticate(ctx, token)
-			if err == nil {
-				err = sessions.Logout(ctx, p, c.Query("scope"))
-			}
-			if err != nil {
-				writeError(c, err)
-				return
-			}
-			c.Status(http.StatusNoContent)
+			writeNoContent(c, sessions.LogoutAccessToken(ctx, token, scope))
+			return
+		}
+		if err := services.CheckLogoutScope(scope); err != nil {
+			writeError(c, err)
 			return
 		}
 		if !hasBody(c) {
@@ -137,10 +135,6 @@ func logout(sessions *services.Sessions) gin.HandlerFunc {
 		if !requireFields(c, field{"refresh_token", req.RefreshToken}) {
 			return
 		}
-		if err := sessions.LogoutRefreshToken(ctx, *req.RefreshToken); err != nil {
-			writeError(c, err)
-			return
-		}
-		c.Status(http.StatusNoContent)
+		writeNoContent(c, sessions.LogoutRefreshToken(ctx, *req.RefreshToken, scope))
 	}
 }

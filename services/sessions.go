@@ -219,32 +219,73 @@ func (s *Sessions) Authenticate(ctx context.Context, token string) (*Principal, 
 	return &Principal{User: u, SessionID: claims.SessionID}, nil
 }
 
-// Logout ends sessions of the caller: scope "current" (or ""), "others"
-// (all but the current one) or "global" (all). Idempotent.
-func (s *Sessions) Logout(ctx context.Context, p *Principal, scope string) error {
-	q := s.db.Session.Delete().Where(session.UserID(p.User.ID))
+// CheckLogoutScope refuses a logout scope other than "current" (or ""),
+// "others" (every session but the current one) and "global" (all).
+func CheckLogoutScope(scope string) error {
 	switch scope {
-	case "", "current":
-		q.Where(session.ID(p.SessionID))
+	case "", "current", "others", "global":
+		return nil
+	}
+	return ErrInvalidScope
+}
+
+// wider reports whether scope reaches beyond the caller's own session.
+func wider(scope string) bool { return scope == "others" || scope == "global" }
+
+// LogoutAccessToken ends sessions of the holder of an access token. Scope
+// current ends the token's own session and succeeds when that session has
+// ended already, so a client can always clear its state (a second logout
+// is a 204 too). Others and global reach the user's other sessions, so the
+// token's session must be live.
+func (s *Sessions) LogoutAccessToken(ctx context.Context, token, scope string) error {
+	if err := CheckLogoutScope(scope); err != nil {
+		return err
+	}
+	if wider(scope) {
+		p, err := s.Authenticate(ctx, token)
+		if err != nil {
+			return err
+		}
+		return s.logout(ctx, p.User.ID, p.SessionID, scope)
+	}
+	claims, err := s.access.Verify(token)
+	if err != nil {
+		return ErrUnauthorized
+	}
+	return s.logout(ctx, claims.UserID, claims.SessionID, scope)
+}
+
+// logout deletes the user's sessions of scope, relative to session sid.
+func (s *Sessions) logout(ctx context.Context, userID, sid uuid.UUID, scope string) error {
+	q := s.db.Session.Delete().Where(session.UserID(userID))
+	switch scope {
 	case "others":
-		q.Where(session.IDNEQ(p.SessionID))
+		q.Where(session.IDNEQ(sid))
 	case "global":
 	default:
-		return ErrInvalidScope
+		q.Where(session.ID(sid))
 	}
 	n, err := q.Exec(ctx)
 	if err != nil {
 		return fmt.Errorf("logout: %w", err)
 	}
-	s.events.log(ctx, EventLogout, slog.String("user_id", p.User.ID.String()),
-		slog.String("session_id", p.SessionID.String()), slog.String("scope", scope), slog.Int("sessions_ended", n))
+	s.events.log(ctx, EventLogout, slog.String("user_id", userID.String()),
+		slog.String("session_id", sid.String()), slog.String("scope", scope), slog.Int("sessions_ended", n))
 	return nil
 }
 
 // LogoutRefreshToken ends the session a refresh token belongs to, when the
 // token is its current one or the one just rotated away. Anything else is
-// ignored: the answer is the same, so the call reveals nothing.
-func (s *Sessions) LogoutRefreshToken(ctx context.Context, raw string) error {
+// ignored: the answer is the same, so the call reveals nothing. A refresh
+// token speaks for its own session only: scope others or global is
+// unauthorized here (it needs an access token).
+func (s *Sessions) LogoutRefreshToken(ctx context.Context, raw, scope string) error {
+	if err := CheckLogoutScope(scope); err != nil {
+		return err
+	}
+	if wider(scope) {
+		return ErrUnauthorized
+	}
 	tok, ok := parseRefreshToken(raw)
 	if !ok {
 		return nil
