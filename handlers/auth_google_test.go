@@ -172,7 +172,8 @@ func TestGoogleSignIn_Audiences(t *testing.T) {
 		{"web", nil},
 		{"ios", map[string]any{"aud": "ios.apps.test"}},
 		{"android", map[string]any{"aud": "android.apps.test"}},
-		{"aud_list", map[string]any{"aud": []string{"someone-else", "android.apps.test"}}},
+		{"aud_list", map[string]any{"aud": []string{"someone-else", "android.apps.test"}, "azp": "android.apps.test"}},
+		{"android_app_azp", map[string]any{"azp": "android.apps.test"}},
 		{"iss_without_scheme", map[string]any{"iss": bareIssuer}},
 	}
 	for _, tt := range tests {
@@ -180,8 +181,14 @@ func TestGoogleSignIn_Audiences(t *testing.T) {
 			mustPair(t, p.google(p.googleToken("g-1", tt.edits)))
 		})
 	}
-	apitest.WantError(t, p.google(p.googleToken("g-1", map[string]any{"aud": []string{"someone-else"}})),
-		http.StatusUnauthorized, "invalid_id_token")
+	for _, edits := range []map[string]any{
+		{"aud": []string{"someone-else"}},
+		{"aud": []string{"someone-else", "android.apps.test"}}, // several audiences, no azp
+		{"azp": "someone-else"},
+		{"iat": p.Clock.Now().Add(24 * time.Hour).Unix()},
+	} {
+		apitest.WantError(t, p.google(p.googleToken("g-1", edits)), http.StatusUnauthorized, "invalid_id_token")
+	}
 	wantRowCounts(t, p.api, 1, 1)
 }
 

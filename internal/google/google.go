@@ -163,7 +163,12 @@ func (v *Verifier) tokenVerifier(ctx context.Context) (*oidc.IDTokenVerifier, er
 	return tokens, nil
 }
 
-// identity applies the checks go-oidc was told to skip and reads the claims.
+// maxClockSkew is how far in the future a token's iat may be: Google's
+// clocks and ours disagree by seconds, not by this much.
+const maxClockSkew = 5 * time.Minute
+
+// identity applies the checks go-oidc was told to skip, and those of OpenID
+// Connect Core section 3.1.3.7 it leaves to clients, and reads the claims.
 func (v *Verifier) identity(tok *oidc.IDToken) (*upstream.Identity, error) {
 	if !v.issuerAccepted(tok.Issuer) {
 		return nil, fmt.Errorf("google: %w: unexpected issuer %q", upstream.ErrInvalid, tok.Issuer)
@@ -174,14 +179,27 @@ func (v *Verifier) identity(tok *oidc.IDToken) (*upstream.Identity, error) {
 	if tok.Subject == "" {
 		return nil, fmt.Errorf("google: %w: missing sub", upstream.ErrInvalid)
 	}
+	if tok.IssuedAt.After(v.now().Add(maxClockSkew)) {
+		return nil, fmt.Errorf("google: %w: issued in the future", upstream.ErrInvalid)
+	}
 	var claims struct {
 		Email         string   `json:"email"`
 		EmailVerified flexBool `json:"email_verified"`
 		Name          string   `json:"name"`
 		Picture       string   `json:"picture"`
+		// AuthorizedParty is the client the token was issued to.
+		AuthorizedParty string `json:"azp"`
 	}
 	if err := tok.Claims(&claims); err != nil {
 		return nil, fmt.Errorf("google: %w: read claims: %w", upstream.ErrInvalid, err)
+	}
+	// Several audiences need an azp, and an azp must be one of ours: a
+	// token issued to another app must not sign in here.
+	if len(tok.Audience) > 1 && claims.AuthorizedParty == "" {
+		return nil, fmt.Errorf("google: %w: several audiences and no azp", upstream.ErrInvalid)
+	}
+	if claims.AuthorizedParty != "" && !v.clientIDs[claims.AuthorizedParty] {
+		return nil, fmt.Errorf("google: %w: azp is not one of our client ids", upstream.ErrInvalid)
 	}
 	return &upstream.Identity{
 		Subject:       tok.Subject,
