@@ -241,3 +241,30 @@ func TestHeaders(t *testing.T) {
 		}
 	}
 }
+
+// TestIPv6ClientsCountedBy64: per-IP budgets count an IPv6 client by its
+// /64 network, which one subscriber usually holds whole.
+func TestIPv6ClientsCountedBy64(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t, migration.Postgres, "OTP_MAX_SENDS_PER_IP_PER_HOUR=2", "TRUSTED_PROXIES=127.0.0.1")
+	send := func(i int, xff string) apitest.Resp {
+		body, _ := json.Marshal(map[string]string{"phone": otpTestPhone(i)})
+		return a.Request("POST", "/v1/auth/otp/send", body, map[string]string{"X-Forwarded-For": xff})
+	}
+	for i, xff := range []string{"2001:db8:1:2::1", "2001:db8:1:2:aaaa:bbbb:cccc:dddd"} {
+		if r := send(i, xff); r.Status != http.StatusAccepted {
+			t.Fatalf("send %d from %s: got %d %s, want 202", i+1, xff, r.Status, r.Body)
+		}
+	}
+	apitest.WantError(t, send(2, "2001:db8:1:2:ffff::9"), http.StatusTooManyRequests, "rate_limited")
+	// Another /64 has its own budget; an IPv4-mapped address counts as IPv4.
+	if r := send(3, "2001:db8:1:3::1"); r.Status != http.StatusAccepted {
+		t.Fatalf("send from another /64: got %d %s, want 202", r.Status, r.Body)
+	}
+	for i, xff := range []string{"203.0.113.9", "::ffff:203.0.113.9"} {
+		if r := send(4+i, xff); r.Status != http.StatusAccepted {
+			t.Fatalf("send %d from %s: got %d %s, want 202", i+1, xff, r.Status, r.Body)
+		}
+	}
+	apitest.WantError(t, send(6, "203.0.113.9"), http.StatusTooManyRequests, "rate_limited")
+}

@@ -3,6 +3,7 @@ package services
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"time"
 
 	"github.com/agency-platform/agency/ent"
@@ -81,4 +82,24 @@ func (l *limiter) full(ctx context.Context, key string, limit int, window time.D
 		return false, 0, fmt.Errorf("rate limit %s: %w", key, err)
 	}
 	return full, start.Add(window).Sub(now), nil
+}
+
+// clientKey is what per-IP limits count a client by: its IPv4 address, or
+// the /64 network of its IPv6 address. One subscriber usually holds a whole
+// /64, so counting single IPv6 addresses would hand one client 2^64
+// budgets. An IPv4-mapped IPv6 address counts as the IPv4 address.
+func clientKey(ip string) string {
+	addr, err := netip.ParseAddr(ip)
+	if err != nil {
+		return ip
+	}
+	addr = addr.Unmap()
+	if addr.Is4() {
+		return addr.String()
+	}
+	p, err := addr.WithZone("").Prefix(64)
+	if err != nil {
+		return ip
+	}
+	return p.String()
 }

@@ -89,7 +89,7 @@ func (a *PhoneAuth) Send(ctx context.Context, rawPhone, clientIP string) (*SendR
 	if err := a.checkCooldown(ctx, num); err != nil {
 		return nil, err
 	}
-	ipKey, phoneKey := "otp_send:ip:"+clientIP, "otp_send:phone:"+num
+	ipKey, phoneKey := "otp_send:ip:"+clientKey(clientIP), "otp_send:phone:"+num
 	if err := a.take(ctx, ipKey, a.cfg.MaxSendsPerIPPerHour, time.Hour, num); err != nil {
 		return nil, err
 	}
