@@ -1,6 +1,7 @@
 package handlers_test
 
 import (
+	"encoding/base64"
 	"net/http"
 	"strings"
 	"sync"
@@ -8,6 +9,7 @@ import (
 	"time"
 
 	"github.com/agency-platform/agency/internal/apitest"
+	"github.com/agency-platform/agency/internal/migration"
 	"github.com/google/uuid"
 )
 
@@ -72,10 +74,37 @@ func TestRefresh_Rotation(t *testing.T) {
 			t.Parallel()
 			a := newAPI(t, d)
 			p0 := a.SignIn("+919876543210")
-			forged := []byte(p0.RefreshToken)
-			forged[len(forged)-2] ^= 1 // same session id, another secret
+			forged := []byte(otherSecret(p0.RefreshToken)) // same session id and generation, another secret
 			apitest.WantError(t, a.Refresh(string(forged)), http.StatusUnauthorized, "invalid_refresh_token")
 			a.mustRefresh(p0.RefreshToken) // the session survived
+		})
+		t.Run("ancestor_far_back_revokes_session", func(t *testing.T) {
+			t.Parallel()
+			a := newAPI(t, d)
+			p0 := a.SignIn("+919876543210")
+			p := p0
+			for range 100 {
+				a.Clock.Advance(time.Minute)
+				p = a.mustRefresh(p.RefreshToken)
+			}
+			apitest.WantError(t, a.Refresh(p0.RefreshToken), http.StatusUnauthorized, "refresh_token_reused")
+			apitest.WantError(t, a.Refresh(p.RefreshToken), http.StatusUnauthorized, "invalid_refresh_token")
+		})
+		t.Run("untagged_token_from_before_tags_still_refreshes", func(t *testing.T) {
+			t.Parallel()
+			a := newAPI(t, d)
+			p0 := a.SignIn("+919876543210")
+			raw, err := base64.RawURLEncoding.DecodeString(p0.RefreshToken)
+			if err != nil || len(raw) != 72 {
+				t.Fatalf("refresh token: %d bytes (err %v), want 72", len(raw), err)
+			}
+			untagged := base64.RawURLEncoding.EncodeToString(raw[:56]) // the format issued before tags
+			p1 := a.mustRefresh(untagged)
+			if len(p1.RefreshToken) != len(p0.RefreshToken) {
+				t.Fatalf("rotated token: got %d characters, want the tagged form's %d", len(p1.RefreshToken), len(p0.RefreshToken))
+			}
+			a.Clock.Advance(time.Minute)
+			apitest.WantError(t, a.Refresh(untagged), http.StatusUnauthorized, "refresh_token_reused")
 		})
 		t.Run("garbage", func(t *testing.T) {
 			t.Parallel()
@@ -200,4 +229,22 @@ func TestRefresh_RacingLogout(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestRefresh_SecretChange: after REFRESH_TOKEN_SECRET changes, a session's
+// current refresh token still refreshes (its stored hash proves it); only
+// replays of older tokens lose reuse detection (they are refused).
+func TestRefresh_SecretChange(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t, migration.Postgres)
+	p0 := a.SignIn("+919876543210")
+	p1 := a.mustRefresh(p0.RefreshToken)
+	a.Clock.Advance(time.Minute)
+	b := &api{a.API}
+	b.Config.Sessions.RefreshTokenSecret = "another-refresh-secret-0123456789abc"
+	b.Restart()
+	p2 := b.mustRefresh(p1.RefreshToken)
+	a.Clock.Advance(time.Minute)
+	b.mustRefresh(p2.RefreshToken)
+	apitest.WantError(t, b.Refresh(p0.RefreshToken), http.StatusUnauthorized, "invalid_refresh_token")
 }

@@ -137,6 +137,16 @@ func (a *api) mustRefresh(token string) apitest.Tokens {
 	return p
 }
 
+// otherSecret returns refresh token tok with one character of its secret
+// changed (characters 32 to 74 encode the secret), still well-formed.
+func otherSecret(tok string) string {
+	c := byte('A')
+	if tok[40] == 'A' {
+		c = 'B'
+	}
+	return tok[:40] + string(c) + tok[41:]
+}
+
 // Access tokens.
 
 // jwtB64 is the base64 flavour of JWT segments.

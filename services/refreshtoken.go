@@ -13,8 +13,9 @@ import (
 )
 
 // A refresh token is opaque to clients: base64url of the session id (16
-// bytes), the rotation generation (8 bytes) and a 256-bit secret. It names
-// its session, so a refresh is one indexed UPDATE by primary key.
+// bytes), the rotation generation (8 bytes), a 256-bit secret and a 128-bit
+// tag. It names its session, so a refresh is one indexed UPDATE by primary
+// key.
 //
 // Only SHA-256(secret) is stored (token_hash). A slow password hash (the
 // seed suggests bcrypt) protects low-entropy secrets against guessing; a
@@ -26,23 +27,38 @@ import (
 //	secret[g+1] = HMAC-SHA256(REFRESH_TOKEN_SECRET, "agency/refresh/v1" | session | g+1 | SHA-256(secret[g]))
 //
 // so the server can (1) hand a client that retries within the grace window
-// the same current token without ever storing it in plain text, (2) prove
-// that an old token presented again really is an ancestor of the session
-// (by rolling it forward to the stored hash) before revoking the session,
-// and (3) rotate a session itself (after a role change) from the stored
-// hash. Reading the database alone gives none of this: the key is needed.
+// the same current token without ever storing it in plain text, and (2)
+// rotate a session itself (after a role change) from the stored hash.
+//
+// The tag proves that the server issued the token, in one HMAC:
+//
+//	tag = HMAC-SHA256(REFRESH_TOKEN_SECRET, "agency/refresh/tag/v1" | session | g | secret)[:16]
+//
+// A session issues one secret per generation, so a token of an older
+// generation with a valid tag is an ancestor: presented again, it is reuse
+// and ends the session. Proving that by rolling the old token forward to
+// the stored hash costs one HMAC per generation in between, which an
+// unauthenticated request could make thousands; the tag costs one.
+// Reading the database alone gives none of this: the key is needed.
 type refreshToken struct {
 	session uuid.UUID
 	gen     int64
 	secret  [32]byte
+	tag     [tagBytes]byte
+	// legacy tokens were issued before tags existed (56 bytes, no tag).
+	legacy bool
 }
 
-const refreshTokenBytes = 16 + 8 + 32
+const (
+	tagBytes          = 16
+	legacyTokenBytes  = 16 + 8 + 32
+	refreshTokenBytes = legacyTokenBytes + tagBytes
+)
 
-// maxAncestorDistance bounds how far back a replayed token is rolled
-// forward to prove it belongs to a session (a rotation every 15 minutes
-// for 90 days is 8640).
-const maxAncestorDistance = 20000
+// legacyAncestorDistance bounds how far back a legacy (untagged) token is
+// rolled forward to prove it belongs to a session: at most this many HMACs
+// per request. Sessions move to tagged tokens at their next rotation.
+const legacyAncestorDistance = 64
 
 var refreshTokenEncoding = base64.RawURLEncoding
 
@@ -53,24 +69,30 @@ func newRefreshToken(session uuid.UUID) (refreshToken, error) {
 	return t, err
 }
 
-// String encodes the token for the client.
-func (t refreshToken) String() string {
+// encode is the token as the client holds it, tagged.
+func (k refreshKey) encode(t refreshToken) string {
 	var b [refreshTokenBytes]byte
 	copy(b[:16], t.session[:])
 	binary.BigEndian.PutUint64(b[16:24], uint64(t.gen))
-	copy(b[24:], t.secret[:])
+	copy(b[24:56], t.secret[:])
+	tag := k.tag(t)
+	copy(b[56:], tag[:])
 	return refreshTokenEncoding.EncodeToString(b[:])
 }
 
-// parseRefreshToken decodes a client's token; ok is false for anything
-// that is not exactly a token of ours.
+// parseRefreshToken decodes a client's token, tagged or legacy; ok is
+// false for anything that is not exactly a token of ours in form.
 func parseRefreshToken(s string) (refreshToken, bool) {
 	var t refreshToken
-	if len(s) != refreshTokenEncoding.EncodedLen(refreshTokenBytes) {
+	switch len(s) {
+	case refreshTokenEncoding.EncodedLen(refreshTokenBytes):
+	case refreshTokenEncoding.EncodedLen(legacyTokenBytes):
+		t.legacy = true
+	default:
 		return t, false
 	}
 	b, err := refreshTokenEncoding.DecodeString(s)
-	if err != nil || len(b) != refreshTokenBytes {
+	if err != nil || (len(b) != refreshTokenBytes && len(b) != legacyTokenBytes) {
 		return t, false
 	}
 	copy(t.session[:], b[:16])
@@ -79,7 +101,8 @@ func parseRefreshToken(s string) (refreshToken, bool) {
 		return t, false
 	}
 	t.gen = int64(gen)
-	copy(t.secret[:], b[24:])
+	copy(t.secret[:], b[24:56])
+	copy(t.tag[:], b[56:])
 	return t, true
 }
 
@@ -89,7 +112,7 @@ func (t refreshToken) hash() string {
 	return hex.EncodeToString(h[:])
 }
 
-// refreshKey derives rotated secrets.
+// refreshKey derives rotated secrets and tags.
 type refreshKey []byte
 
 // next returns the token that follows the one whose stored hash is
@@ -107,17 +130,51 @@ func (k refreshKey) next(session uuid.UUID, gen int64, prevHash string) refreshT
 	return t
 }
 
-// rollsForwardTo reports whether t, rotated forward to generation gen,
-// has the stored hash want: proof that t is a genuine ancestor.
-func (k refreshKey) rollsForwardTo(t refreshToken, gen int64, want string) bool {
-	if gen <= t.gen || gen-t.gen > maxAncestorDistance {
-		return false
+// tag authenticates (session, generation, secret).
+func (k refreshKey) tag(t refreshToken) [tagBytes]byte {
+	m := hmac.New(sha256.New, k)
+	m.Write([]byte("agency/refresh/tag/v1"))
+	m.Write(t.session[:])
+	var g [8]byte
+	binary.BigEndian.PutUint64(g[:], uint64(t.gen))
+	m.Write(g[:])
+	m.Write(t.secret[:])
+	var tag [tagBytes]byte
+	copy(tag[:], m.Sum(nil))
+	return tag
+}
+
+// authentic reports whether a tagged token's tag is ours; a legacy token
+// has none to check. Only the miss path of a refresh asks: the current
+// token is proven by its stored hash alone, so a change of
+// REFRESH_TOKEN_SECRET leaves current tokens working.
+func (k refreshKey) authentic(t refreshToken) bool {
+	if t.legacy {
+		return true
+	}
+	tag := k.tag(t)
+	return subtle.ConstantTimeCompare(tag[:], t.tag[:]) == 1
+}
+
+// isAncestor reports whether t is a genuine earlier token of a session now
+// at generation gen with stored hash want, and how many HMACs it took to
+// tell: one for a tagged token, at most legacyAncestorDistance for a legacy
+// one (rolled forward to the stored hash).
+func (k refreshKey) isAncestor(t refreshToken, gen int64, want string) (bool, int) {
+	if gen <= t.gen {
+		return false, 0
+	}
+	if !t.legacy {
+		return k.authentic(t), 1
+	}
+	if gen-t.gen > legacyAncestorDistance {
+		return false, 0
 	}
 	h := t.hash()
 	for g := t.gen; g < gen; g++ {
 		h = k.next(t.session, g, h).hash()
 	}
-	return equalHash(h, want)
+	return equalHash(h, want), int(gen - t.gen)
 }
 
 // equalHash compares two stored hashes in constant time.

@@ -126,7 +126,7 @@ func (s *Sessions) pair(u *ent.User, tok refreshToken) (*TokenPair, error) {
 	if err != nil {
 		return nil, fmt.Errorf("issue access token: %w", err)
 	}
-	return &TokenPair{AccessToken: at, ExpiresIn: ttl, RefreshToken: tok.String(), User: u, sessionID: tok.session}, nil
+	return &TokenPair{AccessToken: at, ExpiresIn: ttl, RefreshToken: s.key.encode(tok), User: u, sessionID: tok.session}, nil
 }
 
 // Refresh rotates a refresh token: the old one dies, the idle expiry moves
@@ -190,7 +190,8 @@ func (s *Sessions) refreshMiss(ctx context.Context, tok refreshToken, h string, 
 	if isPredecessor && row.RotatedAt != nil && now.Sub(*row.RotatedAt) <= s.cfg.ReuseGrace && equalHash(next.hash(), row.TokenHash) {
 		return s.pair(row.Edges.User, next)
 	}
-	if isPredecessor || s.key.rollsForwardTo(tok, row.Generation, row.TokenHash) {
+	ancestor, _ := s.key.isAncestor(tok, row.Generation, row.TokenHash)
+	if isPredecessor || ancestor {
 		if _, err := s.db.Session.Delete().Where(session.ID(row.ID)).Exec(ctx); err != nil {
 			return nil, fmt.Errorf("revoke reused session: %w", err)
 		}
