@@ -2,7 +2,9 @@ package handlers
 
 import (
 	"net/http"
+	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
@@ -78,9 +80,17 @@ func deviceInfo(c *gin.Context, given *string) (string, error) {
 		if utf8.RuneCountInString(*given) > maxDeviceInfo {
 			return "", services.ErrValidationFailed.OnField("device_info", "device_info must be at most 255 characters")
 		}
+		if err := services.CheckText("device_info", *given); err != nil {
+			return "", err
+		}
 		return *given, nil
 	}
-	ua := []rune(c.GetHeader("User-Agent"))
+	ua := []rune(strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return -1
+		}
+		return r
+	}, strings.ToValidUTF8(c.GetHeader("User-Agent"), "")))
 	if len(ua) > maxDeviceInfo {
 		ua = ua[:maxDeviceInfo]
 	}

@@ -6,7 +6,9 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"reflect"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 )
@@ -27,14 +29,32 @@ func bindJSON(c *gin.Context, dst any) bool {
 	return true
 }
 
+// decodeJSON decodes one JSON object into dst, a pointer to a request
+// struct, strictly: keys match the struct's json names exactly (case
+// included), no key twice, no unknown key, values of the right JSON type
+// and valid UTF-8, nothing after the object. Errors speak of JSON, never
+// of Go types.
 func decodeJSON(r *http.Request, dst any) error {
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || mt != "application/json" {
 		return errUnsupportedMedia
 	}
+	fields := jsonFields(dst)
 	dec := json.NewDecoder(r.Body)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(dst); err != nil {
+	tok, err := dec.Token()
+	if err != nil {
+		return jsonError(err)
+	}
+	if d, ok := tok.(json.Delim); !ok || d != '{' {
+		return invalidRequest("", "the body must be a JSON object")
+	}
+	seen := make(map[string]bool, len(fields))
+	for dec.More() {
+		if err := decodeMember(dec, fields, seen); err != nil {
+			return err
+		}
+	}
+	if _, err := dec.Token(); err != nil { // the closing brace
 		return jsonError(err)
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
@@ -47,11 +67,69 @@ func decodeJSON(r *http.Request, dst any) error {
 	return nil
 }
 
-// jsonError turns a decoding failure into a client error naming the field.
+// decodeMember reads one "key": value pair of the body into its field.
+func decodeMember(dec *json.Decoder, fields map[string]reflect.Value, seen map[string]bool) error {
+	tok, err := dec.Token()
+	if err != nil {
+		return jsonError(err)
+	}
+	key, _ := tok.(string)
+	f, known := fields[key]
+	switch {
+	case seen[key]:
+		return invalidRequest(key, "field "+key+" appears more than once")
+	case !known:
+		return invalidRequest(key, "unknown field "+key)
+	}
+	seen[key] = true
+	var raw json.RawMessage
+	if err := dec.Decode(&raw); err != nil {
+		return jsonError(err)
+	}
+	if !utf8.Valid(raw) {
+		return invalidRequest(key, "field "+key+" is not valid UTF-8")
+	}
+	if err := json.Unmarshal(raw, f.Addr().Interface()); err != nil {
+		return invalidRequest(key, "field "+key+" must be "+jsonType(f.Type()))
+	}
+	return nil
+}
+
+// jsonFields maps the json names of the struct dst points to to its fields.
+func jsonFields(dst any) map[string]reflect.Value {
+	v := reflect.ValueOf(dst).Elem()
+	fields := make(map[string]reflect.Value, v.NumField())
+	for i := range v.NumField() {
+		name, _, _ := strings.Cut(v.Type().Field(i).Tag.Get("json"), ",")
+		if name != "" && name != "-" {
+			fields[name] = v.Field(i)
+		}
+	}
+	return fields
+}
+
+// jsonType names the JSON type a Go field takes, for error messages.
+func jsonType(t reflect.Type) string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "a boolean"
+	case reflect.Int, reflect.Int64, reflect.Float64:
+		return "a number"
+	case reflect.Slice:
+		return "an array"
+	}
+	return "an object"
+}
+
+// jsonError turns a failure to read the body into a client error.
 func jsonError(err error) error {
 	var (
 		syntax *json.SyntaxError
-		typ    *json.UnmarshalTypeError
 		mbe    *http.MaxBytesError
 	)
 	switch {
@@ -61,13 +139,8 @@ func jsonError(err error) error {
 		return invalidRequest("", "the body is empty; a JSON object is required")
 	case errors.As(err, &syntax), errors.Is(err, io.ErrUnexpectedEOF):
 		return invalidRequest("", "the body is not valid JSON")
-	case errors.As(err, &typ):
-		return invalidRequest(typ.Field, "field "+typ.Field+" must be of type "+typ.Type.String())
-	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
-		return invalidRequest(field, "unknown field "+field)
 	}
-	return invalidRequest("", "the body could not be read as the expected JSON object")
+	return invalidRequest("", "the body could not be read as a JSON object")
 }
 
 // field is a named request field, for requireFields.

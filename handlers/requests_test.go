@@ -54,6 +54,16 @@ func TestRequestValidation(t *testing.T) {
 			status: 400, code: "invalid_request", field: "role"},
 		{name: "patch_me_wrong_type", method: "PATCH", path: me, signIn: true, body: []byte(`{"full_name":7}`),
 			status: 400, code: "invalid_request", field: "full_name"},
+		// Strict JSON: exact keys, each once, an object and nothing else.
+		{name: "key_in_other_case", method: "POST", path: send, body: []byte(`{"PHONE":"+919876543210"}`),
+			status: 400, code: "invalid_request", field: "PHONE"},
+		{name: "duplicate_key", method: "POST", path: send, body: []byte(`{"phone":"+919876543210","phone":"+919876543211"}`),
+			status: 400, code: "invalid_request", field: "phone"},
+		{name: "null_body", method: "POST", path: send, body: []byte(`null`), status: 400, code: "invalid_request", field: ""},
+		{name: "patch_me_null_body", method: "PATCH", path: me, signIn: true, body: []byte(`null`), status: 400, code: "invalid_request", field: ""},
+		{name: "string_body", method: "POST", path: send, body: []byte(`"+919876543210"`), status: 400, code: "invalid_request", field: ""},
+		{name: "invalid_utf8_value", method: "POST", path: send, body: []byte("{\"phone\":\"+9198765\xff43210\"}"),
+			status: 400, code: "invalid_request", field: "phone"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -83,6 +93,9 @@ func TestRequestValidation(t *testing.T) {
 			code, field := errorOf(t, r)
 			if code != tc.code || (tc.field != "-" && field != tc.field) {
 				t.Fatalf("got code %q field %q, want %q %q", code, field, tc.code, tc.field)
+			}
+			if msg := r.ErrorBody().Message; strings.Contains(msg, "handlers.") || strings.Contains(msg, "*") || strings.Contains(msg, "struct") {
+				t.Fatalf("message %q names Go types, want API words", msg)
 			}
 			if tc.path == send && a.SMS.Count() != sent {
 				t.Fatalf("SMS sent: got %d, want none for a refused request", a.SMS.Count()-sent)

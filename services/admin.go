@@ -82,6 +82,9 @@ func (a *Admin) ListUsers(ctx context.Context, f UserFilter) (*UserPage, error) 
 		}
 		q.Where(user.RoleEQ(user.Role(r)))
 	}
+	if err := CheckText("q", f.Query); err != nil {
+		return nil, err
+	}
 	if s := strings.TrimSpace(f.Query); s != "" {
 		q.Where(user.Or(user.FullNameContainsFold(s), user.HasIdentitiesWith(authidentity.Or(
 			authidentity.And(authidentity.ProviderEQ(authidentity.ProviderPhone), authidentity.ProviderIDContains(s)),

@@ -72,8 +72,8 @@ func (a *ProviderAuth) verify(ctx context.Context, provider authidentity.Provide
 		return nil, answer
 	}
 	ext := &external{provider: provider, id: id.Subject, name: id.Name, picture: id.Picture}
-	if id.Email != "" && id.EmailVerified {
-		email := truncateRunes(id.Email, 255)
+	if email := cleanName(id.Email); email != "" && id.EmailVerified {
+		email = truncateRunes(email, 255)
 		ext.email = &email
 	}
 	return ext, nil

@@ -101,8 +101,8 @@ func (s signer) holder(ctx context.Context, tx *ent.Tx, ext external) (*ent.User
 // can see the new row before commit, so it needs no lock.
 func createWithIdentity(ctx context.Context, tx *ent.Tx, ext external, now time.Time) (*ent.User, bool, error) {
 	create := tx.User.Create()
-	if ext.name != "" {
-		create.SetFullName(truncateRunes(ext.name, 255))
+	if name := cleanName(ext.name); name != "" {
+		create.SetFullName(truncateRunes(name, 255))
 	}
 	if ext.picture != "" && validPictureURL(ext.picture) {
 		create.SetProfilePictureURL(ext.picture)
@@ -123,8 +123,8 @@ func createWithIdentity(ctx context.Context, tx *ent.Tx, ext external, now time.
 func prefill(ctx context.Context, tx *ent.Tx, u *ent.User, ext external) (*ent.User, error) {
 	upd := tx.User.UpdateOne(u)
 	changed := false
-	if u.FullName == nil && ext.name != "" {
-		upd.SetFullName(truncateRunes(ext.name, 255))
+	if name := cleanName(ext.name); u.FullName == nil && name != "" {
+		upd.SetFullName(truncateRunes(name, 255))
 		changed = true
 	}
 	if u.ProfilePictureURL == nil && ext.picture != "" && validPictureURL(ext.picture) {

@@ -63,6 +63,9 @@ func (s *Users) UpdateProfile(ctx context.Context, p *Principal, in ProfileUpdat
 		if n := utf8.RuneCountInString(*in.FullName); n < 1 || n > 255 || !utf8.ValidString(*in.FullName) {
 			return nil, validationFailed("full_name", "full_name must be 1 to 255 characters")
 		}
+		if err := checkName("full_name", *in.FullName); err != nil {
+			return nil, err
+		}
 		upd.SetFullName(*in.FullName)
 	}
 	if in.ProfilePictureURL != nil {
