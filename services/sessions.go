@@ -187,7 +187,11 @@ func (s *Sessions) refreshMiss(ctx context.Context, tok refreshToken, h string, 
 		return nil, ErrInvalidRefreshToken
 	}
 	isPredecessor := row.Generation == tok.gen+1 && row.PreviousTokenHash != nil && equalHash(*row.PreviousTokenHash, h)
-	if isPredecessor && row.RotatedAt != nil && now.Sub(*row.RotatedAt) <= s.cfg.ReuseGrace && equalHash(next.hash(), row.TokenHash) {
+	// A retry within the grace window, or the client's token after a
+	// rotation the server made itself (rotated_at empty, see currentInTx),
+	// gets the current token back.
+	retry := row.RotatedAt == nil || now.Sub(*row.RotatedAt) <= s.cfg.ReuseGrace
+	if isPredecessor && retry && equalHash(next.hash(), row.TokenHash) {
 		return s.pair(row.Edges.User, next)
 	}
 	ancestor, _ := s.key.isAncestor(tok, row.Generation, row.TokenHash)
@@ -329,29 +333,39 @@ func (s *Sessions) Revoke(ctx context.Context, p *Principal, id uuid.UUID) error
 	return nil
 }
 
-// rotateInTx rotates session sid from the server side (after a role
-// change), inside tx, and returns the new token. The client's previous
-// token becomes the predecessor, with the usual grace window.
-func (s *Sessions) rotateInTx(ctx context.Context, tx *ent.Tx, sid uuid.UUID) (refreshToken, error) {
-	row, err := tx.Session.Get(ctx, sid)
-	if err != nil {
-		return refreshToken{}, notFoundAs(err, ErrUnauthorized, "rotate session")
+// currentInTx returns session sid's current refresh token, inside tx,
+// with the session's row locked so no refresh moves it meanwhile. From
+// generation 1 on the current secret derives from the stored previous
+// hash, so the client's token is returned as it is. A generation-0 secret
+// is random and never stored: that session is rotated once, by the
+// server, which marks it by leaving rotated_at empty; the client's
+// generation-0 token then stays valid (refreshMiss answers it with the
+// current token), so a lost response costs nothing.
+func (s *Sessions) currentInTx(ctx context.Context, tx *ent.Tx, sid uuid.UUID) (refreshToken, error) {
+	q := tx.Session.Query().Where(session.ID(sid), session.ExpiresAtGT(s.now()))
+	if s.dialect.locksRows() {
+		q.ForUpdate()
 	}
-	now := s.now()
+	row, err := q.Only(ctx)
+	if err != nil {
+		return refreshToken{}, notFoundAs(err, ErrUnauthorized, "current token")
+	}
+	if row.Generation > 0 && row.PreviousTokenHash != nil {
+		cur := s.key.next(sid, row.Generation-1, *row.PreviousTokenHash)
+		if equalHash(cur.hash(), row.TokenHash) {
+			return cur, nil
+		}
+		// Rotated under another REFRESH_TOKEN_SECRET: rotate from the stored hash.
+	}
 	next := s.key.next(sid, row.Generation, row.TokenHash)
-	n, err := tx.Session.Update().
-		Where(session.ID(sid), session.Generation(row.Generation)).
+	err = tx.Session.UpdateOneID(sid).
 		SetTokenHash(next.hash()).
 		SetPreviousTokenHash(row.TokenHash).
 		SetGeneration(next.gen).
-		SetRotatedAt(now).
-		SetLastUsedAt(now).
-		Save(ctx)
+		ClearRotatedAt().
+		Exec(ctx)
 	if err != nil {
 		return refreshToken{}, fmt.Errorf("rotate session: %w", err)
-	}
-	if n == 0 {
-		return refreshToken{}, ErrUnauthorized
 	}
 	return next, nil
 }

@@ -97,24 +97,37 @@ var ErrValidationFailed = NewError(KindUnprocessable, CodeValidationFailed, "a v
 func validationFailed(field, msg string) *Error { return ErrValidationFailed.OnField(field, msg) }
 
 // SetRole sets the caller's role once. The UPDATE only matches while role
-// IS NULL, so of two racing requests exactly one succeeds. The session is
-// rotated in the same transaction and a token pair carrying the role is
-// returned.
+// IS NULL, so of two racing requests with different roles exactly one
+// succeeds; asking again for the role the user has answers like the first
+// time (a retry after a lost response), another role is ErrRoleAlreadySet.
+// The pair carries an access token with the role and the session's current
+// refresh token (see currentInTx), so the client's refresh token keeps
+// working whatever response it lost, and a concurrent refresh cannot make
+// this fail.
 func (s *Users) SetRole(ctx context.Context, p *Principal, role string) (*TokenPair, error) {
 	r, ok := selfSelectableRole[role]
 	if !ok {
 		return nil, ErrInvalidRole
 	}
-	var tok refreshToken
+	var (
+		tok refreshToken
+		set bool
+	)
 	err := s.withTx(ctx, func(tx *ent.Tx) error {
 		n, err := tx.User.Update().Where(user.ID(p.User.ID), user.RoleIsNil()).SetRole(r).Save(ctx)
 		if err != nil {
 			return fmt.Errorf("set role: %w", err)
 		}
-		if n == 0 {
-			return ErrRoleAlreadySet
+		if set = n == 1; !set {
+			u, err := tx.User.Get(ctx, p.User.ID)
+			if err != nil {
+				return notFoundAs(err, ErrUnauthorized, "set role")
+			}
+			if u.Role == nil || *u.Role != r {
+				return ErrRoleAlreadySet
+			}
 		}
-		tok, err = s.sessions.rotateInTx(ctx, tx, p.SessionID)
+		tok, err = s.sessions.currentInTx(ctx, tx, p.SessionID)
 		return err
 	})
 	if err != nil {
@@ -124,7 +137,9 @@ func (s *Users) SetRole(ctx context.Context, p *Principal, role string) (*TokenP
 	if err != nil {
 		return nil, fmt.Errorf("set role: reload user: %w", err)
 	}
-	s.events.log(ctx, EventRoleSet, slog.String("user_id", u.ID.String()), slog.String("role", role))
+	if set {
+		s.events.log(ctx, EventRoleSet, slog.String("user_id", u.ID.String()), slog.String("role", role))
+	}
 	return s.sessions.pair(u, tok)
 }
 
