@@ -3,12 +3,15 @@ package handlers_test
 import (
 	"context"
 	"net/http"
+	"net/http/httptest"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/agency-platform/agency/internal/apitest"
+	"github.com/agency-platform/agency/internal/migration"
 )
 
 // otpRowCount counts every phone_otps row.
@@ -169,18 +172,37 @@ func TestOTPSend(t *testing.T) {
 				a.Clock.Advance(a.Config.OTP.ResendCooldown)
 				apitest.WantError(t, postSend(a, otpPhone), http.StatusTooManyRequests, "rate_limited")
 			}},
-		{name: "sms_hang_times_out", env: []string{"SMS_TIMEOUT=200ms"}, run: func(t *testing.T, a *api) {
+		{name: "sms_hang_times_out_and_keeps_the_code", env: []string{"SMS_TIMEOUT=200ms"}, run: func(t *testing.T, a *api) {
 			a.SMS.Set(false, true)
 			start := time.Now()
 			apitest.WantError(t, postSend(a, otpPhone), http.StatusBadGateway, "sms_failed")
 			if took := time.Since(start); took > time.Second {
 				t.Fatalf("a hanging sender: got an answer after %v, want within 1s", took)
 			}
-			if n := len(otpRows(t, a, otpPhone)); n != 0 {
-				t.Fatalf("phone_otps rows after a timed-out SMS: got %d, want 0", n)
+			// A timeout is no verdict: the SMS may still arrive, so its code
+			// stays valid and the cooldown stays.
+			if n := len(otpRows(t, a, otpPhone)); n != 1 {
+				t.Fatalf("phone_otps rows after a timed-out SMS: got %d, want the code kept", n)
 			}
 			a.SMS.Set(false, false)
+			r := postSend(a, otpPhone)
+			apitest.WantError(t, r, http.StatusTooManyRequests, "otp_resend_too_soon")
+			wantRetryAfter(t, r, 60)
+			a.Clock.Advance(a.Config.OTP.ResendCooldown)
 			a.SendCode(otpPhone)
+		}},
+		{name: "sms_provider_down_keeps_limits", env: []string{"OTP_MAX_SENDS_PER_HOUR=3"}, run: func(t *testing.T, a *api) {
+			a.SMS.SetDown(true)
+			apitest.WantError(t, postSend(a, otpPhone), http.StatusBadGateway, "sms_failed")
+			for range 5 { // retried at once: the cooldown holds
+				apitest.WantError(t, postSend(a, otpPhone), http.StatusTooManyRequests, "otp_resend_too_soon")
+			}
+			for range 2 {
+				a.Clock.Advance(a.Config.OTP.ResendCooldown)
+				apitest.WantError(t, postSend(a, otpPhone), http.StatusBadGateway, "sms_failed")
+			}
+			a.Clock.Advance(a.Config.OTP.ResendCooldown)
+			apitest.WantError(t, postSend(a, otpPhone), http.StatusTooManyRequests, "rate_limited")
 		}},
 		{name: "test_number", env: []string{"SMS_TEST_OTPS=+15555550100=123456"},
 			run: func(t *testing.T, a *api) {
@@ -249,4 +271,51 @@ func TestOTPSendConcurrent(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestOTPSend_WebhookOutcomes drives the real webhook sender: an answer
+// after the timeout and a 500 are no verdict (the code and the cooldown
+// stay, nothing is sent again at once), a 400 is a refusal (refunded, a
+// retry goes out at once).
+func TestOTPSend_WebhookOutcomes(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name    string
+		status  int
+		delay   time.Duration
+		refused bool
+	}{
+		{name: "answers_after_the_timeout", status: http.StatusOK, delay: 700 * time.Millisecond},
+		{name: "answers_500", status: http.StatusInternalServerError},
+		{name: "answers_400", status: http.StatusBadRequest, refused: true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var hits atomic.Int32
+			hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				hits.Add(1)
+				time.Sleep(tt.delay)
+				w.WriteHeader(tt.status)
+			}))
+			t.Cleanup(hook.Close)
+			a := &api{apitest.NewConfiguredSMS(t, migration.Postgres, "SMS_PROVIDER=webhook",
+				"SMS_WEBHOOK_URL="+hook.URL, "SMS_TIMEOUT=200ms")}
+			for range 4 {
+				r := postSend(a, otpPhone)
+				if r.Status != http.StatusBadGateway && r.Status != http.StatusTooManyRequests {
+					t.Fatalf("send: got %d %s, want 502 sms_failed or 429", r.Status, r.Body)
+				}
+			}
+			want := int32(1)
+			if tt.refused {
+				want = 4
+			}
+			if got := hits.Load(); got != want {
+				t.Fatalf("webhook calls for 4 sends within the cooldown: got %d, want %d", got, want)
+			}
+			if rows := otpRows(t, a, otpPhone); (len(rows) == 1) == tt.refused {
+				t.Fatalf("phone_otps rows: got %d, want a code kept only when there was no verdict", len(rows))
+			}
+		})
+	}
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/agency-platform/agency/ent/phoneotp"
 	"github.com/agency-platform/agency/ent/predicate"
 	"github.com/agency-platform/agency/internal/phone"
+	"github.com/agency-platform/agency/internal/upstream"
 )
 
 // Phone sign-in errors.
@@ -79,8 +80,12 @@ type SendResult struct {
 // Send issues a fresh code for rawPhone, replacing any earlier one, and
 // sends it. The answer does not depend on whether the number has an
 // account. Limits (cooldown, per number, per client IP) live in the
-// database. If the sender fails, the code is deleted again, so neither a
-// usable code nor a cooldown is left behind.
+// database. When the provider refuses the message for good
+// (upstream.ErrInvalid), the code is deleted and the counts refunded, so
+// nothing is spent on an SMS that was never sent. Any other failure (a
+// timeout, a 5xx) has no verdict and the SMS may still arrive: the code
+// stays valid and the cooldown and counts stay spent, so a failing
+// provider cannot be used to send again and again.
 func (a *PhoneAuth) Send(ctx context.Context, rawPhone, clientIP string) (*SendResult, error) {
 	num, err := a.normalize(rawPhone, a.cfg.AllowedCountries)
 	if err != nil {
@@ -113,9 +118,12 @@ func (a *PhoneAuth) Send(ctx context.Context, rawPhone, clientIP string) (*SendR
 		err = a.sender.Send(sctx, num, code)
 		cancel()
 		if err != nil {
-			a.unstore(num, hash)
-			a.refund(ipKey, phoneKey)
-			a.events.log(ctx, EventOTPSendFailed, slog.String("phone", phone.Mask(num)), slog.String("err", err.Error()))
+			a.events.log(ctx, EventOTPSendFailed, slog.String("phone", phone.Mask(num)), slog.String("err", err.Error()),
+				slog.Bool("refused", errors.Is(err, upstream.ErrInvalid)))
+			if errors.Is(err, upstream.ErrInvalid) {
+				a.unstore(num, hash)
+				a.refund(ipKey, phoneKey)
+			}
 			return nil, upstreamFailure(err, ErrSMSFailed, ErrSMSFailed)
 		}
 	}

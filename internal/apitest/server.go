@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -23,6 +24,8 @@ import (
 	"github.com/agency-platform/agency/internal/app"
 	"github.com/agency-platform/agency/internal/migration"
 	"github.com/agency-platform/agency/internal/testdb"
+	"github.com/agency-platform/agency/internal/upstream"
+	"github.com/agency-platform/agency/services"
 )
 
 // The HTTP tests drive the real router, built by the same app.NewHandler
@@ -65,26 +68,30 @@ func (c *Clock) Advance(d time.Duration) {
 }
 
 // SMS is the injected SMS sender: it records the last code per number,
-// and can be told to fail or hang.
+// and can be told to refuse, to be down or to hang, answering as the real
+// senders do (the upstream contract).
 type SMS struct {
 	mu    sync.Mutex
 	codes map[string]string
 	sent  int
 	fail  bool
 	hang  bool
+	down  bool
 }
 
-// Send records the code, or fails or hangs as told.
+// Send records the code, or refuses, fails or hangs as told.
 func (s *SMS) Send(ctx context.Context, to, code string) error {
 	s.mu.Lock()
-	fail, hang := s.fail, s.hang
+	fail, hang, down := s.fail, s.hang, s.down
 	s.mu.Unlock()
-	if hang {
+	switch {
+	case hang:
 		<-ctx.Done()
-		return ctx.Err()
-	}
-	if fail {
-		return io.ErrUnexpectedEOF
+		return fmt.Errorf("sms: %w: %w", upstream.ErrUnavailable, ctx.Err())
+	case down:
+		return fmt.Errorf("sms: %w: status 503", upstream.ErrUnavailable)
+	case fail:
+		return fmt.Errorf("sms: %w: status 400", upstream.ErrInvalid)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -112,11 +119,20 @@ func (s *SMS) Count() int {
 	return s.sent
 }
 
-// Set makes the following sends fail, or hang until their deadline.
+// Set makes the following sends be refused for good (fail, like a 4xx),
+// or hang until their deadline (a timeout: no verdict).
 func (s *SMS) Set(fail, hang bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.fail, s.hang = fail, hang
+}
+
+// SetDown makes the following sends fail without a verdict at once (like a
+// 5xx).
+func (s *SMS) SetDown(down bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.down = down
 }
 
 // LogBuffer is a log sink a test reads while the server writes.
@@ -185,11 +201,24 @@ func root() string {
 // SpecPath is the path of openapi.yaml.
 func SpecPath() string { return filepath.Join(root(), "openapi.yaml") }
 
-// New starts the service on a fresh database of dialect d.
+// New starts the service on a fresh database of dialect d, with the
+// injected SMS sender.
 func New(t testing.TB, d string, env ...string) *API {
 	t.Helper()
+	return newAPI(t, d, &SMS{codes: map[string]string{}}, env)
+}
+
+// NewConfiguredSMS starts the service like New, but with the SMS sender
+// env configures (SMS_PROVIDER...), as `agency serve` would; SMS is nil.
+func NewConfiguredSMS(t testing.TB, d string, env ...string) *API {
+	t.Helper()
+	return newAPI(t, d, nil, env)
+}
+
+func newAPI(t testing.TB, d string, sms *SMS, env []string) *API {
+	t.Helper()
 	a := &API{T: t, Dialect: d, Clock: &Clock{t: time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)},
-		SMS: &SMS{codes: map[string]string{}}, Logs: &LogBuffer{}, Spec: Load(t, SpecPath())}
+		SMS: sms, Logs: &LogBuffer{}, Spec: Load(t, SpecPath())}
 	if d == migration.Postgres {
 		db := testdb.New(t)
 		a.DB, a.Client = db.DB, db.Client
@@ -215,7 +244,11 @@ func (a *API) start(log *slog.Logger) {
 	if err != nil {
 		a.T.Fatal(err)
 	}
-	h, err := app.NewHandler(app.Deps{Config: a.Config, DB: a.DB, Client: a.Client, SMS: a.SMS,
+	var sender services.SMSSender
+	if a.SMS != nil {
+		sender = a.SMS
+	}
+	h, err := app.NewHandler(app.Deps{Config: a.Config, DB: a.DB, Client: a.Client, SMS: sender,
 		Now: a.Clock.Now, Log: log, OpenAPI: spec})
 	if err != nil {
 		a.T.Fatal(err)

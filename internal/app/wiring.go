@@ -80,7 +80,8 @@ func newSender(cfg *config.Config, log *slog.Logger) services.SMSSender {
 }
 
 // Deps is what NewHandler builds the service from: the configuration, an
-// open database, and the outside world the tests replace (SMS, clock).
+// open database, and the outside world the tests replace (SMS, clock). A
+// nil SMS is the sender the configuration names.
 type Deps struct {
 	Config *config.Config
 	DB     *sql.DB
@@ -102,6 +103,9 @@ func NewHandler(d Deps) (http.Handler, error) {
 	}, d.Now)
 	if err != nil {
 		return nil, err
+	}
+	if d.SMS == nil {
+		d.SMS = newSender(cfg, d.Log)
 	}
 	logTestNumbers(cfg, d.Log)
 	if cfg.HTTP.TrustsAnyAddress() {
