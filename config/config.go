@@ -97,6 +97,8 @@ type OTPConfig struct {
 	MaxAttempts int `mapstructure:"otp_max_attempts"`
 	// MaxFailuresPerDay is the number of wrong guesses one phone survives per day.
 	MaxFailuresPerDay int `mapstructure:"otp_max_failures_per_day"`
+	// MaxVerifyFailuresPerIPPerHour is the number of wrong guesses one client may make per hour.
+	MaxVerifyFailuresPerIPPerHour int `mapstructure:"otp_max_verify_failures_per_ip_per_hour"`
 }
 
 // SMSConfig configures how one-time passwords are delivered.

@@ -35,6 +35,8 @@ func wantDefaults() *Config {
 			MaxSendsPerIPPerHour: 30,
 			MaxAttempts:          5,
 			MaxFailuresPerDay:    20,
+			// One client's wrong codes per hour.
+			MaxVerifyFailuresPerIPPerHour: 30,
 		},
 		SMS: SMSConfig{
 			Provider: "log",

@@ -48,7 +48,8 @@ var keys = []Key{
 	{Group: "One-time passwords", Name: "OTP_MAX_SENDS_PER_HOUR", Default: "5", Help: "Codes sent to one phone per hour at most."},
 	{Group: "One-time passwords", Name: "OTP_MAX_SENDS_PER_IP_PER_HOUR", Default: "30", Help: "Codes requested from one client IP per hour at most."},
 	{Group: "One-time passwords", Name: "OTP_MAX_ATTEMPTS", Default: "5", Help: "Wrong guesses allowed for one code before it is burned."},
-	{Group: "One-time passwords", Name: "OTP_MAX_FAILURES_PER_DAY", Default: "20", Help: "Wrong guesses allowed for one phone per day before it is locked."},
+	{Group: "One-time passwords", Name: "OTP_MAX_FAILURES_PER_DAY", Default: "20", Help: "Wrong guesses allowed for one phone in any 24 hours (sliding) before it is locked; guesses at a number with no live code do not count."},
+	{Group: "One-time passwords", Name: "OTP_MAX_VERIFY_FAILURES_PER_IP_PER_HOUR", Default: "30", Help: "Wrong codes one client (IPv4 address or IPv6 /64) may try in any hour (sliding) before its verifies are refused."},
 
 	{Group: "SMS delivery", Name: "SMS_PROVIDER", Default: "log", Help: "How codes are delivered: log (development), webhook or twilio."},
 	{Group: "SMS delivery", Name: "SMS_WEBHOOK_URL", Default: "", Help: "URL the webhook provider POSTs messages to."},

@@ -112,6 +112,7 @@ func (o OTPConfig) validate(p *problems) {
 	p.atLeast("OTP_MAX_SENDS_PER_IP_PER_HOUR", o.MaxSendsPerIPPerHour, 1)
 	p.atLeast("OTP_MAX_ATTEMPTS", o.MaxAttempts, 1)
 	p.atLeast("OTP_MAX_FAILURES_PER_DAY", o.MaxFailuresPerDay, 1)
+	p.atLeast("OTP_MAX_VERIFY_FAILURES_PER_IP_PER_HOUR", o.MaxVerifyFailuresPerIPPerHour, 1)
 }
 
 func (s SMSConfig) validate(p *problems) {

@@ -64,7 +64,7 @@ func otpVerify(phone *services.PhoneAuth) gin.HandlerFunc {
 			writeError(c, err)
 			return
 		}
-		pair, err := phone.Verify(c.Request.Context(), *req.Phone, *req.Code, device)
+		pair, err := phone.Verify(c.Request.Context(), *req.Phone, *req.Code, device, c.ClientIP())
 		if err != nil {
 			writeError(c, err)
 			return

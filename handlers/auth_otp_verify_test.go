@@ -2,6 +2,7 @@ package handlers_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -157,7 +158,7 @@ func TestOTPVerifyConcurrent(t *testing.T) {
 	apitest.ForEachDialect(t, func(t *testing.T, d string) {
 		t.Run("one_code_one_sign_in", func(t *testing.T) {
 			t.Parallel()
-			a := newAPI(t, d)
+			a := newAPI(t, d, "OTP_MAX_VERIFY_FAILURES_PER_IP_PER_HOUR=1000")
 			for i := range 5 {
 				num := otpTestPhone(i)
 				code := a.SendCode(num)
@@ -197,7 +198,7 @@ func TestOTPVerifyConcurrent(t *testing.T) {
 			t.Parallel()
 			// The daily budget is raised so that it does not answer first:
 			// this case is about the per-code attempts counter.
-			a := newAPI(t, d, "OTP_MAX_ATTEMPTS=5", "OTP_MAX_FAILURES_PER_DAY=1000")
+			a := newAPI(t, d, "OTP_MAX_ATTEMPTS=5", "OTP_MAX_FAILURES_PER_DAY=1000", "OTP_MAX_VERIFY_FAILURES_PER_IP_PER_HOUR=1000")
 			for i := range 5 {
 				num := otpTestPhone(i)
 				code := a.SendCode(num)
@@ -260,4 +261,90 @@ func TestOTPLogs(t *testing.T) {
 			t.Fatalf("log: %q is missing from\n%s", want, logs)
 		}
 	}
+}
+
+// verifyFrom posts a code for phone as the client at ip (X-Forwarded-For;
+// the test service trusts the loopback proxy).
+func verifyFrom(a *api, ip, phone, code string) apitest.Resp {
+	a.T.Helper()
+	body, _ := json.Marshal(map[string]string{"phone": phone, "code": code})
+	return a.Request("POST", "/v1/auth/otp/verify", body, map[string]string{"X-Forwarded-For": ip})
+}
+
+// TestOTPLockOut: nobody can lock a number out by guessing at it while its
+// owner asked for no code; a client's wrong codes are budgeted per IP; a
+// locked number gets no SMS; the daily budget slides over midnight.
+func TestOTPLockOut(t *testing.T) {
+	t.Parallel()
+	const trusted = "TRUSTED_PROXIES=127.0.0.1"
+	apitest.ForEachDialect(t, func(t *testing.T, d string) {
+		t.Run("guesses_without_a_code_lock_nothing", func(t *testing.T) {
+			t.Parallel()
+			a := newAPI(t, d, trusted, "SMS_TEST_OTPS=+15555550100=123456")
+			for _, num := range []string{otpPhone, "+15555550100"} {
+				for i := range 25 {
+					apitest.WantError(t, verifyFrom(a, fmt.Sprintf("198.51.100.%d", i), num, "000000"), http.StatusUnauthorized, "invalid_otp")
+				}
+			}
+			code := a.SendCode(otpPhone)
+			if r := postVerify(a, otpPhone, code); r.Status != http.StatusOK {
+				t.Fatalf("the owner after 25 guesses at no code: got %d %s, want 200", r.Status, r.Body)
+			}
+			postSend(a, "+15555550100")
+			if r := postVerify(a, "+15555550100", "123456"); r.Status != http.StatusOK {
+				t.Fatalf("the review account after 25 guesses: got %d %s, want 200", r.Status, r.Body)
+			}
+		})
+		t.Run("client_budget", func(t *testing.T) {
+			t.Parallel()
+			a := newAPI(t, d, trusted, "OTP_MAX_VERIFY_FAILURES_PER_IP_PER_HOUR=3")
+			codes := make([]string, 5)
+			for i := range codes {
+				codes[i] = a.SendCode(otpTestPhone(i))
+			}
+			const attacker = "2001:db8:7:7::1"
+			for i := range 3 {
+				apitest.WantError(t, verifyFrom(a, attacker, otpTestPhone(i), otherCode(codes[i])), http.StatusUnauthorized, "invalid_otp")
+			}
+			// Spent: even a right code from that client is refused, uncompared.
+			r := verifyFrom(a, "2001:db8:7:7::2", otpTestPhone(3), codes[3])
+			apitest.WantError(t, r, http.StatusTooManyRequests, "rate_limited")
+			wantRetryAfter(t, r, 2*3600) // a sliding hour remembers a burst for up to two
+			if r := verifyFrom(a, "203.0.113.5", otpTestPhone(3), codes[3]); r.Status != http.StatusOK {
+				t.Fatalf("another client: got %d %s, want 200", r.Status, r.Body)
+			}
+		})
+		t.Run("locked_number_gets_no_sms", func(t *testing.T) {
+			t.Parallel()
+			a := newAPI(t, d, "OTP_MAX_FAILURES_PER_DAY=3")
+			code := a.SendCode(otpPhone)
+			for range 3 {
+				apitest.WantError(t, postVerify(a, otpPhone, otherCode(code)), http.StatusUnauthorized, "invalid_otp")
+			}
+			a.Clock.Advance(a.Config.OTP.ResendCooldown)
+			sent := a.SMS.Count()
+			r := postSend(a, otpPhone)
+			apitest.WantError(t, r, http.StatusTooManyRequests, "rate_limited")
+			wantRetryAfter(t, r, 2*86400)
+			if a.SMS.Count() != sent {
+				t.Fatal("an SMS went to a locked number")
+			}
+		})
+		t.Run("daily_budget_slides_over_midnight", func(t *testing.T) {
+			t.Parallel()
+			a := newAPI(t, d, "OTP_MAX_FAILURES_PER_DAY=3")
+			a.Clock.Advance(11*time.Hour + 58*time.Minute) // 23:58 UTC
+			code := a.SendCode(otpPhone)
+			for range 3 {
+				apitest.WantError(t, postVerify(a, otpPhone, otherCode(code)), http.StatusUnauthorized, "invalid_otp")
+			}
+			a.Clock.Advance(3 * time.Minute) // 00:01: a new UTC day, not a new 24 hours
+			apitest.WantError(t, postVerify(a, otpPhone, code), http.StatusTooManyRequests, "rate_limited")
+			a.Clock.Advance(24 * time.Hour)
+			code = a.SendCode(otpPhone)
+			if r := postVerify(a, otpPhone, code); r.Status != http.StatusOK {
+				t.Fatalf("a day later: got %d %s, want 200", r.Status, r.Body)
+			}
+		})
+	})
 }

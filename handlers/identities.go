@@ -25,7 +25,7 @@ func linkPhone(ids *services.Identities) gin.HandlerFunc {
 		if !requireFields(c, field{"phone", req.Phone}, field{"code", req.Code}) {
 			return
 		}
-		ident, err := ids.LinkPhone(c.Request.Context(), principal(c), *req.Phone, *req.Code)
+		ident, err := ids.LinkPhone(c.Request.Context(), principal(c), *req.Phone, *req.Code, c.ClientIP())
 		writeIdentity(c, ident, err)
 	}
 }

@@ -62,7 +62,7 @@ func TestBudget_HotPaths(t *testing.T) {
 		ReuseGrace: time.Second, MaxPerUser: 5, RefreshKey: []byte("k")})
 	box := &codeBox{}
 	phone := services.NewPhoneAuth(base, box, sessions, services.OTPConfig{TTL: time.Minute, MaxSendsPerHour: 100,
-		MaxSendsPerIPPerHour: 100, MaxAttempts: 5, MaxFailuresPerDay: 20, SendTimeout: time.Second, Secret: []byte("s")})
+		MaxSendsPerIPPerHour: 100, MaxAttempts: 5, MaxFailuresPerDay: 20, MaxVerifyFailuresPerIPPerHour: 30, SendTimeout: time.Second, Secret: []byte("s")})
 	ctx := context.Background()
 	budget := func(what string, most int) {
 		t.Helper()
@@ -75,7 +75,7 @@ func TestBudget_HotPaths(t *testing.T) {
 			t.Fatal(err)
 		}
 		log.since()
-		pair, err := phone.Verify(ctx, "+919876543210", box.code, "phone")
+		pair, err := phone.Verify(ctx, "+919876543210", box.code, "phone", "192.0.2.1")
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}

@@ -40,11 +40,11 @@ func NewIdentities(base Base, phone *PhoneAuth, providers *ProviderAuth) *Identi
 }
 
 // LinkPhone links a phone number proven by a code from /v1/auth/otp/send.
-func (s *Identities) LinkPhone(ctx context.Context, p *Principal, rawPhone, code string) (*ent.AuthIdentity, error) {
+func (s *Identities) LinkPhone(ctx context.Context, p *Principal, rawPhone, code, clientIP string) (*ent.AuthIdentity, error) {
 	if err := s.recentSignIn(ctx, p); err != nil {
 		return nil, err
 	}
-	num, err := s.phone.consume(ctx, rawPhone, code)
+	num, err := s.phone.consume(ctx, rawPhone, code, clientIP)
 	if err != nil {
 		return nil, err
 	}

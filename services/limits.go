@@ -3,31 +3,137 @@ package services
 import (
 	"context"
 	"fmt"
+	"math"
 	"net/netip"
 	"time"
 
 	"github.com/agency-platform/agency/ent"
+	"github.com/agency-platform/agency/ent/predicate"
 	"github.com/agency-platform/agency/ent/ratelimit"
 )
 
-// limiter counts events in fixed windows stored in auth_rate_limits, so
-// every instance sharing the database sees the same counts.
+// limiter counts events in windows stored in auth_rate_limits, so every
+// instance sharing the database sees the same counts.
+//
+// A fixed window (the send limits) counts from the start of each hour. A
+// sliding window (the failure budgets) is approximated the usual way, from
+// two fixed windows: the events counted so far in the current one, plus
+// the previous one's count weighted by how much of it the sliding window
+// still covers. So a budget cannot be spent twice across a boundary (20
+// failures at 23:59 and 20 at 00:00 of a daily budget count as 40 in the
+// same day), and it comes back gradually rather than all at once; a burst
+// at a window's end is remembered for up to two windows.
 type limiter struct {
 	db  *ent.Client
 	now func() time.Time
 }
 
-// take records one event for key if the window has room. It never raises a
-// count past limit: the increment is a conditional UPDATE whose affected-row
-// count decides, and the first event of a window is an INSERT that the
-// unique (key, window_start) index arbitrates. When the window is full it
-// returns false and how long until the window ends.
-func (l *limiter) take(ctx context.Context, key string, limit int, window time.Duration) (bool, time.Duration, error) {
+// span is a window: its length, and whether it slides.
+type span struct {
+	size    time.Duration
+	sliding bool
+}
+
+// hourly and daily are the windows the limits use.
+var (
+	hourly        = span{size: time.Hour}
+	slidingHourly = span{size: time.Hour, sliding: true}
+	slidingDaily  = span{size: 24 * time.Hour, sliding: true}
+)
+
+// usage is a key's sliding count at some instant.
+type usage struct {
+	start   time.Time // of the current fixed window
+	current int       // events counted in it
+	carried float64   // the previous window's count, weighted
+}
+
+// room is how many events the current window may hold in all under limit,
+// given what the previous window carries (rounded against the client).
+func (u usage) room(limit int) int { return limit - int(math.Ceil(u.carried-1e-9)) }
+
+// budget is a limit on a key's events in a window.
+type budget struct {
+	key    string
+	limit  int
+	window span
+}
+
+// read returns key's usage at now.
+func (l *limiter) read(ctx context.Context, key string, w span, now time.Time) (usage, error) {
+	us, err := l.readAll(ctx, now, budget{key: key, window: w})
+	if err != nil {
+		return usage{}, err
+	}
+	return us[0], nil
+}
+
+// readAll returns the usage of each budget at now, in one SELECT: the
+// current fixed window and, for a sliding one, the previous (a past window
+// never changes, so reading it apart from the conditional UPDATE of take
+// is safe).
+func (l *limiter) readAll(ctx context.Context, now time.Time, budgets ...budget) ([]usage, error) {
+	us := make([]usage, len(budgets))
+	preds := make([]predicate.RateLimit, len(budgets))
+	for i, b := range budgets {
+		us[i].start = now.Truncate(b.window.size)
+		starts := []time.Time{us[i].start}
+		if b.window.sliding {
+			starts = append(starts, us[i].start.Add(-b.window.size))
+		}
+		preds[i] = ratelimit.And(ratelimit.Key(b.key), ratelimit.WindowStartIn(starts...))
+	}
+	rows, err := l.db.RateLimit.Query().Where(ratelimit.Or(preds...)).All(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("rate limit %s: %w", budgets[0].key, err)
+	}
+	for _, r := range rows {
+		for i, b := range budgets {
+			switch {
+			case r.Key != b.key:
+			case r.WindowStart.Equal(us[i].start):
+				us[i].current = r.Count
+			default:
+				covered := 1 - float64(now.Sub(us[i].start))/float64(b.window.size)
+				us[i].carried = float64(r.Count) * covered
+			}
+		}
+	}
+	return us, nil
+}
+
+// firstFull returns, without counting, the first budget with no room for
+// another event and how long until it has some; nil when all have room.
+func (l *limiter) firstFull(ctx context.Context, budgets ...budget) (*budget, time.Duration, error) {
 	now := l.now()
-	start := now.Truncate(window)
-	for try := 0; try < 2; try++ {
+	us, err := l.readAll(ctx, now, budgets...)
+	if err != nil {
+		return nil, 0, err
+	}
+	for i, u := range us {
+		if u.current >= u.room(budgets[i].limit) {
+			return &budgets[i], u.wait(budgets[i].limit, budgets[i].window, now), nil
+		}
+	}
+	return nil, 0, nil
+}
+
+// take records one event for key if the sliding window has room. It never
+// lets the count pass limit: the increment is a conditional UPDATE (count
+// below what the carried part leaves) whose affected-row count decides,
+// and the first event of a window is an INSERT that the unique
+// (key, window_start) index arbitrates. When the window is full it returns
+// false and how long until an event would fit.
+func (l *limiter) take(ctx context.Context, key string, limit int, w span) (bool, time.Duration, error) {
+	now, window := l.now(), w.size
+	u, err := l.read(ctx, key, w, now)
+	if err != nil {
+		return false, 0, err
+	}
+	room := u.room(limit)
+	for try := 0; try < 2 && room > 0; try++ {
 		n, err := l.db.RateLimit.Update().
-			Where(ratelimit.Key(key), ratelimit.WindowStart(start), ratelimit.CountLT(limit)).
+			Where(ratelimit.Key(key), ratelimit.WindowStart(u.start), ratelimit.CountLT(room)).
 			AddCount(1).
 			Save(ctx)
 		if err != nil {
@@ -36,15 +142,16 @@ func (l *limiter) take(ctx context.Context, key string, limit int, window time.D
 		if n == 1 {
 			return true, 0, nil
 		}
-		exists, err := l.db.RateLimit.Query().Where(ratelimit.Key(key), ratelimit.WindowStart(start)).Exist(ctx)
+		exists, err := l.db.RateLimit.Query().Where(ratelimit.Key(key), ratelimit.WindowStart(u.start)).Exist(ctx)
 		if err != nil {
 			return false, 0, fmt.Errorf("rate limit %s: %w", key, err)
 		}
 		if exists {
-			return false, start.Add(window).Sub(now), nil
+			break
 		}
+		// The previous window stays readable for a whole window after it ends.
 		err = l.db.RateLimit.Create().
-			SetKey(key).SetWindowStart(start).SetCount(1).SetExpiresAt(start.Add(window)).
+			SetKey(key).SetWindowStart(u.start).SetCount(1).SetExpiresAt(u.start.Add(2 * window)).
 			Exec(ctx)
 		if err == nil {
 			return true, 0, nil
@@ -54,13 +161,17 @@ func (l *limiter) take(ctx context.Context, key string, limit int, window time.D
 		}
 		// Another request created the window's row first: count on it.
 	}
-	return false, start.Add(window).Sub(now), nil
+	u, err = l.read(ctx, key, w, now)
+	if err != nil {
+		return false, 0, err
+	}
+	return false, u.wait(limit, w, now), nil
 }
 
 // refund gives back one event of key's current window (the request it
-// counted did not happen after all, e.g. the SMS could not be sent).
-func (l *limiter) refund(ctx context.Context, key string, window time.Duration) error {
-	start := l.now().Truncate(window)
+// counted did not happen after all, e.g. the SMS was refused).
+func (l *limiter) refund(ctx context.Context, key string, w span) error {
+	start := l.now().Truncate(w.size)
 	_, err := l.db.RateLimit.Update().
 		Where(ratelimit.Key(key), ratelimit.WindowStart(start), ratelimit.CountGT(0)).
 		AddCount(-1).
@@ -71,17 +182,29 @@ func (l *limiter) refund(ctx context.Context, key string, window time.Duration) 
 	return nil
 }
 
-// full reports, without counting, whether key's window has reached limit.
-func (l *limiter) full(ctx context.Context, key string, limit int, window time.Duration) (bool, time.Duration, error) {
-	now := l.now()
-	start := now.Truncate(window)
-	full, err := l.db.RateLimit.Query().
-		Where(ratelimit.Key(key), ratelimit.WindowStart(start), ratelimit.CountGTE(limit)).
-		Exist(ctx)
-	if err != nil {
-		return false, 0, fmt.Errorf("rate limit %s: %w", key, err)
+// wait is how long until one more event fits: while the current window's
+// own count fills the limit, until the next window, where this count
+// carries over shrinking; else until the previous window's carried part
+// has shrunk enough.
+func (u usage) wait(limit int, w span, now time.Time) time.Duration {
+	window := w.size
+	end := u.start.Add(window)
+	if !w.sliding {
+		return end.Sub(now)
 	}
-	return full, start.Add(window).Sub(now), nil
+	if u.current >= limit {
+		// In the next window: current * (1 - f) + 0 <= limit - 1.
+		f := 1 - float64(limit-1)/float64(u.current)
+		return end.Sub(now) + time.Duration(f*float64(window))
+	}
+	// Now: prev * (1 - f) <= limit - 1 - current, with prev * (1 - f0) = carried.
+	covered := 1 - float64(now.Sub(u.start))/float64(window)
+	if covered <= 0 || u.carried <= 0 {
+		return time.Second
+	}
+	prev := u.carried / covered
+	f := 1 - float64(limit-1-u.current)/prev
+	return u.start.Add(time.Duration(f * float64(window))).Sub(now)
 }
 
 // clientKey is what per-IP limits count a client by: its IPv4 address, or

@@ -42,10 +42,12 @@ type OTPConfig struct {
 	MaxSendsPerIPPerHour int
 	MaxAttempts          int
 	MaxFailuresPerDay    int
-	SendTimeout          time.Duration
-	Secret               []byte            // OTP_SECRET: key of the stored HMAC
-	AllowedCountries     []string          // empty: all
-	TestCodes            map[string]string // E.164 → fixed code, never sent
+	// MaxVerifyFailuresPerIPPerHour is the wrong codes one client may try per hour.
+	MaxVerifyFailuresPerIPPerHour int
+	SendTimeout                   time.Duration
+	Secret                        []byte            // OTP_SECRET: key of the stored HMAC
+	AllowedCountries              []string          // empty: all
+	TestCodes                     map[string]string // E.164 → fixed code, never sent
 }
 
 // SMSSender delivers a code by SMS; internal/sms has the real senders.
@@ -91,14 +93,19 @@ func (a *PhoneAuth) Send(ctx context.Context, rawPhone, clientIP string) (*SendR
 	if err != nil {
 		return nil, err
 	}
+	// A number locked by its failure budget gets no SMS: its code could not
+	// be used anyway.
+	if err := a.checkBudgets(ctx, num, a.numberFailures(num)); err != nil {
+		return nil, err
+	}
 	if err := a.checkCooldown(ctx, num); err != nil {
 		return nil, err
 	}
 	ipKey, phoneKey := "otp_send:ip:"+clientKey(clientIP), "otp_send:phone:"+num
-	if err := a.take(ctx, ipKey, a.cfg.MaxSendsPerIPPerHour, time.Hour, num); err != nil {
+	if err := a.take(ctx, ipKey, a.cfg.MaxSendsPerIPPerHour, hourly, num); err != nil {
 		return nil, err
 	}
-	if err := a.take(ctx, phoneKey, a.cfg.MaxSendsPerHour, time.Hour, num); err != nil {
+	if err := a.take(ctx, phoneKey, a.cfg.MaxSendsPerHour, hourly, num); err != nil {
 		a.refund(ipKey)
 		return nil, err
 	}
@@ -175,7 +182,7 @@ func (a *PhoneAuth) tooSoon(ctx context.Context, num string, wait time.Duration)
 }
 
 // take counts one event against a limit, refusing when it is used up.
-func (a *PhoneAuth) take(ctx context.Context, key string, limit int, window time.Duration, num string) error {
+func (a *PhoneAuth) take(ctx context.Context, key string, limit int, window span, num string) error {
 	ok, wait, err := a.limits.take(ctx, key, limit, window)
 	if err != nil {
 		return err
@@ -191,12 +198,36 @@ func (a *PhoneAuth) rateLimited(ctx context.Context, key, num string, wait time.
 	return ErrRateLimited.RetryIn(wait)
 }
 
-// limitName strips the counted value (number or IP) from a limiter key.
+// limitName is a limiter key without the counted value (number or IP):
+// keys are name:kind:value, and an IPv6 value holds colons itself.
 func limitName(key string) string {
-	if i := strings.LastIndexByte(key, ':'); i >= 0 {
-		return key[:i]
+	parts := strings.SplitN(key, ":", 3)
+	if len(parts) == 3 {
+		return parts[0] + ":" + parts[1]
 	}
 	return key
+}
+
+// checkBudgets refuses, without counting, when one of the budgets is spent.
+func (a *PhoneAuth) checkBudgets(ctx context.Context, num string, budgets ...budget) error {
+	full, wait, err := a.limits.firstFull(ctx, budgets...)
+	if err != nil {
+		return err
+	}
+	if full != nil {
+		return a.rateLimited(ctx, full.key, num, wait)
+	}
+	return nil
+}
+
+// The failure budgets: wrong codes for one number in any 24 hours, and for
+// one client (IPv4 address or IPv6 /64) in any hour.
+func (a *PhoneAuth) numberFailures(num string) budget {
+	return budget{key: "otp_fail:phone:" + num, limit: a.cfg.MaxFailuresPerDay, window: slidingDaily}
+}
+
+func (a *PhoneAuth) clientFailures(ip string) budget {
+	return budget{key: "otp_fail:ip:" + clientKey(ip), limit: a.cfg.MaxVerifyFailuresPerIPPerHour, window: slidingHourly}
 }
 
 // store writes the code as the number's only live code. The unique index on
@@ -241,7 +272,7 @@ func (a *PhoneAuth) refund(keys ...string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	for _, k := range keys {
-		_ = a.limits.refund(ctx, k, time.Hour)
+		_ = a.limits.refund(ctx, k, hourly)
 	}
 }
 
@@ -276,8 +307,8 @@ func randomCode() (string, error) {
 // (role NULL) and its phone identity on first sign-in. It reads top to
 // bottom: spend the code (consume, below), then the sign-in core
 // (signin.go), which opens the session (sessions.go).
-func (a *PhoneAuth) Verify(ctx context.Context, rawPhone, code, device string) (*TokenPair, error) {
-	num, err := a.consume(ctx, rawPhone, code)
+func (a *PhoneAuth) Verify(ctx context.Context, rawPhone, code, device, clientIP string) (*TokenPair, error) {
+	num, err := a.consume(ctx, rawPhone, code, clientIP)
 	if err != nil {
 		return nil, err
 	}
@@ -294,19 +325,20 @@ func (a *PhoneAuth) Verify(ctx context.Context, rawPhone, code, device string) (
 // guesses cannot get more comparisons than OTP_MAX_ATTEMPTS, and of
 // parallel verifies of one code exactly one DELETE removes the row. The
 // hash is an HMAC under OTP_SECRET, so comparing it in the database leaks
-// nothing through timing. A right code costs three statements.
-func (a *PhoneAuth) consume(ctx context.Context, rawPhone, code string) (string, error) {
+// nothing through timing.
+//
+// Failures are counted against two budgets: the client's (per IP, hourly)
+// and the number's (daily), both sliding. A try against a number with no
+// live code counts against neither (see noAttempt). Once either budget is
+// spent, every try is refused before any code is compared.
+func (a *PhoneAuth) consume(ctx context.Context, rawPhone, code, clientIP string) (string, error) {
 	num, err := a.normalize(rawPhone, nil)
 	if err != nil {
 		return "", err
 	}
-	failKey := "otp_fail:phone:" + num
-	full, wait, err := a.limits.full(ctx, failKey, a.cfg.MaxFailuresPerDay, 24*time.Hour)
-	if err != nil {
+	byNumber, byClient := a.numberFailures(num), a.clientFailures(clientIP)
+	if err := a.checkBudgets(ctx, num, byClient, byNumber); err != nil {
 		return "", err
-	}
-	if full {
-		return "", a.rateLimited(ctx, failKey, num, wait)
 	}
 	now := a.now()
 	live := []predicate.PhoneOTP{phoneotp.PhoneNumber(num), phoneotp.ExpiresAtGT(now)}
@@ -315,7 +347,7 @@ func (a *PhoneAuth) consume(ctx context.Context, rawPhone, code string) (string,
 		return "", fmt.Errorf("verify otp: take attempt: %w", err)
 	}
 	if took == 0 {
-		return "", a.failed(ctx, failKey, num, a.noAttempt(ctx, live))
+		return "", a.noAttempt(ctx, live, byNumber, byClient, num)
 	}
 	hash := a.hashCode(num, code)
 	spent := 0
@@ -327,26 +359,29 @@ func (a *PhoneAuth) consume(ctx context.Context, rawPhone, code string) (string,
 	if spent == 1 {
 		return num, nil
 	}
-	return "", a.wrongCode(ctx, failKey, num)
+	return "", a.wrongCode(ctx, byNumber, byClient, num)
 }
 
 // noAttempt explains a try that got no attempt: the number's live code has
-// used them all, or it has none.
-func (a *PhoneAuth) noAttempt(ctx context.Context, live []predicate.PhoneOTP) error {
+// used them all (a failure against both budgets), or it has none. A guess
+// at a number with no live code can win nothing, so it counts against no
+// budget: nobody can lock a number out while its owner asked for no code,
+// and a try that lost the code to a parallel request is no failure.
+func (a *PhoneAuth) noAttempt(ctx context.Context, live []predicate.PhoneOTP, byNumber, byClient budget, num string) error {
 	exists, err := a.db.PhoneOTP.Query().Where(live...).Exist(ctx)
 	switch {
 	case err != nil:
 		return fmt.Errorf("verify otp: %w", err)
 	case exists:
-		return ErrOTPAttemptsExceeded
+		return a.failed(ctx, num, ErrOTPAttemptsExceeded, byNumber, byClient)
 	}
-	return ErrInvalidOTP
+	return a.failed(ctx, num, ErrInvalidOTP)
 }
 
 // wrongCode answers a try whose code did not spend the live code. It counts
 // as a failure, unless the row is gone: then a parallel request spent the
 // code first, and this try was no guess against it.
-func (a *PhoneAuth) wrongCode(ctx context.Context, failKey, num string) error {
+func (a *PhoneAuth) wrongCode(ctx context.Context, byNumber, byClient budget, num string) error {
 	exists, err := a.db.PhoneOTP.Query().Where(phoneotp.PhoneNumber(num)).Exist(ctx)
 	switch {
 	case err != nil:
@@ -354,19 +389,17 @@ func (a *PhoneAuth) wrongCode(ctx context.Context, failKey, num string) error {
 	case !exists:
 		return ErrInvalidOTP
 	}
-	return a.failed(ctx, failKey, num, ErrInvalidOTP)
+	return a.failed(ctx, num, ErrInvalidOTP, byNumber, byClient)
 }
 
-// failed counts a failed verification against the daily budget and logs it.
-func (a *PhoneAuth) failed(ctx context.Context, failKey, num string, cause error) error {
-	if _, _, err := a.limits.take(ctx, failKey, a.cfg.MaxFailuresPerDay, 24*time.Hour); err != nil {
-		return err
+// failed counts a failed verification against the budgets named and logs it.
+func (a *PhoneAuth) failed(ctx context.Context, num string, cause *Error, budgets ...budget) error {
+	for _, b := range budgets {
+		if _, _, err := a.limits.take(ctx, b.key, b.limit, b.window); err != nil {
+			return err
+		}
 	}
-	se, _ := AsError(cause)
-	if se == nil {
-		return cause
-	}
-	a.events.log(ctx, EventSignInFailed, slog.String("method", "phone"), slog.String("phone", phone.Mask(num)), slog.String("reason", string(se.Code)))
+	a.events.log(ctx, EventSignInFailed, slog.String("method", "phone"), slog.String("phone", phone.Mask(num)), slog.String("reason", string(cause.Code)))
 	return cause
 }
 

@@ -119,7 +119,8 @@ func NewHandler(d Deps) (http.Handler, error) {
 	phoneAuth := services.NewPhoneAuth(base, d.SMS, sessions, services.OTPConfig{
 		TTL: cfg.OTP.TTL, ResendCooldown: cfg.OTP.ResendCooldown, MaxSendsPerHour: cfg.OTP.MaxSendsPerHour,
 		MaxSendsPerIPPerHour: cfg.OTP.MaxSendsPerIPPerHour, MaxAttempts: cfg.OTP.MaxAttempts,
-		MaxFailuresPerDay: cfg.OTP.MaxFailuresPerDay, SendTimeout: cfg.SMS.Timeout, Secret: []byte(cfg.OTP.Secret),
+		MaxFailuresPerDay: cfg.OTP.MaxFailuresPerDay, MaxVerifyFailuresPerIPPerHour: cfg.OTP.MaxVerifyFailuresPerIPPerHour,
+		SendTimeout: cfg.SMS.Timeout, Secret: []byte(cfg.OTP.Secret),
 		AllowedCountries: cfg.SMS.AllowedCountries, TestCodes: cfg.SMS.TestOTPs,
 	})
 	google, facebook := newVerifiers(cfg, d.Now)
