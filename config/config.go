@@ -35,6 +35,9 @@ type Config struct {
 	LogFormat string `mapstructure:"log_format"`
 	// ProviderTimeout bounds one call to Google or Facebook.
 	ProviderTimeout time.Duration `mapstructure:"provider_timeout"`
+	// ProviderSignInsPerIPPerHour bounds Google and Facebook sign-ins and
+	// links per client: each may cost a call to the provider.
+	ProviderSignInsPerIPPerHour int `mapstructure:"provider_signins_per_ip_per_hour"`
 
 	HTTP     HTTPConfig     `mapstructure:",squash"`
 	DB       DBConfig       `mapstructure:",squash"`
@@ -153,6 +156,8 @@ type GoogleConfig struct {
 	IssuerURL string `mapstructure:"google_issuer_url"`
 	// ClientIDs are the accepted ID token audiences.
 	ClientIDs []string `mapstructure:"google_client_ids"`
+	// JWKSMinRefresh is the least time between two fetches of Google's keys.
+	JWKSMinRefresh time.Duration `mapstructure:"google_jwks_min_refresh"`
 }
 
 // FacebookConfig configures sign-in with Facebook access tokens.

@@ -17,7 +17,9 @@ func wantDefaults() *Config {
 		LogLevel:        "info",
 		LogFormat:       "text",
 		ProviderTimeout: 5 * time.Second,
-		HTTP:            HTTPConfig{Addr: ":8080"},
+		// Provider sign-ins per client per hour.
+		ProviderSignInsPerIPPerHour: 60,
+		HTTP:                        HTTPConfig{Addr: ":8080"},
 		DB: DBConfig{
 			SQLitePath:      "./data/agency.db",
 			MaxOpenConns:    10,
@@ -55,7 +57,7 @@ func wantDefaults() *Config {
 			RefreshReuseGrace: 10 * time.Second,
 			MaxPerUser:        5,
 		},
-		Google:   GoogleConfig{IssuerURL: "https://accounts.google.com"},
+		Google:   GoogleConfig{IssuerURL: "https://accounts.google.com", JWKSMinRefresh: 30 * time.Second},
 		Facebook: FacebookConfig{GraphURL: "https://graph.facebook.com/v19.0"},
 	}
 }

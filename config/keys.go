@@ -75,8 +75,10 @@ var keys = []Key{
 	{Group: "Sessions", Name: "MAX_SESSIONS_PER_USER", Default: "5", Help: "Signed-in devices per user; the oldest session is evicted beyond it."},
 
 	{Group: "Sign-in providers", Name: "PROVIDER_TIMEOUT", Default: "5s", Help: "Timeout for one call to Google or Facebook."},
+	{Group: "Sign-in providers", Name: "PROVIDER_SIGNINS_PER_IP_PER_HOUR", Default: "60", Help: "Google and Facebook sign-ins and links one client (IPv4 address or IPv6 /64) may try per hour."},
 	{Group: "Sign-in providers", Name: "GOOGLE_ISSUER_URL", Default: "https://accounts.google.com", Help: "Google OpenID issuer whose ID tokens are accepted."},
 	{Group: "Sign-in providers", Name: "GOOGLE_CLIENT_IDS", Default: "", Help: "Comma list of OAuth client IDs accepted as the ID token audience."},
+	{Group: "Sign-in providers", Name: "GOOGLE_JWKS_MIN_REFRESH", Default: "30s", Help: "Least time between two fetches of Google's signing keys, however many unknown key ids arrive."},
 	{Group: "Sign-in providers", Name: "FACEBOOK_GRAPH_URL", Default: "https://graph.facebook.com/v19.0", Help: "Facebook Graph API base URL."},
 	{Group: "Sign-in providers", Name: "FACEBOOK_APP_ID", Default: "", Help: "Facebook app ID that access tokens must belong to."},
 	{Group: "Sign-in providers", Name: "FACEBOOK_APP_SECRET", Default: "", Secret: true, Help: "Facebook app secret, used to inspect access tokens."},

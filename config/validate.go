@@ -31,6 +31,8 @@ func (c *Config) Validate() error {
 	p.oneOf("LOG_LEVEL", c.LogLevel, "debug", "info", "warn", "error")
 	p.oneOf("LOG_FORMAT", c.LogFormat, "text", "json")
 	p.positive("PROVIDER_TIMEOUT", c.ProviderTimeout)
+	p.atLeast("PROVIDER_SIGNINS_PER_IP_PER_HOUR", c.ProviderSignInsPerIPPerHour, 1)
+	p.positive("GOOGLE_JWKS_MIN_REFRESH", c.Google.JWKSMinRefresh)
 	c.HTTP.validate(&p)
 	c.DB.validate(&p)
 	p.nonNegative("CLEANUP_INTERVAL", c.Cleanup.Interval)

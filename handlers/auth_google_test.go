@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -207,6 +208,7 @@ func TestGoogleSignIn_KeyRotation(t *testing.T) {
 	if kid := p.idp.RotateKey(t); kid != "k2" {
 		t.Fatalf("rotated kid: got %s, want k2", kid)
 	}
+	p.Clock.Advance(p.Config.Google.JWKSMinRefresh) // past the refetch floor
 	second := mustPair(t, p.google(p.googleToken("g-1", nil)))
 	if second.User.ID != first.User.ID {
 		t.Fatalf("after rotation: got user %s, want %s", second.User.ID, first.User.ID)
@@ -252,5 +254,23 @@ func TestGoogleSignIn_ConcurrentFirst(t *testing.T) {
 			t.Fatalf("round %d: identities for %s: got %d (%v), want 1", round, sub, n, err)
 		}
 		wantRowCounts(t, p.api, round+2, round+2)
+	}
+}
+
+// TestGoogleSignIn_UnknownKeyIDsCostOneFetch: tokens with made-up key ids
+// (forged, or from another issuer) cost at most one JWKS fetch per
+// GOOGLE_JWKS_MIN_REFRESH, however many arrive.
+func TestGoogleSignIn_UnknownKeyIDsCostOneFetch(t *testing.T) {
+	t.Parallel()
+	p := newProvAPI(t, migration.Postgres)
+	mustPair(t, p.google(p.googleToken("g-1", nil)))
+	before := p.idp.JWKSFetches()
+	for i := range 30 {
+		forged := p.idp.SignWith(t, fakeidp.ForeignKey(t), fmt.Sprintf("kid-%d", i), p.googleClaims("g-1", nil))
+		apitest.WantError(t, p.google(forged), http.StatusUnauthorized, "invalid_id_token")
+		p.Clock.Advance(500 * time.Millisecond)
+	}
+	if got := p.idp.JWKSFetches() - before; got > 1 {
+		t.Fatalf("JWKS fetches for 30 unknown key ids in 15s: got %d, want at most 1", got)
 	}
 }

@@ -1,6 +1,8 @@
 package handlers_test
 
 import (
+	"encoding/json"
+	"fmt"
 	"net/http"
 	"testing"
 	"time"
@@ -35,6 +37,7 @@ func TestProviderAvailability(t *testing.T) {
 		p := newProvAPI(t, migration.Postgres)
 		mustPair(t, p.google(p.googleToken("g-1", nil)))
 		p.idp.RotateKey(t)
+		p.Clock.Advance(p.Config.Google.JWKSMinRefresh) // past the refetch floor
 		p.idp.SetDown(true)
 		apitest.WantError(t, p.google(p.googleToken("g-1", nil)), http.StatusServiceUnavailable, "provider_unavailable")
 	})
@@ -53,6 +56,7 @@ func TestProviderAvailability(t *testing.T) {
 		p := newProvAPI(t, migration.Postgres, "PROVIDER_TIMEOUT=300ms")
 		mustPair(t, p.google(p.googleToken("g-1", nil)))
 		p.idp.RotateKey(t)
+		p.Clock.Advance(p.Config.Google.JWKSMinRefresh) // past the refetch floor
 		p.idp.SetDelay(2 * time.Second)
 		start := time.Now()
 		apitest.WantError(t, p.google(p.googleToken("g-1", nil)), http.StatusServiceUnavailable, "provider_unavailable")
@@ -171,4 +175,34 @@ func TestProviderSignIn_NoSecretsInLogs(t *testing.T) {
 	p.NoSecretsIn(idTok, forged, "EAA-secret-1", "EAA-secret-2", "EAA-secret-3",
 		fakegraph.Proof(fbAppSecret, "EAA-secret-1"), fbAppSecret,
 		g.AccessToken, g.RefreshToken, f.AccessToken, f.RefreshToken)
+}
+
+// TestProviderSignIn_ClientBudget: each Google or Facebook sign-in or link
+// may cost a call to the provider, so one client gets
+// PROVIDER_SIGNINS_PER_IP_PER_HOUR tries, then 429 without the provider
+// being asked.
+func TestProviderSignIn_ClientBudget(t *testing.T) {
+	t.Parallel()
+	p := newProvAPI(t, migration.Postgres, "PROVIDER_SIGNINS_PER_IP_PER_HOUR=3", "TRUSTED_PROXIES=127.0.0.1")
+	try := func(ip, path string, body map[string]string) apitest.Resp {
+		b, _ := json.Marshal(body)
+		return p.Request("POST", path, b, map[string]string{"X-Forwarded-For": ip})
+	}
+	const attacker = "203.0.113.66"
+	for i := range 2 {
+		apitest.WantError(t, try(attacker, "/v1/auth/facebook", map[string]string{"access_token": fmt.Sprintf("junk-%d", i)}),
+			http.StatusUnauthorized, "invalid_access_token")
+	}
+	apitest.WantError(t, try(attacker, "/v1/auth/google", map[string]string{"id_token": "junk"}), http.StatusUnauthorized, "invalid_id_token")
+	calls := p.graph.Calls()
+	r := try(attacker, "/v1/auth/facebook", map[string]string{"access_token": "junk-3"})
+	apitest.WantError(t, r, http.StatusTooManyRequests, "rate_limited")
+	wantRetryAfter(t, r, 3600)
+	if got := p.graph.Calls(); got != calls {
+		t.Fatalf("Graph calls after the budget was spent: got %d more, want none", got-calls)
+	}
+	p.fbUser("EAA-ok", "fb-1")
+	if r := try("198.51.100.1", "/v1/auth/facebook", map[string]string{"access_token": "EAA-ok"}); r.Status != http.StatusOK {
+		t.Fatalf("another client: got %d %s, want 200", r.Status, r.Body)
+	}
 }

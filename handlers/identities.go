@@ -36,7 +36,7 @@ func linkProvider(ids *services.Identities, provider authidentity.Provider) gin.
 		if !ok {
 			return
 		}
-		ident, err := ids.LinkProvider(c.Request.Context(), principal(c), provider, token)
+		ident, err := ids.LinkProvider(c.Request.Context(), principal(c), provider, token, c.ClientIP())
 		writeIdentity(c, ident, err)
 	}
 }

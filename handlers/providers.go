@@ -80,7 +80,7 @@ func providerSignIn(auth *services.ProviderAuth, provider authidentity.Provider)
 			writeError(c, err)
 			return
 		}
-		pair, err := auth.SignIn(c.Request.Context(), provider, token, device)
+		pair, err := auth.SignIn(c.Request.Context(), provider, token, device, c.ClientIP())
 		if err != nil {
 			writeError(c, err)
 			return

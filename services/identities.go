@@ -53,11 +53,11 @@ func (s *Identities) LinkPhone(ctx context.Context, p *Principal, rawPhone, code
 }
 
 // LinkProvider links a Google or Facebook account proven by its token.
-func (s *Identities) LinkProvider(ctx context.Context, p *Principal, provider authidentity.Provider, token string) (*ent.AuthIdentity, error) {
+func (s *Identities) LinkProvider(ctx context.Context, p *Principal, provider authidentity.Provider, token, clientIP string) (*ent.AuthIdentity, error) {
 	if err := s.recentSignIn(ctx, p); err != nil {
 		return nil, err
 	}
-	ext, err := s.providers.verify(ctx, provider, token)
+	ext, err := s.providers.verify(ctx, provider, token, clientIP)
 	if err != nil {
 		return nil, err
 	}

@@ -30,17 +30,23 @@ type ProviderAuth struct {
 	Base
 	signer    signer
 	verifiers map[authidentity.Provider]Verifier
+	limits    *limiter
+	// perClient bounds one client's tries per hour: each may cost a call to
+	// the provider (and its quota), so junk tokens must not be free.
+	perClient int
 }
 
-// NewProviderAuth returns the Google/Facebook sign-in service.
-func NewProviderAuth(base Base, sessions *Sessions, google, facebook Verifier) *ProviderAuth {
+// NewProviderAuth returns the Google/Facebook sign-in service; perClient
+// is PROVIDER_SIGNINS_PER_IP_PER_HOUR.
+func NewProviderAuth(base Base, sessions *Sessions, google, facebook Verifier, perClient int) *ProviderAuth {
 	return &ProviderAuth{Base: base, signer: signer{Base: base, sessions: sessions},
-		verifiers: map[authidentity.Provider]Verifier{authidentity.ProviderGoogle: google, authidentity.ProviderFacebook: facebook}}
+		verifiers: map[authidentity.Provider]Verifier{authidentity.ProviderGoogle: google, authidentity.ProviderFacebook: facebook},
+		limits:    &limiter{db: base.db, now: base.now}, perClient: perClient}
 }
 
 // SignIn verifies token with provider and signs its owner in.
-func (a *ProviderAuth) SignIn(ctx context.Context, provider authidentity.Provider, token, device string) (*TokenPair, error) {
-	ext, err := a.verify(ctx, provider, token)
+func (a *ProviderAuth) SignIn(ctx context.Context, provider authidentity.Provider, token, device, clientIP string) (*TokenPair, error) {
+	ext, err := a.verify(ctx, provider, token, clientIP)
 	if err != nil {
 		return nil, err
 	}
@@ -48,10 +54,21 @@ func (a *ProviderAuth) SignIn(ctx context.Context, provider authidentity.Provide
 }
 
 // verify checks token and maps the verifier's answer to service errors.
-func (a *ProviderAuth) verify(ctx context.Context, provider authidentity.Provider, token string) (*external, error) {
+// Every try counts against the client's hourly budget, before the provider
+// is asked.
+func (a *ProviderAuth) verify(ctx context.Context, provider authidentity.Provider, token, clientIP string) (*external, error) {
 	v := a.verifiers[provider]
 	if v == nil {
 		return nil, ErrProviderDisabled
+	}
+	key := "provider_signin:ip:" + clientKey(clientIP)
+	ok, wait, err := a.limits.take(ctx, key, a.perClient, hourly)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		a.events.log(ctx, EventRateLimited, slog.String("limit", limitName(key)), slog.String("method", string(provider)))
+		return nil, ErrRateLimited.RetryIn(wait)
 	}
 	invalid := ErrInvalidAccessToken
 	if provider == authidentity.ProviderGoogle {

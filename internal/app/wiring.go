@@ -124,7 +124,7 @@ func NewHandler(d Deps) (http.Handler, error) {
 		AllowedCountries: cfg.SMS.AllowedCountries, TestCodes: cfg.SMS.TestOTPs,
 	})
 	google, facebook := newVerifiers(cfg, d.Now)
-	providers := services.NewProviderAuth(base, sessions, google, facebook)
+	providers := services.NewProviderAuth(base, sessions, google, facebook, cfg.ProviderSignInsPerIPPerHour)
 	h, err := handlers.New(handlers.Deps{
 		Logger: d.Log, DB: d.DB, TrustedProxies: cfg.HTTP.TrustedProxies,
 		Sessions: sessions, Phone: phoneAuth, Users: services.NewUsers(base, sessions),
@@ -160,7 +160,8 @@ func logTestNumbers(cfg *config.Config, log *slog.Logger) {
 // newVerifiers builds the Google and Facebook verifiers from the config.
 // They answer the services' Verifier port as they are: no adapter.
 func newVerifiers(cfg *config.Config, now func() time.Time) (*google.Verifier, *facebook.Verifier) {
-	g := google.New(google.Config{IssuerURL: cfg.Google.IssuerURL, ClientIDs: cfg.Google.ClientIDs, Timeout: cfg.ProviderTimeout}, now)
+	g := google.New(google.Config{IssuerURL: cfg.Google.IssuerURL, ClientIDs: cfg.Google.ClientIDs, Timeout: cfg.ProviderTimeout,
+		MinKeyRefresh: cfg.Google.JWKSMinRefresh}, now)
 	f := facebook.New(facebook.Config{GraphURL: cfg.Facebook.GraphURL, AppID: cfg.Facebook.AppID,
 		AppSecret: cfg.Facebook.AppSecret, Timeout: cfg.ProviderTimeout}, now)
 	return g, f

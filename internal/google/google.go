@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -21,6 +22,8 @@ import (
 const (
 	defaultIssuer  = "https://accounts.google.com"
 	defaultTimeout = 5 * time.Second
+	// defaultMinKeyRefresh is the floor between two JWKS fetches.
+	defaultMinKeyRefresh = 30 * time.Second
 )
 
 // Config configures a Verifier.
@@ -35,6 +38,10 @@ type Config struct {
 	Timeout time.Duration
 	// HTTPClient is optional; it is copied, and given Timeout if it has none.
 	HTTPClient *http.Client
+	// MinKeyRefresh is the least time between two fetches of the issuer's
+	// keys, however many tokens with unknown key ids arrive (default 30s;
+	// negative: no floor).
+	MinKeyRefresh time.Duration
 }
 
 // Verifier checks Google ID tokens. It is safe for concurrent use.
@@ -83,7 +90,11 @@ func New(cfg Config, now func() time.Time) *Verifier {
 		// client's own timeout is what bounds that request.
 		client.Timeout = v.timeout
 	}
-	client.Transport = issuerTransport{base: client.Transport}
+	minRefresh := cfg.MinKeyRefresh
+	if minRefresh == 0 {
+		minRefresh = defaultMinKeyRefresh
+	}
+	client.Transport = &issuerTransport{base: client.Transport, now: now, minRefresh: minRefresh, cache: map[string]cachedAnswer{}}
 	v.client = &client
 	return v
 }
@@ -286,12 +297,33 @@ const maxResponseBody = 1 << 20
 // issuerTransport makes every failure on the issuer's side a transport
 // error: a 5xx answer, or a body cut off by the client timeout. go-oidc
 // keeps transport errors in its error chain but flattens the others.
+//
+// It also answers a GET of a document fetched less than minRefresh ago
+// from its copy: go-oidc refetches the JWKS for every token whose key id
+// it does not know, so tokens with made-up key ids would each cost a
+// request to Google. A real key rotation is picked up once minRefresh has
+// passed.
 type issuerTransport struct {
-	base http.RoundTripper
+	base       http.RoundTripper
+	now        func() time.Time
+	minRefresh time.Duration
+
+	mu    sync.Mutex
+	cache map[string]cachedAnswer
+}
+
+// cachedAnswer is a successful answer and when it was fetched.
+type cachedAnswer struct {
+	at     time.Time
+	header http.Header
+	body   []byte
 }
 
 // RoundTrip implements http.RoundTripper.
-func (t issuerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+func (t *issuerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if resp := t.cached(req); resp != nil {
+		return resp, nil
+	}
 	base := t.base
 	if base == nil {
 		base = http.DefaultTransport
@@ -311,6 +343,29 @@ func (t issuerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if len(body) > maxResponseBody {
 		return nil, errors.New("issuer response too large")
 	}
+	if req.Method == http.MethodGet && resp.StatusCode == http.StatusOK {
+		t.mu.Lock()
+		t.cache[req.URL.String()] = cachedAnswer{at: t.now(), header: resp.Header.Clone(), body: body}
+		t.mu.Unlock()
+	}
 	resp.Body = io.NopCloser(bytes.NewReader(body))
 	return resp, nil
+}
+
+// cached returns the copy of a GET answered less than minRefresh ago, or nil.
+func (t *issuerTransport) cached(req *http.Request) *http.Response {
+	if req.Method != http.MethodGet || t.minRefresh <= 0 {
+		return nil
+	}
+	t.mu.Lock()
+	c, ok := t.cache[req.URL.String()]
+	t.mu.Unlock()
+	if !ok || t.now().Sub(c.at) >= t.minRefresh {
+		return nil
+	}
+	return &http.Response{
+		Status: "200 OK", StatusCode: http.StatusOK, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+		Header: c.header.Clone(), Body: io.NopCloser(bytes.NewReader(c.body)), ContentLength: int64(len(c.body)),
+		Request: req,
+	}
 }

@@ -9,8 +9,10 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -30,12 +32,44 @@ var t0 = time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
 // time.
 func clock() time.Time { return t0 }
 
+// newVerifier trusts idp, with no floor between key fetches (see
+// TestVerifier_KeyRefreshFloor for the floor).
 func newVerifier(idp *fakeidp.Server, timeout time.Duration) *google.Verifier {
 	return google.New(google.Config{
-		IssuerURL: idp.URL,
-		ClientIDs: []string{webClient, iosClient},
-		Timeout:   timeout,
+		IssuerURL:     idp.URL,
+		ClientIDs:     []string{webClient, iosClient},
+		Timeout:       timeout,
+		MinKeyRefresh: -1,
 	}, clock)
+}
+
+// TestVerifier_KeyRefreshFloor: tokens with unknown key ids cost at most
+// one JWKS fetch per MinKeyRefresh, however many arrive; a real rotation is
+// picked up once the floor has passed.
+func TestVerifier_KeyRefreshFloor(t *testing.T) {
+	t.Parallel()
+	idp := fakeidp.New(t)
+	now := t0
+	var mu sync.Mutex
+	v := google.New(google.Config{IssuerURL: idp.URL, ClientIDs: []string{webClient}, Timeout: 2 * time.Second,
+		MinKeyRefresh: 30 * time.Second}, func() time.Time { mu.Lock(); defer mu.Unlock(); return now })
+	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+	claims := idp.Claims("user-1", webClient, t0)
+	mustVerify(t, v, idp.Token(t, claims))
+	before := idp.JWKSFetches()
+	for i := range 30 {
+		_, err := v.Verify(context.Background(), idp.SignWith(t, fakeidp.ForeignKey(t), fmt.Sprintf("made-up-%d", i), claims))
+		if !errors.Is(err, upstream.ErrInvalid) {
+			t.Fatalf("token %d with an unknown kid: got %v, want %v", i, err, upstream.ErrInvalid)
+		}
+		advance(time.Second)
+	}
+	if got := idp.JWKSFetches() - before; got > 1 {
+		t.Fatalf("JWKS fetches for 30 unknown kids in 30s: got %d, want at most 1", got)
+	}
+	idp.RotateKey(t)
+	advance(30 * time.Second)
+	mustVerify(t, v, idp.Token(t, claims))
 }
 
 func TestVerifier_Verify(t *testing.T) {
