@@ -70,6 +70,9 @@ type DBConfig struct {
 	ConnMaxLifetime time.Duration `mapstructure:"db_conn_max_lifetime"`
 	// ConnectTimeout bounds the wait for the database at startup.
 	ConnectTimeout time.Duration `mapstructure:"db_connect_timeout"`
+	// QueryTimeout bounds each statement, and each transaction as a whole,
+	// of a request: a stalled database answers 503 after it.
+	QueryTimeout time.Duration `mapstructure:"db_query_timeout"`
 	// MigrateOnStart applies pending migrations before serving.
 	MigrateOnStart bool `mapstructure:"migrate_on_start"`
 }

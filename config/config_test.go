@@ -27,6 +27,7 @@ func wantDefaults() *Config {
 			ConnMaxIdleTime: 20 * time.Second,
 			ConnMaxLifetime: 30 * time.Minute,
 			ConnectTimeout:  10 * time.Second,
+			QueryTimeout:    3 * time.Second,
 			MigrateOnStart:  true,
 		},
 		Cleanup: CleanupConfig{Interval: 10 * time.Minute},

@@ -105,6 +105,7 @@ func (d DBConfig) validate(p *problems) {
 	p.nonNegative("DB_CONN_MAX_IDLE_TIME", d.ConnMaxIdleTime)
 	p.nonNegative("DB_CONN_MAX_LIFETIME", d.ConnMaxLifetime)
 	p.positive("DB_CONNECT_TIMEOUT", d.ConnectTimeout)
+	p.positive("DB_QUERY_TIMEOUT", d.QueryTimeout)
 }
 
 func (o OTPConfig) validate(p *problems) {

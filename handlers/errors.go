@@ -1,6 +1,8 @@
 package handlers
 
 import (
+	"context"
+	"errors"
 	"net/http"
 	"strconv"
 	"time"
@@ -19,7 +21,11 @@ const (
 	kindUnsupportedMedia
 	kindMethodNotAllowed
 	kindInternal
+	kindCancelled
 )
+
+// statusClientClosed is nginx's 499: the client gave up before the answer.
+const statusClientClosed = 499
 
 // statusByKind is the one table from error kinds to HTTP statuses: every
 // error response takes its status from here.
@@ -38,6 +44,7 @@ var statusByKind = map[services.Kind]int{
 	kindUnsupportedMedia:         http.StatusUnsupportedMediaType,
 	kindMethodNotAllowed:         http.StatusMethodNotAllowed,
 	kindInternal:                 http.StatusInternalServerError,
+	kindCancelled:                statusClientClosed,
 }
 
 // The errors the HTTP layer raises itself.
@@ -48,6 +55,7 @@ var (
 	errNoRoute          = services.NewError(services.KindNotFound, services.CodeNotFound, "no such route")
 	errMethodNotAllowed = services.NewError(kindMethodNotAllowed, services.CodeMethodNotAllowed, "method not allowed on this route")
 	errInternal         = services.NewError(kindInternal, services.CodeInternalError, "something went wrong; quote the request id when reporting it")
+	errCancelled        = services.NewError(kindCancelled, services.CodeRequestCancelled, "the client gave up before the answer")
 )
 
 // invalidRequest is a 400 naming the offending field.
@@ -69,8 +77,14 @@ type errorDetail struct {
 // anything else as a 500 that names only the request id. The cause is
 // logged, never sent.
 func writeError(c *gin.Context, err error) {
-	se, ok := services.AsError(err)
-	if !ok || statusByKind[se.Kind] == 0 {
+	se, ok := services.Classify(err)
+	switch {
+	case errors.Is(c.Request.Context().Err(), context.Canceled):
+		// The client gave up (its work was cancelled with it, in whatever
+		// words the driver chose): nothing went wrong here.
+		logFrom(c).Info("request cancelled by the client")
+		se = errCancelled
+	case !ok || statusByKind[se.Kind] == 0:
 		logFrom(c).Error("request failed", "err", err)
 		se = errInternal
 	}
@@ -78,7 +92,7 @@ func writeError(c *gin.Context, err error) {
 	if cause := se.Unwrap(); cause != nil {
 		logFrom(c).Warn("request refused", "code", se.Code, "err", cause)
 	}
-	if se.Kind == services.KindRateLimited {
+	if se.Kind == services.KindRateLimited || se.RetryAfter > 0 {
 		c.Header("Retry-After", retryAfter(se.RetryAfter))
 	}
 	if status == http.StatusUnauthorized {

@@ -1,12 +1,15 @@
 package handlers_test
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/agency-platform/agency/internal/apitest"
+	"github.com/agency-platform/agency/internal/migration"
 )
 
 // TestHostileText: NUL, other control characters and (in names) bidi
@@ -74,4 +77,69 @@ func TestHostileText(t *testing.T) {
 			}
 		})
 	})
+}
+
+// TestStall: with a table locked, a request's database work stops at
+// DB_QUERY_TIMEOUT and answers 503 unavailable, instead of waiting as long
+// as the lock lasts; once the lock goes, requests succeed again.
+func TestStall(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t, migration.Postgres, "DB_QUERY_TIMEOUT=500ms")
+	p := a.SignIn(otpTestPhone(1))
+	ctx := context.Background()
+	tx, err := a.DB.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.ExecContext(ctx, "LOCK TABLE users IN ACCESS EXCLUSIVE MODE"); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	r := a.Call("GET", "/v1/me", p.AccessToken, nil)
+	took := time.Since(start)
+	apitest.WantError(t, r, http.StatusServiceUnavailable, "unavailable")
+	if r.Header.Get("Retry-After") == "" || took > 2*time.Second {
+		t.Fatalf("stalled request: answered after %v with Retry-After %q, want within 2s with one", took, r.Header.Get("Retry-After"))
+	}
+	if err := tx.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	if r := a.Call("GET", "/v1/me", p.AccessToken, nil); r.Status != http.StatusOK {
+		t.Fatalf("after the lock: got %d %s, want 200", r.Status, r.Body)
+	}
+}
+
+// TestClientGivesUp: a client that closes the connection while its request
+// waits is logged as a cancelled request at INFO, not as a failure.
+func TestClientGivesUp(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t, migration.Postgres, "DB_QUERY_TIMEOUT=5s")
+	p := a.SignIn(otpTestPhone(1))
+	ctx := context.Background()
+	tx, err := a.DB.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, "LOCK TABLE users IN ACCESS EXCLUSIVE MODE"); err != nil {
+		t.Fatal(err)
+	}
+	rctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(rctx, "GET", a.Server.URL+"/v1/me", nil)
+	req.Header.Set("Authorization", "Bearer "+p.AccessToken)
+	if _, err := http.DefaultClient.Do(req); err == nil {
+		t.Fatal("the request answered although the table was locked")
+	}
+	deadline := time.Now().Add(3 * time.Second)
+	for !strings.Contains(a.Logs.String(), "status=499") && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	logs := a.Logs.String()
+	if !strings.Contains(logs, `level=INFO msg="request cancelled by the client"`) || !strings.Contains(logs, "status=499") {
+		t.Fatalf("a client that gave up: want an INFO cancelled request with status 499 in the log, got:\n%s", logs)
+	}
+	if strings.Contains(logs, "level=ERROR") {
+		t.Fatalf("a client that gave up was logged as an error:\n%s", logs)
+	}
 }

@@ -37,6 +37,8 @@ const (
 	CodeProviderDisabled     Code = "provider_disabled"
 	CodeProviderUnavailable  Code = "provider_unavailable"
 	CodeDatabaseUnavailable  Code = "database_unavailable"
+	CodeUnavailable          Code = "unavailable"
+	CodeRequestCancelled     Code = "request_cancelled" // HTTP layer only
 )
 
 // Codes lists every error code, in the order above.
@@ -47,6 +49,7 @@ func Codes() []Code {
 		CodeRefreshTokenReused, CodeInvalidIDToken, CodeInvalidAccessToken, CodeUnauthorized, CodeRoleRequired,
 		CodeForbidden, CodeReauthRequired, CodeValidationFailed, CodeInvalidRole, CodeRoleAlreadySet,
 		CodeIdentityInUse, CodeLastIdentity, CodeNotFound, CodeMethodNotAllowed, CodeInternalError,
-		CodeProviderDisabled, CodeProviderUnavailable, CodeDatabaseUnavailable,
+		CodeProviderDisabled, CodeProviderUnavailable, CodeDatabaseUnavailable, CodeUnavailable,
+		CodeRequestCancelled,
 	}
 }

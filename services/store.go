@@ -10,13 +10,36 @@ import (
 
 	"github.com/agency-platform/agency/ent"
 	"github.com/agency-platform/agency/ent/user"
+	"github.com/agency-platform/agency/internal/database"
 )
 
 // The plumbing every service shares: the database and its dialect,
 // transactions and locks, the clock and the security event log.
 
-// ErrDatabaseUnavailable is the answer when the database does not answer.
+// ErrDatabaseUnavailable is the readiness probe's answer when the database
+// does not answer.
 var ErrDatabaseUnavailable = NewError(KindUnavailable, CodeDatabaseUnavailable, "the database is not reachable")
+
+// ErrUnavailable is any request's answer when the database could not be
+// reached or did not answer in time: a 503 with Retry-After, never a 500
+// with a driver's words.
+var ErrUnavailable = NewError(KindUnavailable, CodeUnavailable, "the service cannot reach its database; try again shortly")
+
+// unavailableRetry is the Retry-After of ErrUnavailable.
+const unavailableRetry = 2 * time.Second
+
+// Classify returns err as a service error: the one it holds, ErrUnavailable
+// (with err as its cause) when the database could not be reached or did
+// not answer in time, or false for anything else (an internal failure).
+func Classify(err error) (*Error, bool) {
+	if se, ok := AsError(err); ok {
+		return se, true
+	}
+	if database.ConnectionLost(err) {
+		return ErrUnavailable.With(err).RetryIn(unavailableRetry), true
+	}
+	return nil, false
+}
 
 // Dialect is the SQL dialect of the database, named as Ent names it. The
 // few statements that differ between PostgreSQL and SQLite ask it.

@@ -248,7 +248,7 @@ func (a *API) start(log *slog.Logger) {
 	if a.SMS != nil {
 		sender = a.SMS
 	}
-	h, err := app.NewHandler(app.Deps{Config: a.Config, DB: a.DB, Client: a.Client, SMS: sender,
+	h, err := app.NewHandler(app.Deps{Config: a.Config, DB: a.DB, SMS: sender,
 		Now: a.Clock.Now, Log: log, OpenAPI: spec})
 	if err != nil {
 		a.T.Fatal(err)

@@ -55,7 +55,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, openAPI []
 	if err := fillDevSecrets(cfg, log); err != nil {
 		return err
 	}
-	router, err := NewHandler(Deps{Config: cfg, DB: db, Client: client, SMS: newSender(cfg, log), Now: time.Now, Log: log, OpenAPI: openAPI})
+	router, err := NewHandler(Deps{Config: cfg, DB: db, SMS: newSender(cfg, log), Now: time.Now, Log: log, OpenAPI: openAPI})
 	if err != nil {
 		return err
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/agency-platform/agency/ent"
 	"github.com/agency-platform/agency/handlers"
 	"github.com/agency-platform/agency/internal/accesstoken"
+	"github.com/agency-platform/agency/internal/database"
 	"github.com/agency-platform/agency/internal/devsecrets"
 	"github.com/agency-platform/agency/internal/facebook"
 	"github.com/agency-platform/agency/internal/google"
@@ -84,11 +85,12 @@ func newSender(cfg *config.Config, log *slog.Logger) services.SMSSender {
 // nil SMS is the sender the configuration names.
 type Deps struct {
 	Config *config.Config
-	DB     *sql.DB
-	Client *ent.Client
-	SMS    services.SMSSender
-	Now    func() time.Time
-	Log    *slog.Logger
+	// DB is the open pool; NewHandler puts its own guarded Ent client on it
+	// (database.NewServiceClient: statement deadlines, dead pools flushed).
+	DB  *sql.DB
+	SMS services.SMSSender
+	Now func() time.Time
+	Log *slog.Logger
 	// OpenAPI is the contract served at GET /openapi.yaml.
 	OpenAPI []byte
 }
@@ -111,7 +113,8 @@ func NewHandler(d Deps) (http.Handler, error) {
 	if cfg.HTTP.TrustsAnyAddress() {
 		d.Log.Warn("TRUSTED_PROXIES covers every address: any client can set the IP that rate limits see with X-Forwarded-For; list only your proxies")
 	}
-	base := newBase(cfg, d.Client, d.Now, d.Log)
+	client := database.NewServiceClient(d.DB, cfg.DB.Dialect(), cfg.DB.QueryTimeout, cfg.DB.MaxIdleConns)
+	base := newBase(cfg, client, d.Now, d.Log)
 	sessions := services.NewSessions(base, issuer, services.SessionConfig{
 		RefreshTTL: cfg.Sessions.RefreshTokenTTL, MaxAge: cfg.Sessions.MaxAge, ReuseGrace: cfg.Sessions.RefreshReuseGrace,
 		MaxPerUser: cfg.Sessions.MaxPerUser, RefreshKey: []byte(cfg.Sessions.RefreshTokenSecret),
@@ -126,7 +129,7 @@ func NewHandler(d Deps) (http.Handler, error) {
 	google, facebook := newVerifiers(cfg, d.Now)
 	providers := services.NewProviderAuth(base, sessions, google, facebook, cfg.ProviderSignInsPerIPPerHour)
 	h, err := handlers.New(handlers.Deps{
-		Logger: d.Log, DB: d.DB, TrustedProxies: cfg.HTTP.TrustedProxies,
+		Logger: d.Log, DB: database.Probe{DB: d.DB, Idle: cfg.DB.MaxIdleConns}, TrustedProxies: cfg.HTTP.TrustedProxies,
 		Sessions: sessions, Phone: phoneAuth, Users: services.NewUsers(base, sessions),
 		Providers: providers, Identities: services.NewIdentities(base, phoneAuth, providers),
 		Admin: services.NewAdmin(base),

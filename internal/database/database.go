@@ -47,8 +47,9 @@ type Pool struct {
 	ApplicationName string
 }
 
-// OpenPostgres opens a pool on a postgres:// URL and checks it answers
-// within the connect timeout.
+// OpenPostgres opens a pool on a postgres:// URL and waits, up to the
+// connect timeout, for the database to answer: one that is still starting,
+// or a failover in progress, is waited for rather than given up on.
 func OpenPostgres(ctx context.Context, rawURL string, p Pool) (*sql.DB, error) {
 	dsn, err := dsnOf(rawURL, p)
 	if err != nil {
@@ -62,11 +63,34 @@ func OpenPostgres(ctx context.Context, rawURL string, p Pool) (*sql.DB, error) {
 	db.SetMaxIdleConns(p.MaxIdleConns)
 	db.SetConnMaxIdleTime(p.ConnMaxIdleTime)
 	db.SetConnMaxLifetime(p.ConnMaxLifetime)
-	if err := ping(ctx, db, p.ConnectTimeout); err != nil {
+	if err := pingUntil(ctx, db, p.ConnectTimeout); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("connect to postgres: %w", err)
 	}
 	return db, nil
+}
+
+// pingUntil pings db until it answers or timeout has passed, waiting
+// between tries from 100 ms, doubling up to 2 s.
+func pingUntil(ctx context.Context, db *sql.DB, timeout time.Duration) error {
+	if timeout <= 0 {
+		timeout = 10 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	wait := 100 * time.Millisecond
+	for {
+		err := db.PingContext(ctx)
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 2*time.Second)
+	}
 }
 
 // dsnOf adds lib/pq's connect_timeout (whole seconds) and the pool's
@@ -153,9 +177,20 @@ func ping(ctx context.Context, db *sql.DB, timeout time.Duration) error {
 
 // NewClient wraps an open pool in an Ent client of the given dialect.
 func NewClient(db *sql.DB, d string) *ent.Client {
+	return ent.NewClient(ent.Driver(driverOf(db, d)))
+}
+
+// NewServiceClient is the client the running service uses: NewClient with
+// the driver guarded (see Guard) by timeout per statement and transaction,
+// keeping idle idle connections.
+func NewServiceClient(db *sql.DB, d string, timeout time.Duration, idle int) *ent.Client {
+	return ent.NewClient(ent.Driver(Guard(driverOf(db, d), db, timeout, idle)))
+}
+
+func driverOf(db *sql.DB, d string) dialect.Driver {
 	var drv dialect.Driver = entsql.OpenDB(d, db)
 	if d == dialect.SQLite {
 		drv = utcDriver{drv}
 	}
-	return ent.NewClient(ent.Driver(drv))
+	return drv
 }

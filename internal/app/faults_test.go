@@ -1,0 +1,188 @@
+package app_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/agency-platform/agency/internal/testdb"
+)
+
+// These tests break a database of their own (testdb.NewCluster), never the
+// shared server, and watch what the running service answers.
+
+const reviewPhone = "+15555550100"
+
+// faultEnv serves on the cluster with a fixed code for reviewPhone.
+func faultEnv(c *testdb.Cluster, extra ...string) []string {
+	return append([]string{"HTTP_ADDR=127.0.0.1:0", "DATABASE_URL=" + c.URL, "CLEANUP_INTERVAL=0",
+		"SMS_TEST_OTPS=" + reviewPhone + "=123456", "DB_CONNECT_TIMEOUT=3s"}, extra...)
+}
+
+// answer is a response read whole.
+type answer struct {
+	status int
+	header http.Header
+	body   string
+	took   time.Duration
+}
+
+func call(t *testing.T, method, url, bearer string, body any) answer {
+	t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequest(method, url, rd)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if bearer != "" {
+		req.Header.Set("Authorization", "Bearer "+bearer)
+	}
+	start := time.Now()
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return answer{status: res.StatusCode, header: res.Header, body: string(b), took: time.Since(start)}
+}
+
+// signIn signs reviewPhone in and returns the access and refresh tokens.
+func signIn(t *testing.T, base string) (string, string) {
+	t.Helper()
+	if a := call(t, "POST", base+"/v1/auth/otp/send", "", map[string]string{"phone": reviewPhone}); a.status != 202 {
+		t.Fatalf("send: got %d %s", a.status, a.body)
+	}
+	a := call(t, "POST", base+"/v1/auth/otp/verify", "", map[string]string{"phone": reviewPhone, "code": "123456"})
+	var pair struct{ AccessToken, RefreshToken string }
+	pair.AccessToken = field(a.body, "access_token")
+	pair.RefreshToken = field(a.body, "refresh_token")
+	if a.status != 200 || pair.AccessToken == "" {
+		t.Fatalf("verify: got %d %s", a.status, a.body)
+	}
+	return pair.AccessToken, pair.RefreshToken
+}
+
+func field(body, name string) string {
+	var m map[string]any
+	_ = json.Unmarshal([]byte(body), &m)
+	s, _ := m[name].(string)
+	return s
+}
+
+// TestOutage: with the database gone, requests answer 503 unavailable with
+// Retry-After within 2 s, never a driver's words; /healthz stays 200 and
+// /readyz says 503; once the database is back, within 5 s every request
+// succeeds again, without a restart.
+func TestOutage(t *testing.T) {
+	t.Parallel()
+	c := testdb.NewCluster(t)
+	base, logs, stop := startServe(t, faultEnv(c))
+	defer stop()
+	access, refresh := signIn(t, base)
+
+	c.Stop()
+	for _, tt := range []struct {
+		method, path, bearer string
+		body                 any
+	}{
+		{"GET", "/v1/me", access, nil},
+		{"POST", "/v1/auth/refresh", "", map[string]string{"refresh_token": refresh}},
+		{"POST", "/v1/auth/otp/send", "", map[string]string{"phone": reviewPhone}},
+	} {
+		a := call(t, tt.method, base+tt.path, tt.bearer, tt.body)
+		if a.status != 503 || field(errorOf(a.body), "code") != "unavailable" || a.header.Get("Retry-After") == "" {
+			t.Errorf("%s %s with the database down: got %d %s (Retry-After %q), want 503 unavailable with Retry-After",
+				tt.method, tt.path, a.status, a.body, a.header.Get("Retry-After"))
+		}
+		if a.took > 2*time.Second {
+			t.Errorf("%s %s: answered after %v, want within 2s", tt.method, tt.path, a.took)
+		}
+		for _, leak := range []string{"pq:", "dial tcp", "connection refused", "127.0.0.1"} {
+			if strings.Contains(a.body, leak) {
+				t.Errorf("%s %s: the body %s leaks %q", tt.method, tt.path, a.body, leak)
+			}
+		}
+	}
+	if a := call(t, "GET", base+"/healthz", "", nil); a.status != 200 {
+		t.Errorf("healthz with the database down: got %d, want 200", a.status)
+	}
+	if a := call(t, "GET", base+"/readyz", "", nil); a.status != 503 {
+		t.Errorf("readyz with the database down: got %d, want 503", a.status)
+	}
+
+	c.Start()
+	back := time.Now()
+	for call(t, "GET", base+"/v1/me", access, nil).status != 200 {
+		if time.Since(back) > 5*time.Second {
+			t.Fatalf("5s after the database came back, GET /v1/me still fails\n%s", logs)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	for i := range 20 {
+		if a := call(t, "GET", base+"/v1/me", access, nil); a.status != 200 {
+			t.Fatalf("request %d after recovery: got %d %s, want 200", i, a.status, a.body)
+		}
+	}
+}
+
+func errorOf(body string) string {
+	var m struct{ Error json.RawMessage }
+	_ = json.Unmarshal([]byte(body), &m)
+	return string(m.Error)
+}
+
+// TestReadyz_AfterRestart: after a database restart every pooled
+// connection is dead; the first probe must still say ready.
+func TestReadyz_AfterRestart(t *testing.T) {
+	t.Parallel()
+	c := testdb.NewCluster(t)
+	base, _, stop := startServe(t, faultEnv(c))
+	defer stop()
+	access, _ := signIn(t, base)
+	var wg sync.WaitGroup
+	for range 10 { // fill the pool with idle connections
+		wg.Add(1)
+		go func() { defer wg.Done(); call(t, "GET", base+"/v1/me", access, nil) }()
+	}
+	wg.Wait()
+	c.Restart()
+	for i := range 5 {
+		if a := call(t, "GET", base+"/readyz", "", nil); a.status != 200 {
+			t.Fatalf("readyz %d after a restart of a healthy database: got %d %s, want 200", i+1, a.status, a.body)
+		}
+	}
+}
+
+// TestServe_WaitsForTheDatabase: a database that is not up yet at start
+// is waited for, up to DB_CONNECT_TIMEOUT, and one that never comes is
+// given up on after it (not at once).
+func TestServe_WaitsForTheDatabase(t *testing.T) {
+	t.Parallel()
+	c := testdb.NewCluster(t)
+	c.Stop()
+	go func() { time.Sleep(1500 * time.Millisecond); c.Start() }()
+	base, _, stop := startServe(t, faultEnv(c, "DB_CONNECT_TIMEOUT=20s"))
+	defer stop()
+	if a := call(t, "GET", base+"/readyz", "", nil); a.status != 200 {
+		t.Fatalf("readyz: got %d, want 200", a.status)
+	}
+
+	start := time.Now()
+	err := run(context.Background(), []string{"db", "check"},
+		[]string{"DATABASE_URL=postgres://postgres@127.0.0.1:1/none?sslmode=disable", "DB_CONNECT_TIMEOUT=2s"}, io.Discard, io.Discard)
+	if took := time.Since(start); err == nil || took < 1500*time.Millisecond || took > 10*time.Second {
+		t.Fatalf("no database: got %v after %v, want an error after about DB_CONNECT_TIMEOUT (2s)", err, took)
+	}
+
+}
