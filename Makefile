@@ -1,7 +1,7 @@
 # The README's commands. `make test` is what CI runs.
 GO ?= go
 
-.PHONY: run build test bench generate check-generated
+.PHONY: run build test bench fuzz generate check-generated
 
 run:
 	$(GO) run . serve
@@ -12,6 +12,19 @@ build:
 test:
 	$(GO) vet ./...
 	$(GO) test -count=1 -parallel 8 ./...
+
+# Fuzz each target for FUZZTIME; `make test` replays their seed corpora
+# (f.Add seeds and testdata/fuzz). A failure writes its input to
+# testdata/fuzz: commit it with the fix, and it is replayed from then on.
+FUZZTIME ?= 20s
+FUZZ = FuzzNormalize:./internal/phone FuzzDecodeJSON:./handlers FuzzParseBearer:./handlers \
+	FuzzVerify_Mutations:./internal/accesstoken FuzzVerify_Garbage:./internal/accesstoken \
+	FuzzParseRefreshToken:./services FuzzClassify:./internal/facebook
+fuzz:
+	@for t in $(FUZZ); do \
+		echo "fuzz $${t%%:*} ($(FUZZTIME))"; \
+		$(GO) test -run '^$$' -fuzz "^$${t%%:*}$$" -fuzztime $(FUZZTIME) $${t#*:} || exit 1; \
+	done
 
 # Hot-path benchmarks over HTTP on PostgreSQL (compare medians, not single runs).
 bench:

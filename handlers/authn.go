@@ -25,8 +25,11 @@ func limitAuthHeader() gin.HandlerFunc {
 }
 
 // bearerToken extracts the token of "Authorization: Bearer <token>".
-func bearerToken(c *gin.Context) (string, bool) {
-	h := c.GetHeader("Authorization")
+func bearerToken(c *gin.Context) (string, bool) { return parseBearer(c.GetHeader("Authorization")) }
+
+// parseBearer reads an Authorization header value of the Bearer scheme
+// (case-insensitive) and returns its token.
+func parseBearer(h string) (string, bool) {
 	scheme, token, ok := strings.Cut(h, " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
 		return "", false

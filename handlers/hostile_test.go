@@ -143,3 +143,67 @@ func TestClientGivesUp(t *testing.T) {
 		t.Fatalf("a client that gave up was logged as an error:\n%s", logs)
 	}
 }
+
+// TestHostileBodies sends hostile bodies to every route that reads one:
+// each gets a JSON answer below 500, and one refused with a 4xx changes
+// nothing in the database.
+func TestHostileBodies(t *testing.T) {
+	t.Parallel()
+	bodies := map[string]string{
+		"array": `[]`, "null": `null`, "string": `"x"`, "number": `5`, "empty_object_nulls": `{"phone":null,"code":null}`,
+		"deep":         strings.Repeat(`{"a":`, 2000) + `1` + strings.Repeat(`}`, 2000),
+		"deep_array":   `{"phone":` + strings.Repeat(`[`, 3000) + strings.Repeat(`]`, 3000) + `}`,
+		"huge":         `{"phone":"` + strings.Repeat("9", 60_000) + `"}`,
+		"wrong_types":  `{"phone":{"x":1},"code":[1],"refresh_token":true,"id_token":1,"access_token":2,"role":3,"full_name":4,"device_info":5}`,
+		"unicode_dig":  `{"phone":"+٩١٩٨٧٦٥٤٣٢١٠","code":"١٢٣٤٥٦","device_info":"d"}`,
+		"nul":          "{\"phone\":\"+91987\\u000065\",\"code\":\"12\\u00003456\",\"full_name\":\"a\\u0000b\",\"device_info\":\"\\u0000\"}",
+		"invalid_utf8": "{\"phone\":\"\xff\xfe\",\"full_name\":\"\xc3\x28\"}",
+		"sql":          `{"phone":"'; DROP TABLE users;--","code":"1' OR '1'='1","refresh_token":"' OR 1=1--","role":"admin' --"}`,
+		"script":       `{"phone":"<script>alert(1)</script>","id_token":"<img src=x onerror=alert(1)>","access_token":"{{7*7}}"}`,
+		"duplicates":   `{"phone":"+919876543210","phone":"+919876543211","code":"123456","code":"654321"}`,
+		"case":         `{"Phone":"+919876543210","CODE":"123456","Role":"creator"}`,
+		"huge_number":  `{"phone":1e999999,"code":-0.0e-99999}`,
+		"unknown":      `{"__proto__":{"admin":true},"constructor":1}`,
+	}
+	p := newProvAPI(t, migration.Postgres)
+	me := p.SignIn(otpTestPhone(1))
+	admin := newAdmin(t, p.api, otpTestPhone(2))
+	routes := []struct{ method, path, bearer string }{
+		{"POST", "/v1/auth/otp/send", ""}, {"POST", "/v1/auth/otp/verify", ""}, {"POST", "/v1/auth/refresh", ""},
+		{"POST", "/v1/auth/logout", ""}, {"POST", "/v1/auth/google", ""}, {"POST", "/v1/auth/facebook", ""},
+		{"PATCH", "/v1/me", me.AccessToken}, {"PUT", "/v1/me/role", me.AccessToken},
+		{"POST", "/v1/me/identities/phone", admin.AccessToken}, {"POST", "/v1/me/identities/google", admin.AccessToken},
+		{"POST", "/v1/me/identities/facebook", admin.AccessToken}, {"PUT", "/v1/admin/users/" + me.User.ID + "/role", admin.AccessToken},
+	}
+	for _, rt := range routes {
+		for name, body := range bodies {
+			before := tableSnapshot(t, p.api)
+			h := map[string]string{}
+			if rt.bearer != "" {
+				h["Authorization"] = "Bearer " + rt.bearer
+			}
+			r := p.Request(rt.method, rt.path, []byte(body), h)
+			if r.Status >= 500 || !strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") {
+				t.Errorf("%s %s with %s: got %d %s, want a JSON answer below 500", rt.method, rt.path, name, r.Status, r.Body)
+			}
+			if r.Status >= 400 {
+				if after := tableSnapshot(t, p.api); after != before {
+					t.Errorf("%s %s with %s: refused with %d, but the database changed:\n%s\n%s", rt.method, rt.path, name, r.Status, before, after)
+				}
+			}
+		}
+	}
+}
+
+// tableSnapshot describes the state hostile requests must leave alone.
+func tableSnapshot(t *testing.T, a *api) string {
+	t.Helper()
+	var s string
+	err := a.DB.QueryRow(`SELECT (SELECT count(*) FROM users) || '/' || (SELECT count(*) FROM user_auth_identities) || '/' ||
+		(SELECT count(*) FROM user_refresh_tokens) || '/' || (SELECT count(*) FROM phone_otps) || '/' ||
+		(SELECT coalesce(string_agg(coalesce(role::text, '-') || ':' || coalesce(full_name, '-'), ',' ORDER BY id), '') FROM users)`).Scan(&s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}

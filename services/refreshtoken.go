@@ -60,7 +60,10 @@ const (
 // per request. Sessions move to tagged tokens at their next rotation.
 const legacyAncestorDistance = 64
 
-var refreshTokenEncoding = base64.RawURLEncoding
+// refreshTokenEncoding is strict: a token has one spelling, so no other
+// string (differing only in the unused bits of its last character) is the
+// same token.
+var refreshTokenEncoding = base64.RawURLEncoding.Strict()
 
 // newRefreshToken starts a session's chain with a random secret.
 func newRefreshToken(session uuid.UUID) (refreshToken, error) {

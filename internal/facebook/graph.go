@@ -41,7 +41,14 @@ func (v *Verifier) get(ctx context.Context, op, path string, q url.Values, out a
 	if err != nil {
 		return unavailable(op, err)
 	}
-	switch code := resp.StatusCode; {
+	return classify(op, resp.StatusCode, body, out)
+}
+
+// classify decodes a Graph answer of status code into out, or says which
+// failure it is: a Graph error about the request is upstream.ErrInvalid,
+// anything that is not a verdict is upstream.ErrUnavailable.
+func classify(op string, code int, body []byte, out any) error {
+	switch {
 	case code == http.StatusOK:
 		if err := json.Unmarshal(body, out); err != nil {
 			return fmt.Errorf("facebook: %w: %s: decode answer: %w", upstream.ErrUnavailable, op, err)
