@@ -26,6 +26,10 @@ func readyz(db Pinger) gin.HandlerFunc {
 		defer cancel()
 		if err := db.PingContext(ctx); err != nil {
 			logFrom(c).Warn("readiness check failed", "err", err)
+			if se, ok := services.AsError(err); ok {
+				writeError(c, se) // a reason of the service's own (pending migrations)
+				return
+			}
 			writeError(c, services.ErrDatabaseUnavailable)
 			return
 		}

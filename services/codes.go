@@ -38,6 +38,7 @@ const (
 	CodeProviderUnavailable  Code = "provider_unavailable"
 	CodeDatabaseUnavailable  Code = "database_unavailable"
 	CodeUnavailable          Code = "unavailable"
+	CodeMigrationsPending    Code = "migrations_pending"
 	CodeRequestCancelled     Code = "request_cancelled" // HTTP layer only
 )
 
@@ -50,6 +51,6 @@ func Codes() []Code {
 		CodeForbidden, CodeReauthRequired, CodeValidationFailed, CodeInvalidRole, CodeRoleAlreadySet,
 		CodeIdentityInUse, CodeLastIdentity, CodeNotFound, CodeMethodNotAllowed, CodeInternalError,
 		CodeProviderDisabled, CodeProviderUnavailable, CodeDatabaseUnavailable, CodeUnavailable,
-		CodeRequestCancelled,
+		CodeMigrationsPending, CodeRequestCancelled,
 	}
 }

@@ -20,6 +20,11 @@ import (
 // does not answer.
 var ErrDatabaseUnavailable = NewError(KindUnavailable, CodeDatabaseUnavailable, "the database is not reachable")
 
+// ErrMigrationsPending is the readiness probe's answer when the database
+// lacks migrations this release needs (MIGRATE_ON_START=false and nobody
+// ran `agency migrate apply`): every API call would fail.
+var ErrMigrationsPending = NewError(KindUnavailable, CodeMigrationsPending, "the database lacks migrations this release needs; run agency migrate apply")
+
 // ErrUnavailable is any request's answer when the database could not be
 // reached or did not answer in time: a 503 with Retry-After, never a 500
 // with a driver's words.

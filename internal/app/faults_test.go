@@ -186,3 +186,53 @@ func TestServe_WaitsForTheDatabase(t *testing.T) {
 	}
 
 }
+
+// TestReadyz_PendingMigrations: with MIGRATE_ON_START=false on a database
+// behind this release, the service keeps running but /readyz says why it
+// is not ready, until someone migrates.
+func TestReadyz_PendingMigrations(t *testing.T) {
+	t.Parallel()
+	db := testdb.Empty(t)
+	env := []string{"HTTP_ADDR=127.0.0.1:0", "DATABASE_URL=" + db.URL, "CLEANUP_INTERVAL=0", "MIGRATE_ON_START=false"}
+	base, logs, stop := startServe(t, env)
+	defer stop()
+	a := call(t, "GET", base+"/readyz", "", nil)
+	if a.status != 503 || field(errorOf(a.body), "code") != "migrations_pending" || !strings.Contains(a.body, "agency migrate apply") {
+		t.Fatalf("readyz on an unmigrated database: got %d %s, want 503 migrations_pending naming the fix", a.status, a.body)
+	}
+	if !strings.Contains(logs.String(), "lacks migrations") {
+		t.Fatalf("the log does not say the database lacks migrations:\n%s", logs)
+	}
+	if err := run(context.Background(), []string{"migrate", "apply"}, env, io.Discard, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if a := call(t, "GET", base+"/readyz", "", nil); a.status != 200 {
+		t.Fatalf("readyz after migrate apply: got %d %s, want 200", a.status, a.body)
+	}
+}
+
+// TestDatabaseNewer: a database a newer release migrated is named as such
+// (not as a tampered file); `migrate apply` refuses it, and serve keeps
+// serving on it, ready, with a warning.
+func TestDatabaseNewer(t *testing.T) {
+	t.Parallel()
+	db := testdb.New(t)
+	if _, err := db.Exec(`INSERT INTO atlas_schema_revisions.atlas_schema_revisions
+		(version, description, type, applied, total, executed_at, execution_time, hash, operator_version)
+		VALUES ('99991231235959', 'from_the_future', 2, 1, 1, now(), 0, 'h', 'agency')`); err != nil {
+		t.Fatal(err)
+	}
+	env := []string{"HTTP_ADDR=127.0.0.1:0", "DATABASE_URL=" + db.URL, "CLEANUP_INTERVAL=0"}
+	err := run(context.Background(), []string{"migrate", "apply"}, env, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "newer release") || strings.Contains(err.Error(), "changed after") {
+		t.Fatalf("migrate apply on a newer database: got %v, want an error saying a newer release migrated it", err)
+	}
+	base, logs, stop := startServe(t, env)
+	defer stop()
+	if a := call(t, "GET", base+"/readyz", "", nil); a.status != 200 {
+		t.Fatalf("readyz on a newer database: got %d %s, want 200", a.status, a.body)
+	}
+	if !strings.Contains(logs.String(), "migrated by a newer release") {
+		t.Fatalf("the log does not say the database is newer:\n%s", logs)
+	}
+}

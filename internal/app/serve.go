@@ -13,6 +13,7 @@ import (
 
 	"github.com/agency-platform/agency/config"
 	"github.com/agency-platform/agency/internal/database"
+	"github.com/agency-platform/agency/internal/migration"
 	"github.com/agency-platform/agency/services"
 )
 
@@ -46,10 +47,16 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, openAPI []
 	dialect := cfg.DB.Dialect()
 	if cfg.DB.MigrateOnStart {
 		applied, err := applyMigrations(ctx, db, dialect)
-		if err != nil {
+		switch {
+		case errors.Is(err, migration.ErrDatabaseNewer):
+			// A newer release migrated the database (a rolling deploy):
+			// its migrations are expected to keep this release working.
+			log.Warn("the database was migrated by a newer release of agency; serving on it without migrating", "err", err)
+		case err != nil:
 			return err
+		default:
+			log.Info("migrations applied", "count", len(applied), "versions", applied)
 		}
-		log.Info("migrations applied", "count", len(applied), "versions", applied)
 	}
 	client := database.NewClient(db, dialect)
 	if err := fillDevSecrets(cfg, log); err != nil {

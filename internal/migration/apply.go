@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"ariga.io/atlas/sql/migrate"
@@ -167,6 +168,10 @@ func verifyApplied(ctx context.Context, dir migrate.Dir, rrw *revisions) error {
 			continue
 		}
 		f, ok := byVersion[rev.Version]
+		if !ok && newerThanAll(rev.Version, files) {
+			return fmt.Errorf("migrate: %w: version %s is applied but this binary knows migrations up to %s",
+				ErrDatabaseNewer, rev.Version, files[len(files)-1].Version())
+		}
 		if !ok {
 			return fmt.Errorf("migrate: applied version %s has no file in the directory: %w", rev.Version, errTampered)
 		}
@@ -179,6 +184,53 @@ func verifyApplied(ctx context.Context, dir migrate.Dir, rrw *revisions) error {
 		}
 	}
 	return nil
+}
+
+// ErrDatabaseNewer reports a database migrated by a newer release of the
+// binary: it holds a version this one does not know, after all it knows.
+var ErrDatabaseNewer = errors.New("the database was migrated by a newer release")
+
+// newerThanAll reports whether version sorts after every file's version
+// (versions are timestamps of one width, so text order is time order).
+func newerThanAll(version string, files []migrate.File) bool {
+	return len(files) == 0 || version > files[len(files)-1].Version()
+}
+
+// Check reports, without taking the migration lock or changing anything,
+// the versions of dir not yet applied to db (all of them when the revision
+// table does not exist), and ErrDatabaseNewer when db holds a version
+// newer than any of dir's. It is cheap enough for a readiness probe.
+func Check(ctx context.Context, db *sql.DB, d string, dir migrate.Dir) ([]string, error) {
+	files, err := dir.Files()
+	if err != nil {
+		return nil, fmt.Errorf("migrate: read directory: %w", err)
+	}
+	rrw := &revisions{dialect: d, conn: db}
+	revs, err := rrw.ReadRevisions(ctx)
+	if err != nil && !missingTable(err) {
+		return nil, err
+	}
+	applied := make(map[string]bool, len(revs))
+	for _, r := range revs {
+		applied[r.Version] = true
+		if newerThanAll(r.Version, files) {
+			return nil, fmt.Errorf("migrate: %w: version %s", ErrDatabaseNewer, r.Version)
+		}
+	}
+	var pending []string
+	for _, f := range files {
+		if !applied[f.Version()] {
+			pending = append(pending, f.Version())
+		}
+	}
+	return pending, nil
+}
+
+// missingTable reports the error of reading a revision table that was
+// never created.
+func missingTable(err error) bool {
+	s := err.Error()
+	return strings.Contains(s, "does not exist") || strings.Contains(s, "no such table")
 }
 
 // applyFile runs one file and records its revision in one transaction, so a
