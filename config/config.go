@@ -56,6 +56,8 @@ type HTTPConfig struct {
 	Addr string `mapstructure:"http_addr"`
 	// TrustedProxies are CIDRs or bare IPs whose X-Forwarded-For header is believed.
 	TrustedProxies []string `mapstructure:"trusted_proxies"`
+	// ShutdownTimeout is how long requests in flight get to finish on SIGTERM.
+	ShutdownTimeout time.Duration `mapstructure:"shutdown_timeout"`
 }
 
 // DBConfig configures the database connection pool.

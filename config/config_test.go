@@ -19,7 +19,7 @@ func wantDefaults() *Config {
 		ProviderTimeout: 5 * time.Second,
 		// Provider sign-ins per client per hour.
 		ProviderSignInsPerIPPerHour: 60,
-		HTTP:                        HTTPConfig{Addr: ":8080"},
+		HTTP:                        HTTPConfig{Addr: ":8080", ShutdownTimeout: 15 * time.Second},
 		DB: DBConfig{
 			SQLitePath:      "./data/agency.db",
 			MaxOpenConns:    10,

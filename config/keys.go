@@ -29,6 +29,7 @@ var keys = []Key{
 	{Group: "Application", Name: "LOG_FORMAT", Default: "text", Help: "Log output format: text or json."},
 
 	{Group: "HTTP", Name: "HTTP_ADDR", Default: ":8080", Help: "Address the HTTP server listens on (host:port)."},
+	{Group: "HTTP", Name: "SHUTDOWN_TIMEOUT", Default: "15s", Help: "On SIGTERM, how long requests in flight get to finish before the process exits."},
 	{Group: "HTTP", Name: "TRUSTED_PROXIES", Default: "", Help: "Comma list of proxy CIDRs or IPs whose X-Forwarded-For is trusted; empty trusts none (0.0.0.0/0 or ::/0, trusting anyone, logs a warning)."},
 
 	{Group: "Database", Name: "DATABASE_URL", Default: "", Secret: true, Help: "PostgreSQL URL (postgres://...); empty uses the embedded SQLite database."},

@@ -74,6 +74,7 @@ func (c *Config) validateProduction(p *problems) {
 }
 
 func (h HTTPConfig) validate(p *problems) {
+	p.positive("SHUTDOWN_TIMEOUT", h.ShutdownTimeout)
 	_, port, err := net.SplitHostPort(h.Addr)
 	if n, convErr := strconv.Atoi(port); err != nil || convErr != nil || n < 0 || n > 65535 {
 		p.add("HTTP_ADDR", "must be host:port, e.g. \":8080\", got %q", h.Addr)

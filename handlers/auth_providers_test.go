@@ -29,7 +29,11 @@ func TestProviderAvailability(t *testing.T) {
 		p := newProvAPI(t, migration.Postgres)
 		p.idp.SetDown(true)
 		apitest.WantError(t, p.google(p.googleToken("g-1", nil)), http.StatusServiceUnavailable, "provider_unavailable")
-		p.idp.SetDown(false) // a failed discovery is not cached
+		p.idp.SetDown(false)
+		// A failed discovery is the answer for a second, shared by every
+		// caller; then the issuer is asked again.
+		apitest.WantError(t, p.google(p.googleToken("g-1", nil)), http.StatusServiceUnavailable, "provider_unavailable")
+		p.Clock.Advance(time.Second)
 		mustPair(t, p.google(p.googleToken("g-1", nil)))
 	})
 	t.Run("google_down_on_key_refetch", func(t *testing.T) {

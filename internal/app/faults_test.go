@@ -6,11 +6,13 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/httptrace"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/agency-platform/agency/internal/fakeidp"
 	"github.com/agency-platform/agency/internal/testdb"
 )
 
@@ -234,5 +236,66 @@ func TestDatabaseNewer(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "migrated by a newer release") {
 		t.Fatalf("the log does not say the database is newer:\n%s", logs)
+	}
+}
+
+// TestShutdown_UnderLoad: SIGTERM with 100 requests in flight, half of
+// them Google sign-ins while Google's issuer hangs: every request gets an
+// answer, and serve returns cleanly within SHUTDOWN_TIMEOUT, the cleanup
+// job stopped.
+func TestShutdown_UnderLoad(t *testing.T) {
+	t.Parallel()
+	idp := fakeidp.New(t)
+	idp.SetDelay(time.Minute)
+	db := testdb.Empty(t)
+	base, logs, stop := startServe(t, []string{"HTTP_ADDR=127.0.0.1:0", "DATABASE_URL=" + db.URL, "CLEANUP_INTERVAL=1s",
+		"GOOGLE_ISSUER_URL=" + idp.URL, "GOOGLE_CLIENT_IDS=web.apps.test", "PROVIDER_TIMEOUT=2s",
+		"SHUTDOWN_TIMEOUT=5s", "PROVIDER_SIGNINS_PER_IP_PER_HOUR=1000"})
+	tok := idp.Token(t, idp.Claims("g-1", "web.apps.test", time.Now()))
+	var wg, written sync.WaitGroup
+	status := make([]int, 100)
+	for i := range status {
+		wg.Add(1)
+		written.Add(1)
+		go func() {
+			defer wg.Done()
+			var once sync.Once
+			sent := func() { once.Do(written.Done) }
+			defer sent()
+			var req *http.Request
+			if i%2 == 0 {
+				b, _ := json.Marshal(map[string]string{"id_token": tok})
+				req, _ = http.NewRequest("POST", base+"/v1/auth/google", bytes.NewReader(b))
+				req.Header.Set("Content-Type", "application/json")
+			} else {
+				req, _ = http.NewRequest("GET", base+"/readyz", nil)
+			}
+			req = req.WithContext(httptrace.WithClientTrace(req.Context(),
+				&httptrace.ClientTrace{WroteRequest: func(httptrace.WroteRequestInfo) { sent() }}))
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				return // status stays 0: no answer
+			}
+			io.Copy(io.Discard, res.Body)
+			res.Body.Close()
+			status[i] = res.StatusCode
+		}()
+	}
+	written.Wait()                     // every request is on the wire,
+	time.Sleep(500 * time.Millisecond) // and accepted by the server
+	start := time.Now()
+	err := stop()
+	took := time.Since(start)
+	wg.Wait()
+	if err != nil || took > 5*time.Second {
+		t.Fatalf("shutdown: got %v after %v, want a clean exit within SHUTDOWN_TIMEOUT (5s)\n%s", err, took, logs)
+	}
+	for i, s := range status {
+		if s == 0 {
+			t.Fatalf("request %d got no answer before the exit", i)
+		}
+	}
+	if strings.Contains(logs.String(), "cleanup failed") {
+		t.Fatalf("the cleanup job did not stop cleanly:\n%s", logs)
 	}
 }

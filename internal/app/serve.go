@@ -17,9 +17,6 @@ import (
 	"github.com/agency-platform/agency/services"
 )
 
-// shutdownGrace is how long in-flight requests get to finish on SIGTERM.
-const shutdownGrace = 15 * time.Second
-
 func (a *cli) serveCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "serve",
@@ -93,7 +90,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, openAPI []
 	case err = <-serveErr:
 	case <-ctx.Done():
 		log.Info("shutting down")
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownGrace)
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.HTTP.ShutdownTimeout)
 		err = srv.Shutdown(sctx)
 		cancel()
 	}

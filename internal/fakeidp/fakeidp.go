@@ -30,6 +30,15 @@ type Server struct {
 	delay   time.Duration
 	down    bool
 	fetches int
+	// discoveries counts requests for the discovery document, answered or not.
+	discoveries int
+}
+
+// Discoveries returns how many times the discovery document was asked for.
+func (s *Server) Discoveries() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.discoveries
 }
 
 // New starts a fake issuer with one RSA-2048 key, kid "k1". It is closed in
@@ -166,6 +175,9 @@ func (s *Server) JWKSFetches() int {
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	delay, down := s.delay, s.down
+	if r.URL.Path == "/.well-known/openid-configuration" {
+		s.discoveries++
+	}
 	s.mu.Unlock()
 	if delay > 0 {
 		select {

@@ -22,6 +22,8 @@ import (
 const (
 	defaultIssuer  = "https://accounts.google.com"
 	defaultTimeout = 5 * time.Second
+	// defaultDiscoveryRetry is how long a failed discovery is remembered.
+	defaultDiscoveryRetry = time.Second
 	// defaultMinKeyRefresh is the floor between two JWKS fetches.
 	defaultMinKeyRefresh = 30 * time.Second
 )
@@ -38,6 +40,9 @@ type Config struct {
 	Timeout time.Duration
 	// HTTPClient is optional; it is copied, and given Timeout if it has none.
 	HTTPClient *http.Client
+	// DiscoveryRetry is how long a failed discovery is answered from memory
+	// before the issuer is asked again (default 1s; negative: not at all).
+	DiscoveryRetry time.Duration
 	// MinKeyRefresh is the least time between two fetches of the issuer's
 	// keys, however many tokens with unknown key ids arrive (default 30s;
 	// negative: no floor).
@@ -52,9 +57,13 @@ type Verifier struct {
 	client    *http.Client
 	now       func() time.Time
 
-	// discovering holds one token while a discovery runs, so concurrent
-	// first calls do not all hit the issuer, yet each can give up on its ctx.
-	discovering chan struct{}
+	// retryAfter is how long a failed discovery's answer is given to
+	// every caller before the issuer is asked again.
+	retryAfter time.Duration
+
+	// mu guards attempt, the discovery under way or last finished.
+	mu      sync.Mutex
+	attempt *discovery
 	// tokens is set once discovery succeeds; nil means not yet (or failed).
 	tokens atomic.Pointer[oidc.IDTokenVerifier]
 }
@@ -63,11 +72,14 @@ type Verifier struct {
 // first Verify.
 func New(cfg Config, now func() time.Time) *Verifier {
 	v := &Verifier{
-		issuer:      cfg.IssuerURL,
-		clientIDs:   make(map[string]bool, len(cfg.ClientIDs)),
-		timeout:     cfg.Timeout,
-		now:         now,
-		discovering: make(chan struct{}, 1),
+		issuer:     cfg.IssuerURL,
+		clientIDs:  make(map[string]bool, len(cfg.ClientIDs)),
+		timeout:    cfg.Timeout,
+		now:        now,
+		retryAfter: cfg.DiscoveryRetry,
+	}
+	if v.retryAfter == 0 {
+		v.retryAfter = defaultDiscoveryRetry
 	}
 	if v.issuer == "" {
 		v.issuer = defaultIssuer
@@ -111,13 +123,13 @@ func (v *Verifier) Verify(ctx context.Context, idToken string) (*upstream.Identi
 	if !v.Enabled() {
 		return nil, fmt.Errorf("google: %w", upstream.ErrDisabled)
 	}
+	// One budget from the call's start: discovery (shared) and checking.
+	ctx, cancel := context.WithTimeout(ctx, v.timeout)
+	defer cancel()
 	tokens, err := v.tokenVerifier(ctx)
 	if err != nil {
 		return nil, err
 	}
-
-	ctx, cancel := context.WithTimeout(ctx, v.timeout)
-	defer cancel()
 	// go-oidc flattens key-fetch errors into text before returning, so the
 	// key set notes them here, on this call's own record.
 	rec := &callRecord{}
@@ -131,25 +143,69 @@ func (v *Verifier) Verify(ctx context.Context, idToken string) (*upstream.Identi
 	return v.identity(tok)
 }
 
-// tokenVerifier returns the verifier built from a successful discovery,
-// running discovery first if none has succeeded yet. A failure is not cached.
+// discovery is one attempt at discovery, shared by every call that arrives
+// while it runs (and, if it failed, for retryAfter after).
+type discovery struct {
+	done   chan struct{}
+	tokens *oidc.IDTokenVerifier
+	err    error
+	ended  time.Time
+}
+
+// tokenVerifier returns the verifier built from a successful discovery.
+// Until there is one, concurrent calls share one attempt and its result,
+// each waiting no longer than its own context allows: while the issuer
+// hangs, the n-th of n callers waits one PROVIDER_TIMEOUT, not n.
 func (v *Verifier) tokenVerifier(ctx context.Context) (*oidc.IDTokenVerifier, error) {
 	if tokens := v.tokens.Load(); tokens != nil {
 		return tokens, nil
 	}
+	v.mu.Lock()
+	a := v.attempt
+	if a == nil || v.stale(a) {
+		a = &discovery{done: make(chan struct{})}
+		v.attempt = a
+		go v.discover(a)
+	}
+	v.mu.Unlock()
 	select {
-	case v.discovering <- struct{}{}:
-		defer func() { <-v.discovering }()
+	case <-a.done:
+		return a.tokens, a.err
 	case <-ctx.Done():
 		return nil, fmt.Errorf("google: %w: wait for discovery: %w", upstream.ErrUnavailable, ctx.Err())
 	}
-	if tokens := v.tokens.Load(); tokens != nil {
-		return tokens, nil // another call discovered while we waited
-	}
+}
 
-	dctx, cancel := context.WithTimeout(ctx, v.timeout)
+// stale reports whether a finished attempt failed longer than retryAfter
+// ago, so the issuer may be asked again. Called with mu held.
+func (v *Verifier) stale(a *discovery) bool {
+	select {
+	case <-a.done:
+		return a.err != nil && v.now().Sub(a.ended) >= v.retryAfter
+	default:
+		return false // still running: join it
+	}
+}
+
+// discover runs one discovery, bounded by the verifier's timeout (not by
+// any one caller's context), and publishes its result.
+func (v *Verifier) discover(a *discovery) {
+	defer close(a.done)
+	ctx, cancel := context.WithTimeout(context.Background(), v.timeout)
 	defer cancel()
-	provider, err := oidc.NewProvider(oidc.ClientContext(dctx, v.client), v.issuer)
+	a.tokens, a.err = v.discoverOnce(ctx)
+	v.mu.Lock()
+	a.ended = v.now()
+	v.mu.Unlock()
+	if a.err == nil {
+		v.tokens.Store(a.tokens)
+	}
+}
+
+// discoverOnce reads the issuer's discovery document and builds the token
+// verifier on its key set.
+func (v *Verifier) discoverOnce(ctx context.Context) (*oidc.IDTokenVerifier, error) {
+	provider, err := oidc.NewProvider(oidc.ClientContext(ctx, v.client), v.issuer)
 	if err != nil {
 		return nil, fmt.Errorf("google: %w: discovery: %w", upstream.ErrUnavailable, err)
 	}
@@ -164,14 +220,12 @@ func (v *Verifier) tokenVerifier(ctx context.Context) (*oidc.IDTokenVerifier, er
 	// keeps this context (minus cancellation) for every JWKS fetch; one per
 	// discovery keeps its key cache and its refetch on an unknown kid.
 	remote := oidc.NewRemoteKeySet(oidc.ClientContext(context.Background(), v.client), meta.JWKSURI)
-	tokens := oidc.NewVerifier(v.issuer, keySet{remote: remote}, &oidc.Config{
+	return oidc.NewVerifier(v.issuer, keySet{remote: remote}, &oidc.Config{
 		SkipClientIDCheck:    true, // several client ids: checked in identity
 		SkipIssuerCheck:      true, // two spellings: checked in identity
 		SupportedSigningAlgs: []string{oidc.RS256},
 		Now:                  v.now,
-	})
-	v.tokens.Store(tokens)
-	return tokens, nil
+	}), nil
 }
 
 // maxClockSkew is how far in the future a token's iat may be: Google's

@@ -36,11 +36,57 @@ func clock() time.Time { return t0 }
 // TestVerifier_KeyRefreshFloor for the floor).
 func newVerifier(idp *fakeidp.Server, timeout time.Duration) *google.Verifier {
 	return google.New(google.Config{
-		IssuerURL:     idp.URL,
-		ClientIDs:     []string{webClient, iosClient},
-		Timeout:       timeout,
-		MinKeyRefresh: -1,
+		IssuerURL:      idp.URL,
+		ClientIDs:      []string{webClient, iosClient},
+		Timeout:        timeout,
+		MinKeyRefresh:  -1,
+		DiscoveryRetry: -1,
 	}, clock)
+}
+
+// TestVerifier_SharedDiscovery: while the issuer hangs, concurrent first
+// calls share one discovery and each answers within its timeout (not n
+// timeouts for the n-th); a failure is answered from memory for
+// DiscoveryRetry, then the issuer is asked again.
+func TestVerifier_SharedDiscovery(t *testing.T) {
+	t.Parallel()
+	idp := fakeidp.New(t)
+	now := t0
+	var mu sync.Mutex
+	v := google.New(google.Config{IssuerURL: idp.URL, ClientIDs: []string{webClient}, Timeout: 300 * time.Millisecond,
+		DiscoveryRetry: time.Second}, func() time.Time { mu.Lock(); defer mu.Unlock(); return now })
+	tok := idp.Token(t, idp.Claims("user-1", webClient, t0))
+	idp.SetDelay(3 * time.Second)
+	var wg sync.WaitGroup
+	took := make([]time.Duration, 8)
+	for i := range took {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			start := time.Now()
+			if _, err := v.Verify(context.Background(), tok); !errors.Is(err, upstream.ErrUnavailable) {
+				t.Errorf("call %d with the issuer hanging: got %v, want unavailable", i, err)
+			}
+			took[i] = time.Since(start)
+		}()
+	}
+	wg.Wait()
+	for i, d := range took {
+		if d > 900*time.Millisecond {
+			t.Errorf("call %d of 8 answered after %v, want within its own 300ms timeout", i, d)
+		}
+	}
+	if got := idp.Discoveries(); got != 1 {
+		t.Errorf("discovery requests for 8 concurrent calls: got %d, want 1", got)
+	}
+	idp.SetDelay(0)
+	if _, err := v.Verify(context.Background(), tok); !errors.Is(err, upstream.ErrUnavailable) {
+		t.Errorf("within DiscoveryRetry of the failure: got %v, want the remembered unavailable", err)
+	}
+	mu.Lock()
+	now = now.Add(time.Second)
+	mu.Unlock()
+	mustVerify(t, v, tok)
 }
 
 // TestVerifier_KeyRefreshFloor: tokens with unknown key ids cost at most
