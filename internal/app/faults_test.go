@@ -82,111 +82,10 @@ func field(body, name string) string {
 	return s
 }
 
-// TestOutage: with the database gone, requests answer 503 unavailable with
-// Retry-After within 2 s, never a driver's words; /healthz stays 200 and
-// /readyz says 503; once the database is back, within 5 s every request
-// succeeds again, without a restart.
-func TestOutage(t *testing.T) {
-	t.Parallel()
-	c := testdb.NewCluster(t)
-	base, logs, stop := startServe(t, faultEnv(c))
-	defer stop()
-	access, refresh := signIn(t, base)
-
-	c.Stop()
-	for _, tt := range []struct {
-		method, path, bearer string
-		body                 any
-	}{
-		{"GET", "/v1/me", access, nil},
-		{"POST", "/v1/auth/refresh", "", map[string]string{"refresh_token": refresh}},
-		{"POST", "/v1/auth/otp/send", "", map[string]string{"phone": reviewPhone}},
-	} {
-		a := call(t, tt.method, base+tt.path, tt.bearer, tt.body)
-		if a.status != 503 || field(errorOf(a.body), "code") != "unavailable" || a.header.Get("Retry-After") == "" {
-			t.Errorf("%s %s with the database down: got %d %s (Retry-After %q), want 503 unavailable with Retry-After",
-				tt.method, tt.path, a.status, a.body, a.header.Get("Retry-After"))
-		}
-		if a.took > 2*time.Second {
-			t.Errorf("%s %s: answered after %v, want within 2s", tt.method, tt.path, a.took)
-		}
-		for _, leak := range []string{"pq:", "dial tcp", "connection refused", "127.0.0.1"} {
-			if strings.Contains(a.body, leak) {
-				t.Errorf("%s %s: the body %s leaks %q", tt.method, tt.path, a.body, leak)
-			}
-		}
-	}
-	if a := call(t, "GET", base+"/healthz", "", nil); a.status != 200 {
-		t.Errorf("healthz with the database down: got %d, want 200", a.status)
-	}
-	if a := call(t, "GET", base+"/readyz", "", nil); a.status != 503 {
-		t.Errorf("readyz with the database down: got %d, want 503", a.status)
-	}
-
-	c.Start()
-	back := time.Now()
-	for call(t, "GET", base+"/v1/me", access, nil).status != 200 {
-		if time.Since(back) > 5*time.Second {
-			t.Fatalf("5s after the database came back, GET /v1/me still fails\n%s", logs)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	for i := range 20 {
-		if a := call(t, "GET", base+"/v1/me", access, nil); a.status != 200 {
-			t.Fatalf("request %d after recovery: got %d %s, want 200", i, a.status, a.body)
-		}
-	}
-}
-
 func errorOf(body string) string {
 	var m struct{ Error json.RawMessage }
 	_ = json.Unmarshal([]byte(body), &m)
 	return string(m.Error)
-}
-
-// TestReadyz_AfterRestart: after a database restart every pooled
-// connection is dead; the first probe must still say ready.
-func TestReadyz_AfterRestart(t *testing.T) {
-	t.Parallel()
-	c := testdb.NewCluster(t)
-	base, _, stop := startServe(t, faultEnv(c))
-	defer stop()
-	access, _ := signIn(t, base)
-	var wg sync.WaitGroup
-	for range 10 { // fill the pool with idle connections
-		wg.Add(1)
-		go func() { defer wg.Done(); call(t, "GET", base+"/v1/me", access, nil) }()
-	}
-	wg.Wait()
-	c.Restart()
-	for i := range 5 {
-		if a := call(t, "GET", base+"/readyz", "", nil); a.status != 200 {
-			t.Fatalf("readyz %d after a restart of a healthy database: got %d %s, want 200", i+1, a.status, a.body)
-		}
-	}
-}
-
-// TestServe_WaitsForTheDatabase: a database that is not up yet at start
-// is waited for, up to DB_CONNECT_TIMEOUT, and one that never comes is
-// given up on after it (not at once).
-func TestServe_WaitsForTheDatabase(t *testing.T) {
-	t.Parallel()
-	c := testdb.NewCluster(t)
-	c.Stop()
-	go func() { time.Sleep(1500 * time.Millisecond); c.Start() }()
-	base, _, stop := startServe(t, faultEnv(c, "DB_CONNECT_TIMEOUT=20s"))
-	defer stop()
-	if a := call(t, "GET", base+"/readyz", "", nil); a.status != 200 {
-		t.Fatalf("readyz: got %d, want 200", a.status)
-	}
-
-	start := time.Now()
-	err := run(context.Background(), []string{"db", "check"},
-		[]string{"DATABASE_URL=postgres://postgres@127.0.0.1:1/none?sslmode=disable", "DB_CONNECT_TIMEOUT=2s"}, io.Discard, io.Discard)
-	if took := time.Since(start); err == nil || took < 1500*time.Millisecond || took > 10*time.Second {
-		t.Fatalf("no database: got %v after %v, want an error after about DB_CONNECT_TIMEOUT (2s)", err, took)
-	}
-
 }
 
 // TestReadyz_PendingMigrations: with MIGRATE_ON_START=false on a database
@@ -247,7 +146,7 @@ func TestShutdown_UnderLoad(t *testing.T) {
 	t.Parallel()
 	idp := fakeidp.New(t)
 	idp.SetDelay(time.Minute)
-	db := testdb.Empty(t)
+	db := testdb.New(t)
 	base, logs, stop := startServe(t, []string{"HTTP_ADDR=127.0.0.1:0", "DATABASE_URL=" + db.URL, "CLEANUP_INTERVAL=1s",
 		"GOOGLE_ISSUER_URL=" + idp.URL, "GOOGLE_CLIENT_IDS=web.apps.test", "PROVIDER_TIMEOUT=2s",
 		"SHUTDOWN_TIMEOUT=5s", "PROVIDER_SIGNINS_PER_IP_PER_HOUR=1000"})
@@ -297,5 +196,97 @@ func TestShutdown_UnderLoad(t *testing.T) {
 	}
 	if strings.Contains(logs.String(), "cleanup failed") {
 		t.Fatalf("the cleanup job did not stop cleanly:\n%s", logs)
+	}
+}
+
+// TestDatabaseFaults walks one service through its database's troubles, on
+// a cluster of the test's own:
+//
+//   - at start the database is not up yet: serve waits for it, up to
+//     DB_CONNECT_TIMEOUT;
+//   - outage: requests answer 503 unavailable with Retry-After within 2 s,
+//     never a driver's words; /healthz stays 200 and /readyz says 503;
+//     once the database is back, within 5 s every request succeeds again,
+//     without a restart;
+//   - restart of a healthy database: every pooled connection is dead, and
+//     the first /readyz must still say ready.
+func TestDatabaseFaults(t *testing.T) {
+	t.Parallel()
+	c := testdb.NewCluster(t)
+	c.Stop()
+	go func() { time.Sleep(1500 * time.Millisecond); c.Start() }()
+	base, logs, stop := startServe(t, faultEnv(c, "DB_CONNECT_TIMEOUT=20s"))
+	defer stop()
+	access, refresh := signIn(t, base)
+
+	t.Log("outage")
+	c.Stop()
+	for _, tt := range []struct {
+		method, path, bearer string
+		body                 any
+	}{
+		{"GET", "/v1/me", access, nil},
+		{"POST", "/v1/auth/refresh", "", map[string]string{"refresh_token": refresh}},
+		{"POST", "/v1/auth/otp/send", "", map[string]string{"phone": reviewPhone}},
+	} {
+		a := call(t, tt.method, base+tt.path, tt.bearer, tt.body)
+		if a.status != 503 || field(errorOf(a.body), "code") != "unavailable" || a.header.Get("Retry-After") == "" {
+			t.Errorf("%s %s with the database down: got %d %s (Retry-After %q), want 503 unavailable with Retry-After",
+				tt.method, tt.path, a.status, a.body, a.header.Get("Retry-After"))
+		}
+		if a.took > 2*time.Second {
+			t.Errorf("%s %s: answered after %v, want within 2s", tt.method, tt.path, a.took)
+		}
+		for _, leak := range []string{"pq:", "dial tcp", "connection refused", "127.0.0.1"} {
+			if strings.Contains(a.body, leak) {
+				t.Errorf("%s %s: the body %s leaks %q", tt.method, tt.path, a.body, leak)
+			}
+		}
+	}
+	if a := call(t, "GET", base+"/healthz", "", nil); a.status != 200 {
+		t.Errorf("healthz with the database down: got %d, want 200", a.status)
+	}
+	if a := call(t, "GET", base+"/readyz", "", nil); a.status != 503 {
+		t.Errorf("readyz with the database down: got %d, want 503", a.status)
+	}
+
+	c.Start()
+	back := time.Now()
+	for call(t, "GET", base+"/v1/me", access, nil).status != 200 {
+		if time.Since(back) > 5*time.Second {
+			t.Fatalf("5s after the database came back, GET /v1/me still fails\n%s", logs)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	for i := range 20 {
+		if a := call(t, "GET", base+"/v1/me", access, nil); a.status != 200 {
+			t.Fatalf("request %d after recovery: got %d %s, want 200", i, a.status, a.body)
+		}
+	}
+
+	t.Log("restart of a healthy database")
+	var wg sync.WaitGroup
+	for range 10 { // fill the pool with idle connections
+		wg.Add(1)
+		go func() { defer wg.Done(); call(t, "GET", base+"/v1/me", access, nil) }()
+	}
+	wg.Wait()
+	c.Restart()
+	for i := range 5 {
+		if a := call(t, "GET", base+"/readyz", "", nil); a.status != 200 {
+			t.Fatalf("readyz %d after a restart of a healthy database: got %d %s, want 200", i+1, a.status, a.body)
+		}
+	}
+}
+
+// TestDBCheck_GivesUpAfterTheConnectTimeout: a database that never comes is
+// given up on after DB_CONNECT_TIMEOUT, not at once.
+func TestDBCheck_GivesUpAfterTheConnectTimeout(t *testing.T) {
+	t.Parallel()
+	start := time.Now()
+	err := run(context.Background(), []string{"db", "check"},
+		[]string{"DATABASE_URL=postgres://postgres@127.0.0.1:1/none?sslmode=disable", "DB_CONNECT_TIMEOUT=2s"}, io.Discard, io.Discard)
+	if took := time.Since(start); err == nil || took < 1500*time.Millisecond || took > 10*time.Second {
+		t.Fatalf("no database: got %v after %v, want an error after about DB_CONNECT_TIMEOUT (2s)", err, took)
 	}
 }
