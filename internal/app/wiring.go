@@ -130,7 +130,7 @@ func NewHandler(d Deps) (http.Handler, error) {
 	providers := services.NewProviderAuth(base, sessions, google, facebook, cfg.ProviderSignInsPerIPPerHour)
 	h, err := handlers.New(handlers.Deps{
 		Logger: d.Log, TrustedProxies: cfg.HTTP.TrustedProxies,
-		DB: &readiness{probe: database.Probe{DB: d.DB, Idle: cfg.DB.MaxIdleConns}, db: d.DB, dialect: cfg.DB.Dialect(), log: d.Log},
+		DB:       &readiness{probe: database.Probe{DB: d.DB, Idle: cfg.DB.MaxIdleConns}, db: d.DB, dialect: cfg.DB.Dialect(), log: d.Log},
 		Sessions: sessions, Phone: phoneAuth, Users: services.NewUsers(base, sessions),
 		Providers: providers, Identities: services.NewIdentities(base, phoneAuth, providers),
 		Admin: services.NewAdmin(base),
