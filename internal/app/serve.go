@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -43,16 +44,8 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, openAPI []
 	defer db.Close()
 	dialect := cfg.DB.Dialect()
 	if cfg.DB.MigrateOnStart {
-		applied, err := applyMigrations(ctx, db, dialect)
-		switch {
-		case errors.Is(err, migration.ErrDatabaseNewer):
-			// A newer release migrated the database (a rolling deploy):
-			// its migrations are expected to keep this release working.
-			log.Warn("the database was migrated by a newer release of agency; serving on it without migrating", "err", err)
-		case err != nil:
+		if err := migrateOnStart(ctx, db, dialect, log); err != nil {
 			return err
-		default:
-			log.Info("migrations applied", "count", len(applied), "versions", applied)
 		}
 	}
 	client := database.NewClient(db, dialect)
@@ -125,4 +118,20 @@ func runCleanupLoop(ctx context.Context, c *services.Cleanup, interval time.Dura
 			}
 		}
 	}
+}
+
+// migrateOnStart applies pending migrations before serving. A database a
+// newer release migrated (a rolling deploy) is served on as it is: its
+// migrations are expected to keep this release working.
+func migrateOnStart(ctx context.Context, db *sql.DB, dialect string, log *slog.Logger) error {
+	applied, err := applyMigrations(ctx, db, dialect)
+	switch {
+	case errors.Is(err, migration.ErrDatabaseNewer):
+		log.Warn("the database was migrated by a newer release of agency; serving on it without migrating", "err", err)
+	case err != nil:
+		return err
+	default:
+		log.Info("migrations applied", "count", len(applied), "versions", applied)
+	}
+	return nil
 }
