@@ -3,8 +3,10 @@ package services
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"math"
 	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/agency-platform/agency/ent"
@@ -205,6 +207,24 @@ func (u usage) wait(limit int, w span, now time.Time) time.Duration {
 	prev := u.carried / covered
 	f := 1 - float64(limit-1-u.current)/prev
 	return u.start.Add(time.Duration(f * float64(window))).Sub(now)
+}
+
+// refused is the answer when a limit is used up: a security event naming
+// the limit (never the counted number or address) with attrs, and
+// ErrRateLimited telling the client how long to wait.
+func refused(ctx context.Context, events *Events, key string, wait time.Duration, attrs ...slog.Attr) error {
+	events.log(ctx, EventRateLimited, append([]slog.Attr{slog.String("limit", limitName(key))}, attrs...)...)
+	return ErrRateLimited.RetryIn(wait)
+}
+
+// limitName is a limiter key without the counted value (number or IP):
+// keys are name:kind:value, and an IPv6 value holds colons itself.
+func limitName(key string) string {
+	parts := strings.SplitN(key, ":", 3)
+	if len(parts) == 3 {
+		return parts[0] + ":" + parts[1]
+	}
+	return key
 }
 
 // clientKey is what per-IP limits count a client by: its IPv4 address, or

@@ -194,18 +194,7 @@ func (a *PhoneAuth) take(ctx context.Context, key string, limit int, window span
 }
 
 func (a *PhoneAuth) rateLimited(ctx context.Context, key, num string, wait time.Duration) error {
-	a.events.log(ctx, EventRateLimited, slog.String("limit", limitName(key)), slog.String("phone", phone.Mask(num)))
-	return ErrRateLimited.RetryIn(wait)
-}
-
-// limitName is a limiter key without the counted value (number or IP):
-// keys are name:kind:value, and an IPv6 value holds colons itself.
-func limitName(key string) string {
-	parts := strings.SplitN(key, ":", 3)
-	if len(parts) == 3 {
-		return parts[0] + ":" + parts[1]
-	}
-	return key
+	return refused(ctx, a.events, key, wait, slog.String("phone", phone.Mask(num)))
 }
 
 // checkBudgets refuses, without counting, when one of the budgets is spent.

@@ -67,8 +67,7 @@ func (a *ProviderAuth) verify(ctx context.Context, provider authidentity.Provide
 		return nil, err
 	}
 	if !ok {
-		a.events.log(ctx, EventRateLimited, slog.String("limit", limitName(key)), slog.String("method", string(provider)))
-		return nil, ErrRateLimited.RetryIn(wait)
+		return nil, refused(ctx, a.events, key, wait, slog.String("method", string(provider)))
 	}
 	invalid := ErrInvalidAccessToken
 	if provider == authidentity.ProviderGoogle {
