@@ -48,6 +48,7 @@ type Config struct {
 	Sessions SessionConfig  `mapstructure:",squash"`
 	Google   GoogleConfig   `mapstructure:",squash"`
 	Facebook FacebookConfig `mapstructure:",squash"`
+	UI       UIConfig       `mapstructure:",squash"`
 }
 
 // HTTPConfig configures the HTTP server.
@@ -58,6 +59,11 @@ type HTTPConfig struct {
 	TrustedProxies []string `mapstructure:"trusted_proxies"`
 	// ShutdownTimeout is how long requests in flight get to finish on SIGTERM.
 	ShutdownTimeout time.Duration `mapstructure:"shutdown_timeout"`
+	// MetricsAddr is the host:port of the separate Prometheus listener; empty turns it off.
+	MetricsAddr string `mapstructure:"metrics_addr"`
+	// CORSAllowedOrigins are the browser origins (scheme://host[:port]) allowed to call the API;
+	// "*" allows any and is refused in production.
+	CORSAllowedOrigins []string `mapstructure:"cors_allowed_origins"`
 }
 
 // DBConfig configures the database connection pool.
@@ -170,6 +176,35 @@ type FacebookConfig struct {
 	GraphURL  string `mapstructure:"facebook_graph_url"`
 	AppID     string `mapstructure:"facebook_app_id"`
 	AppSecret string `mapstructure:"facebook_app_secret"`
+}
+
+// UIConfig switches the pages served beside the API. Each is "true", "false"
+// or empty; empty means on in development and off in production (see
+// Config.SchemaUI and friends).
+type UIConfig struct {
+	Schema  string `mapstructure:"schema_ui"`
+	Docs    string `mapstructure:"docs_ui"`
+	Console string `mapstructure:"console_ui"`
+}
+
+// SchemaUI reports whether GET /schema serves the schema diagram.
+func (c *Config) SchemaUI() bool { return c.uiOn(c.UI.Schema) }
+
+// DocsUI reports whether GET /docs serves the API reference.
+func (c *Config) DocsUI() bool { return c.uiOn(c.UI.Docs) }
+
+// ConsoleUI reports whether GET /console serves the sign-in console.
+func (c *Config) ConsoleUI() bool { return c.uiOn(c.UI.Console) }
+
+// uiOn resolves one page switch: explicit true/false win, empty follows APP_ENV.
+func (c *Config) uiOn(v string) bool {
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "true", "1":
+		return true
+	case "false", "0":
+		return false
+	}
+	return !c.IsProduction()
 }
 
 // TrustsAnyAddress reports whether TRUSTED_PROXIES covers every address

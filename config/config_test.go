@@ -108,6 +108,10 @@ func TestLoad(t *testing.T) {
 				"SMS_WEBHOOK_URL=https://sms.example.com/send",
 				"OTP_SECRET=otp-secret-otp-secret-otp-secret",
 				"REFRESH_TOKEN_SECRET=refresh-secret-refresh-secret-xx",
+				"METRICS_ADDR=127.0.0.1:9090",
+				"CORS_ALLOWED_ORIGINS=https://app.example.com, http://localhost:3000",
+				"SCHEMA_UI=true",
+				"DOCS_UI=false",
 			},
 			want: func(c *Config) {
 				c.AppEnv = "production"
@@ -126,6 +130,9 @@ func TestLoad(t *testing.T) {
 				c.Google.ClientIDs = []string{"a.apps.googleusercontent.com", "b.apps.googleusercontent.com"}
 				c.JWT.Algorithm = "HS256"
 				c.JWT.Secret = "0123456789abcdef0123456789abcdef"
+				c.HTTP.MetricsAddr = "127.0.0.1:9090"
+				c.HTTP.CORSAllowedOrigins = []string{"https://app.example.com", "http://localhost:3000"}
+				c.UI = UIConfig{Schema: "true", Docs: "false"}
 			},
 		},
 		{
@@ -246,6 +253,12 @@ func TestLoad_Errors(t *testing.T) {
 			wantErr: []string{"config: DATABASE_URL:"},
 			hidden:  []string{"hunter2"},
 		},
+		{name: "bad_metrics_addr", env: []string{"METRICS_ADDR=9090"}, wantErr: []string{`config: METRICS_ADDR: must be host:port`}},
+		{name: "metrics_on_public_port", env: []string{"HTTP_ADDR=:8080", "METRICS_ADDR=:8080"}, wantErr: []string{"config: METRICS_ADDR: must differ from HTTP_ADDR"}},
+		{name: "cors_origin_with_path", env: []string{"CORS_ALLOWED_ORIGINS=https://app.example.com/login"}, wantErr: []string{`config: CORS_ALLOWED_ORIGINS: "https://app.example.com/login" is not an origin`}},
+		{name: "cors_origin_without_scheme", env: []string{"CORS_ALLOWED_ORIGINS=app.example.com"}, wantErr: []string{`config: CORS_ALLOWED_ORIGINS: "app.example.com" is not an origin`}},
+		{name: "cors_any_in_production", env: []string{"APP_ENV=production", "CORS_ALLOWED_ORIGINS=*"}, wantErr: []string{"config: CORS_ALLOWED_ORIGINS: * (any origin) is refused in production"}},
+		{name: "bad_ui_switch", env: []string{"DOCS_UI=maybe"}, wantErr: []string{`config: DOCS_UI: must be true, false or empty`}},
 		{name: "bad_cidr", env: []string{"TRUSTED_PROXIES=10.0.0.0/8,10.0.0.0/33"}, wantErr: []string{`config: TRUSTED_PROXIES: "10.0.0.0/33"`}},
 		{name: "bad_country", env: []string{"SMS_ALLOWED_COUNTRIES=IN,IND"}, wantErr: []string{`config: SMS_ALLOWED_COUNTRIES: "IND"`}},
 		{name: "bad_webhook_url", env: []string{"SMS_WEBHOOK_URL=ftp://hooks.example/t0ken"}, wantErr: []string{"config: SMS_WEBHOOK_URL:"}, hidden: []string{"t0ken"}},
@@ -343,6 +356,18 @@ func TestDBConfig_Dialect(t *testing.T) {
 }
 
 func TestConfig_IsProduction(t *testing.T) {
+	for _, tt := range []struct {
+		env, value string
+		want       bool
+	}{
+		{"development", "", true}, {"production", "", false},
+		{"production", "true", true}, {"development", "false", false}, {"development", "0", false}, {"production", "1", true},
+	} {
+		c := &Config{AppEnv: tt.env, UI: UIConfig{Schema: tt.value, Docs: tt.value, Console: tt.value}}
+		if c.SchemaUI() != tt.want || c.DocsUI() != tt.want || c.ConsoleUI() != tt.want {
+			t.Errorf("APP_ENV=%s, switch %q: pages on = %v/%v/%v, want %v", tt.env, tt.value, c.SchemaUI(), c.DocsUI(), c.ConsoleUI(), tt.want)
+		}
+	}
 	for env, want := range map[string]bool{"production": true, "development": false} {
 		if got := (&Config{AppEnv: env}).IsProduction(); got != want {
 			t.Errorf("IsProduction() with AppEnv %q: got %v, want %v", env, got, want)

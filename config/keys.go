@@ -32,6 +32,13 @@ var keys = []Key{
 	{Group: "HTTP", Name: "SHUTDOWN_TIMEOUT", Default: "15s", Help: "On SIGTERM, how long requests in flight get to finish before the process exits."},
 	{Group: "HTTP", Name: "TRUSTED_PROXIES", Default: "", Help: "Comma list of proxy CIDRs or IPs whose X-Forwarded-For is trusted; empty trusts none (0.0.0.0/0 or ::/0, trusting anyone, logs a warning)."},
 
+	{Group: "HTTP", Name: "METRICS_ADDR", Default: "", Help: "host:port of a separate listener serving Prometheus metrics at /metrics (e.g. 127.0.0.1:9090); empty turns it off. The public port never serves /metrics."},
+	{Group: "HTTP", Name: "CORS_ALLOWED_ORIGINS", Default: "", Help: "Comma list of browser origins (https://app.example.com) allowed to call the API; empty allows none; * allows any and is refused in production."},
+
+	{Group: "Pages", Name: "SCHEMA_UI", Default: "", Help: "Serve the schema diagram at GET /schema: true or false; empty means on in development, off in production."},
+	{Group: "Pages", Name: "DOCS_UI", Default: "", Help: "Serve the API reference at GET /docs: true or false; empty means on in development, off in production."},
+	{Group: "Pages", Name: "CONSOLE_UI", Default: "", Help: "Serve the sign-in console at GET /console: true or false; empty means on in development, off in production."},
+
 	{Group: "Database", Name: "DATABASE_URL", Default: "", Secret: true, Help: "PostgreSQL URL (postgres://...); empty uses the embedded SQLite database."},
 	{Group: "Database", Name: "SQLITE_PATH", Default: "./data/agency.db", Help: "SQLite database file, used when DATABASE_URL is empty."},
 	{Group: "Database", Name: "DB_MAX_OPEN_CONNS", Default: "10", Help: "Maximum open database connections (>= 1)."},

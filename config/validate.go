@@ -34,6 +34,7 @@ func (c *Config) Validate() error {
 	p.atLeast("PROVIDER_SIGNINS_PER_IP_PER_HOUR", c.ProviderSignInsPerIPPerHour, 1)
 	p.positive("GOOGLE_JWKS_MIN_REFRESH", c.Google.JWKSMinRefresh)
 	c.HTTP.validate(&p)
+	c.UI.validate(&p)
 	c.DB.validate(&p)
 	p.nonNegative("CLEANUP_INTERVAL", c.Cleanup.Interval)
 	if c.Cleanup.Interval > 0 && c.Cleanup.Interval < minCleanupInterval {
@@ -56,6 +57,9 @@ func (c *Config) Validate() error {
 // validateProduction refuses what is only acceptable in development: the
 // log SMS sender and secrets that dev mode would generate.
 func (c *Config) validateProduction(p *problems) {
+	if slices.Contains(c.HTTP.CORSAllowedOrigins, "*") {
+		p.add("CORS_ALLOWED_ORIGINS", "* (any origin) is refused in production; list the apps' origins")
+	}
 	if c.SMS.Provider == "log" {
 		p.add("SMS_PROVIDER", "the log sender prints codes and is refused in production; use webhook or twilio")
 	}
@@ -79,11 +83,43 @@ func (h HTTPConfig) validate(p *problems) {
 	if n, convErr := strconv.Atoi(port); err != nil || convErr != nil || n < 0 || n > 65535 {
 		p.add("HTTP_ADDR", "must be host:port, e.g. \":8080\", got %q", h.Addr)
 	}
+	if h.MetricsAddr != "" {
+		_, port, err := net.SplitHostPort(h.MetricsAddr)
+		if n, convErr := strconv.Atoi(port); err != nil || convErr != nil || n < 0 || n > 65535 {
+			p.add("METRICS_ADDR", "must be host:port, e.g. \"127.0.0.1:9090\", or empty, got %q", h.MetricsAddr)
+		} else if h.MetricsAddr == h.Addr {
+			p.add("METRICS_ADDR", "must differ from HTTP_ADDR: metrics are never served on the public port")
+		}
+	}
+	for _, origin := range h.CORSAllowedOrigins {
+		if origin != "*" && !isOrigin(origin) {
+			p.add("CORS_ALLOWED_ORIGINS", "%q is not an origin (scheme://host[:port], no path)", origin)
+		}
+	}
 	for _, proxy := range h.TrustedProxies {
 		if _, _, err := net.ParseCIDR(proxy); err == nil || net.ParseIP(proxy) != nil {
 			continue
 		}
 		p.add("TRUSTED_PROXIES", "%q is neither a CIDR nor an IP address", proxy)
+	}
+}
+
+// isOrigin reports whether s is a browser origin as an Origin header
+// carries it: http(s)://host[:port], nothing after.
+func isOrigin(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" &&
+		u.User == nil && u.Path == "" && u.RawQuery == "" && u.Fragment == "" && u.Opaque == "" &&
+		s == u.Scheme+"://"+u.Host
+}
+
+func (u UIConfig) validate(p *problems) {
+	for _, k := range [][2]string{{"SCHEMA_UI", u.Schema}, {"DOCS_UI", u.Docs}, {"CONSOLE_UI", u.Console}} {
+		switch strings.ToLower(strings.TrimSpace(k[1])) {
+		case "", "true", "false", "1", "0":
+		default:
+			p.add(k[0], "must be true, false or empty (on in development, off in production), got %q", k[1])
+		}
 	}
 }
 
