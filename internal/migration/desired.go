@@ -89,6 +89,13 @@ func desiredSchema(ctx context.Context, d string) (*schema.Schema, error) {
 	return s, nil
 }
 
+// DesiredSchema returns the schema the Ent definitions describe for dialect
+// d, as migrations build it: the tables, their indexes and foreign keys, and
+// on PostgreSQL the enum types. `agency schema viz` draws it.
+func DesiredSchema(ctx context.Context, d string) (*schema.Schema, error) {
+	return desiredSchema(ctx, d)
+}
+
 // defaultPlanner returns Atlas's connection-less planner and differ for d.
 func defaultPlanner(d string) (migrate.PlanApplier, schema.Differ) {
 	if d == SQLite {
