@@ -35,6 +35,8 @@ type Deps struct {
 	// JWKS is the public key set document; OpenAPI the contract (YAML).
 	JWKS    []byte
 	OpenAPI []byte
+	// Schema serves GET /schema when set (SCHEMA_UI).
+	Schema *SchemaPage
 }
 
 // New builds the router: recovery, request id, request log and body limit

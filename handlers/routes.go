@@ -21,6 +21,11 @@ func addRoutes(r *gin.Engine, d Deps) {
 	r.GET("/.well-known/jwks.json", jwks(d.JWKS))
 	r.GET("/openapi.yaml", openAPI(d.OpenAPI))
 
+	// Pages, each behind its switch. schema.go; schema_test.go.
+	if d.Schema != nil {
+		r.GET("/schema", schemaPage(d.Schema))
+	}
+
 	// Public: sign-in and token endpoints. auth.go, providers.go;
 	// auth_otp_send_test.go, auth_otp_verify_test.go, auth_refresh_test.go,
 	// logout_test.go, auth_google_test.go, auth_facebook_test.go, auth_providers_test.go.

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"context"
 	"database/sql"
 	"fmt"
 	"log/slog"
@@ -19,6 +20,7 @@ import (
 	"github.com/agency-platform/agency/internal/facebook"
 	"github.com/agency-platform/agency/internal/google"
 	"github.com/agency-platform/agency/internal/phone"
+	"github.com/agency-platform/agency/internal/schemaviz"
 	"github.com/agency-platform/agency/internal/sms"
 	"github.com/agency-platform/agency/services"
 )
@@ -135,11 +137,30 @@ func NewHandler(d Deps) (http.Handler, error) {
 		Providers: providers, Identities: services.NewIdentities(base, phoneAuth, providers),
 		Admin: services.NewAdmin(base),
 		JWKS:  issuer.JWKS(), OpenAPI: d.OpenAPI,
+		Schema: schemaPage(cfg),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("build router: %w", err)
 	}
 	return h, nil
+}
+
+// schemaPage is GET /schema's page when SCHEMA_UI is on: the diagram of the
+// code's schema in the configured database's dialect.
+func schemaPage(cfg *config.Config) *handlers.SchemaPage {
+	if !cfg.SchemaUI() {
+		return nil
+	}
+	return &handlers.SchemaPage{
+		Render: func(ctx context.Context) ([]byte, error) {
+			m, err := schemaviz.FromCode(ctx, cfg.DB.Dialect())
+			if err != nil {
+				return nil, err
+			}
+			return schemaviz.HTML(ctx, m)
+		},
+		CSP: schemaviz.ContentSecurityPolicy,
+	}
 }
 
 // newBase is what every service stands on: the database of the configured
