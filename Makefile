@@ -1,7 +1,7 @@
 # The README's commands. `make test` is what CI runs.
 GO ?= go
 
-.PHONY: run build test bench fuzz generate check-generated
+.PHONY: run build test bench fuzz generate check-generated screenshots
 
 run:
 	$(GO) run . serve
@@ -12,6 +12,11 @@ build:
 test:
 	$(GO) vet ./...
 	$(GO) test -count=1 -parallel 8 ./...
+
+# The browser tests (real headless Chromium), saving their screenshots
+# (docs, console signed in, ...) to docs/screenshots/.
+screenshots:
+	SCREENSHOT_DIR=$(CURDIR)/docs/screenshots $(GO) test -count=1 -run 'Browser' ./handlers ./internal/browsertest
 
 # Fuzz each target for FUZZTIME; `make test` replays their seed corpora
 # (f.Add seeds and testdata/fuzz). A failure writes its input to

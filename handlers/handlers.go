@@ -10,6 +10,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/agency-platform/agency/internal/metrics"
 	"github.com/agency-platform/agency/services"
 )
 
@@ -35,12 +36,18 @@ type Deps struct {
 	// JWKS is the public key set document; OpenAPI the contract (YAML).
 	JWKS    []byte
 	OpenAPI []byte
+	// Pages are the HTML pages beside the API (/docs, /console) and their switches.
+	Pages Pages
 	// Schema serves GET /schema when set (SCHEMA_UI).
 	Schema *SchemaPage
+	// Metrics count every request (nil: none); CORSAllowedOrigins are the
+	// browser origins cors.go lets call the API (none: CORS off).
+	Metrics            *metrics.Metrics
+	CORSAllowedOrigins []string
 }
 
-// New builds the router: recovery, request id, request log and body limit
-// around every route listed in routes.go.
+// New builds the router: request id, metrics, recovery, request log, CORS
+// and body limit around every route listed in routes.go.
 func New(d Deps) (http.Handler, error) {
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
@@ -52,7 +59,11 @@ func New(d Deps) (http.Handler, error) {
 	if err := r.SetTrustedProxies(d.TrustedProxies); err != nil {
 		return nil, err
 	}
-	r.Use(requestID(), recovery(d.Logger), requestLog(d.Logger), securityHeaders(), limitAuthHeader(), limitBody(maxBodyBytes))
+	if err := d.Pages.prepare(d.OpenAPI); err != nil {
+		return nil, err
+	}
+	r.Use(requestID(), requestMetrics(d.Metrics), recovery(d.Logger), requestLog(d.Logger), securityHeaders(),
+		cors(d.CORSAllowedOrigins), limitAuthHeader(), limitBody(maxBodyBytes))
 	addRoutes(r, d)
 	return r, nil
 }

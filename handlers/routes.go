@@ -4,6 +4,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/agency-platform/agency/ent/authidentity"
+	"github.com/agency-platform/agency/internal/apidocs"
 )
 
 // addRoutes lists every route of the service. Each group names the files
@@ -20,6 +21,22 @@ func addRoutes(r *gin.Engine, d Deps) {
 	r.HEAD("/readyz", readyz(d.DB))
 	r.GET("/.well-known/jwks.json", jwks(d.JWKS))
 	r.GET("/openapi.yaml", openAPI(d.OpenAPI))
+
+	// Public pages, each behind its switch (DOCS_UI, CONSOLE_UI), with a strict CSP.
+	// pages.go, docs.go (internal/apidocs), console.go (web/); docs_test.go, console_test.go.
+	pages := r.Group("", pageHeaders())
+	if d.Pages.Docs {
+		pages.GET("/docs", docsPage(d.Pages.reference))
+		for _, f := range []string{"docs.css", "docs.js", "favicon.svg"} {
+			pages.GET("/docs/"+f, asset(apidocs.Assets, f))
+		}
+	}
+	if d.Pages.Console {
+		pages.GET("/console", consolePage(d.Pages.CodeDelivery))
+		for _, f := range []string{"console.css", "console.js", "favicon.svg"} {
+			pages.GET("/console/"+f, asset(web, "web/"+f))
+		}
+	}
 
 	// Pages, each behind its switch. schema.go; schema_test.go.
 	if d.Schema != nil {

@@ -42,4 +42,3 @@ func TestSchemaPage_Switch(t *testing.T) {
 		t.Errorf("SCHEMA_UI=false: %d %s", res.StatusCode, body)
 	}
 }
-

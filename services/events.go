@@ -9,10 +9,21 @@ import (
 // detected, evictions, role changes, logout) as structured log records
 // with msg "security_event" and an "event" attribute. Phone numbers are
 // masked by the callers; no token, code or secret is ever passed here.
-type Events struct{ l *slog.Logger }
+// Observers (the metrics) are told of every event, logged or only counted.
+type Events struct {
+	l         *slog.Logger
+	observers []Observer
+}
 
-// NewEvents returns an event log writing to l.
-func NewEvents(l *slog.Logger) *Events { return &Events{l: l} }
+// Observer is told of each event with its attributes as it happens. It runs
+// on the request's goroutine, so it must be quick, and it must not keep or
+// change attrs.
+type Observer func(event Event, attrs []slog.Attr)
+
+// NewEvents returns an event log writing to l and telling observers.
+func NewEvents(l *slog.Logger, observers ...Observer) *Events {
+	return &Events{l: l, observers: observers}
+}
 
 // Event names a security event: the "event" attribute of its log record.
 // The list is closed. Three events share their word with the error code the
@@ -37,6 +48,10 @@ const (
 	EventAdminRoleSet        Event = "admin_role_set"
 	EventAdminUserDeleted    Event = "admin_user_deleted"
 	EventAdminSessionsEnded  Event = "admin_sessions_ended"
+	// Counted, never logged: one of these happens on every refresh, the
+	// hottest path, where a log line each would cost more than the work.
+	EventRefreshRotated       Event = "refresh_rotated"
+	EventRefreshGraceReplayed Event = "refresh_grace_replayed" // a retry answered with the current token
 )
 
 type requestIDKey struct{}
@@ -47,7 +62,11 @@ func WithRequestID(ctx context.Context, id string) context.Context {
 }
 
 func (e *Events) log(ctx context.Context, event Event, attrs ...slog.Attr) {
-	if e == nil || e.l == nil {
+	if e == nil {
+		return
+	}
+	e.count(event, attrs...)
+	if e.l == nil {
 		return
 	}
 	all := make([]slog.Attr, 0, len(attrs)+2)
@@ -62,4 +81,14 @@ func (e *Events) log(ctx context.Context, event Event, attrs ...slog.Attr) {
 		level = slog.LevelWarn
 	}
 	e.l.LogAttrs(ctx, level, "security_event", all...)
+}
+
+// count tells the observers of event without logging it.
+func (e *Events) count(event Event, attrs ...slog.Attr) {
+	if e == nil {
+		return
+	}
+	for _, o := range e.observers {
+		o(event, attrs)
+	}
 }

@@ -160,6 +160,7 @@ func (s *Sessions) Refresh(ctx context.Context, raw string) (*TokenPair, error) 
 	if err != nil {
 		return nil, notFoundAs(err, ErrInvalidRefreshToken, "refresh: load user")
 	}
+	s.events.count(EventRefreshRotated)
 	return s.pair(u, next)
 }
 
@@ -192,6 +193,7 @@ func (s *Sessions) refreshMiss(ctx context.Context, tok refreshToken, h string, 
 	// gets the current token back.
 	retry := row.RotatedAt == nil || now.Sub(*row.RotatedAt) <= s.cfg.ReuseGrace
 	if isPredecessor && retry && equalHash(next.hash(), row.TokenHash) {
+		s.events.count(EventRefreshGraceReplayed)
 		return s.pair(row.Edges.User, next)
 	}
 	ancestor, _ := s.key.isAncestor(tok, row.Generation, row.TokenHash)

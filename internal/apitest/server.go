@@ -22,6 +22,7 @@ import (
 	"github.com/agency-platform/agency/ent"
 	"github.com/agency-platform/agency/internal/accesstoken"
 	"github.com/agency-platform/agency/internal/app"
+	"github.com/agency-platform/agency/internal/metrics"
 	"github.com/agency-platform/agency/internal/migration"
 	"github.com/agency-platform/agency/internal/testdb"
 	"github.com/agency-platform/agency/internal/upstream"
@@ -167,6 +168,8 @@ type API struct {
 	Config  *config.Config
 	Logs    *LogBuffer
 	Spec    *Spec
+	// Metrics are the running instance's collectors (see Scrape).
+	Metrics *metrics.Metrics
 }
 
 var (
@@ -248,8 +251,9 @@ func (a *API) start(log *slog.Logger) {
 	if a.SMS != nil {
 		sender = a.SMS
 	}
+	a.Metrics = metrics.New(a.DB)
 	h, err := app.NewHandler(app.Deps{Config: a.Config, DB: a.DB, SMS: sender,
-		Now: a.Clock.Now, Log: log, OpenAPI: spec})
+		Now: a.Clock.Now, Log: log, OpenAPI: spec, Metrics: a.Metrics})
 	if err != nil {
 		a.T.Fatal(err)
 	}
@@ -263,6 +267,18 @@ func (a *API) start(log *slog.Logger) {
 func (a *API) Restart() {
 	a.T.Helper()
 	a.start(slog.New(slog.NewTextHandler(a.Logs, nil)))
+}
+
+// Scrape returns what GET /metrics on the metrics listener would answer
+// (the Prometheus text format).
+func (a *API) Scrape() string {
+	a.T.Helper()
+	rec := httptest.NewRecorder()
+	a.Metrics.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	if rec.Code != http.StatusOK {
+		a.T.Fatalf("scrape metrics: got %d %s, want 200", rec.Code, rec.Body)
+	}
+	return rec.Body.String()
 }
 
 // Resp is a response read whole.

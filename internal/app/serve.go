@@ -14,6 +14,7 @@ import (
 
 	"github.com/agency-platform/agency/config"
 	"github.com/agency-platform/agency/internal/database"
+	"github.com/agency-platform/agency/internal/metrics"
 	"github.com/agency-platform/agency/internal/migration"
 	"github.com/agency-platform/agency/services"
 )
@@ -52,22 +53,24 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, openAPI []
 	if err := fillDevSecrets(cfg, log); err != nil {
 		return err
 	}
-	router, err := NewHandler(Deps{Config: cfg, DB: db, SMS: newSender(cfg, log), Now: time.Now, Log: log, OpenAPI: openAPI})
+	var m *metrics.Metrics
+	if cfg.HTTP.MetricsAddr != "" {
+		m = metrics.New(db)
+	}
+	router, err := NewHandler(Deps{Config: cfg, DB: db, SMS: newSender(cfg, log), Now: time.Now, Log: log, OpenAPI: openAPI, Metrics: m})
 	if err != nil {
 		return err
 	}
+	stopMetrics, err := serveMetrics(cfg.HTTP, m, log)
+	if err != nil {
+		return err
+	}
+	defer stopMetrics()
 	ln, err := net.Listen("tcp", cfg.HTTP.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.HTTP.Addr, err)
 	}
-	srv := &http.Server{
-		Handler:           router,
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       15 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
+	srv := newServer(router, log)
 	jobs, stopJobs := context.WithCancel(context.WithoutCancel(ctx))
 	jobsDone := make(chan struct{})
 	go func() {
@@ -93,6 +96,48 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, openAPI []
 		err = nil
 	}
 	return err
+}
+
+// newServer is an HTTP server of h with the service's timeouts.
+func newServer(h http.Handler, log *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+}
+
+// serveMetrics serves m at GET /metrics on its own listener (METRICS_ADDR,
+// never the public port) until the returned stop is called; with no
+// address it does nothing.
+func serveMetrics(h config.HTTPConfig, m *metrics.Metrics, log *slog.Logger) (stop func(), err error) {
+	if h.MetricsAddr == "" || m == nil {
+		return func() {}, nil
+	}
+	ln, err := net.Listen("tcp", h.MetricsAddr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s (METRICS_ADDR): %w", h.MetricsAddr, err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", m.Handler())
+	srv := newServer(mux, log)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			log.Error("metrics listener failed", "err", err)
+		}
+	}()
+	log.Info("metrics listening", "addr", ln.Addr().String())
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), h.ShutdownTimeout)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+		<-done
+	}, nil
 }
 
 // runCleanupLoop runs the cleanup every interval until ctx ends; 0 disables it.

@@ -19,6 +19,7 @@ import (
 	"github.com/agency-platform/agency/internal/devsecrets"
 	"github.com/agency-platform/agency/internal/facebook"
 	"github.com/agency-platform/agency/internal/google"
+	"github.com/agency-platform/agency/internal/metrics"
 	"github.com/agency-platform/agency/internal/phone"
 	"github.com/agency-platform/agency/internal/schemaviz"
 	"github.com/agency-platform/agency/internal/sms"
@@ -82,6 +83,17 @@ func newSender(cfg *config.Config, log *slog.Logger) services.SMSSender {
 	return sms.NewLog(log, cfg.OTP.TTL)
 }
 
+// codeDelivery tells the console's user where a sent code goes.
+func codeDelivery(cfg *config.Config) string {
+	switch cfg.SMS.Provider {
+	case "webhook":
+		return "to the SMS webhook (SMS_PROVIDER=webhook)"
+	case "twilio":
+		return "by SMS through Twilio"
+	}
+	return "to the server log (SMS_PROVIDER=log): look for the DEV SMS sender line"
+}
+
 // Deps is what NewHandler builds the service from: the configuration, an
 // open database, and the outside world the tests replace (SMS, clock). A
 // nil SMS is the sender the configuration names.
@@ -95,6 +107,9 @@ type Deps struct {
 	Log *slog.Logger
 	// OpenAPI is the contract served at GET /openapi.yaml.
 	OpenAPI []byte
+	// Metrics count requests and security events (nil: nothing is counted);
+	// whoever made them serves them (serve.go on METRICS_ADDR).
+	Metrics *metrics.Metrics
 }
 
 // NewHandler wires the services and the router on an open database, as
@@ -116,7 +131,7 @@ func NewHandler(d Deps) (http.Handler, error) {
 		d.Log.Warn("TRUSTED_PROXIES covers every address: any client can set the IP that rate limits see with X-Forwarded-For; list only your proxies")
 	}
 	client := database.NewServiceClient(d.DB, cfg.DB.Dialect(), cfg.DB.QueryTimeout, cfg.DB.MaxIdleConns)
-	base := newBase(cfg, client, d.Now, d.Log)
+	base := newBase(cfg, client, d.Now, d.Log, d.Metrics.Observe)
 	sessions := services.NewSessions(base, issuer, services.SessionConfig{
 		RefreshTTL: cfg.Sessions.RefreshTokenTTL, MaxAge: cfg.Sessions.MaxAge, ReuseGrace: cfg.Sessions.RefreshReuseGrace,
 		MaxPerUser: cfg.Sessions.MaxPerUser, RefreshKey: []byte(cfg.Sessions.RefreshTokenSecret),
@@ -137,7 +152,9 @@ func NewHandler(d Deps) (http.Handler, error) {
 		Providers: providers, Identities: services.NewIdentities(base, phoneAuth, providers),
 		Admin: services.NewAdmin(base),
 		JWKS:  issuer.JWKS(), OpenAPI: d.OpenAPI,
+		Metrics: d.Metrics, CORSAllowedOrigins: cfg.HTTP.CORSAllowedOrigins,
 		Schema: schemaPage(cfg),
+		Pages:  handlers.Pages{Docs: cfg.DocsUI(), Console: cfg.ConsoleUI(), CodeDelivery: codeDelivery(cfg)},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("build router: %w", err)
@@ -164,9 +181,9 @@ func schemaPage(cfg *config.Config) *handlers.SchemaPage {
 }
 
 // newBase is what every service stands on: the database of the configured
-// dialect, the clock and the security event log.
-func newBase(cfg *config.Config, client *ent.Client, now func() time.Time, log *slog.Logger) services.Base {
-	return services.NewBase(client, services.Dialect(cfg.DB.Dialect()), now, services.NewEvents(log))
+// dialect, the clock and the security event log with its observers.
+func newBase(cfg *config.Config, client *ent.Client, now func() time.Time, log *slog.Logger, observers ...services.Observer) services.Base {
+	return services.NewBase(client, services.Dialect(cfg.DB.Dialect()), now, services.NewEvents(log, observers...))
 }
 
 // logTestNumbers says, masked, which numbers take fixed codes.

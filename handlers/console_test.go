@@ -1,0 +1,127 @@
+package handlers_test
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/agency-platform/agency/internal/browsertest"
+	"github.com/agency-platform/agency/internal/migration"
+)
+
+const consolePhone = "+919812345679"
+
+// consoleSession is a row of the console's session list.
+type consoleSession struct {
+	ID      string `json:"id"`
+	Current bool   `json:"current"`
+}
+
+const consoleSessions = `[...document.querySelectorAll("#sessions tr")].map(r => ({id: r.dataset.id, current: r.classList.contains("current")}))`
+
+// TestConsole_Page: the console is HTML with the pages' security headers,
+// its script and stylesheet come from this server, and it says where the
+// configured sender puts codes.
+func TestConsole_Page(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t, migration.SQLite)
+	p := fetchPage(t, a, "/console")
+	if p.status != http.StatusOK || p.header.Get("Content-Type") != "text/html; charset=utf-8" {
+		t.Fatalf("GET /console: got %d %s, want 200 text/html", p.status, p.header.Get("Content-Type"))
+	}
+	wantPageHeaders(t, "/console", p)
+	for _, want := range []string{`<script src="/console/console.js" defer>`, `href="/console/console.css"`, "to the server log"} {
+		if !strings.Contains(p.body, want) {
+			t.Errorf("/console lacks %q", want)
+		}
+	}
+	js := fetchPage(t, a, "/console/console.js")
+	if js.header.Get("Content-Type") != "text/javascript; charset=utf-8" {
+		t.Errorf("console.js: got Content-Type %q", js.header.Get("Content-Type"))
+	}
+	// Tokens stay in memory: nothing in the script stores them or logs.
+	for _, bad := range []string{"localStorage", "sessionStorage", "document.cookie", "console.log", "location.hash", "history."} {
+		if strings.Contains(js.body, bad) {
+			t.Errorf("console.js uses %s", bad)
+		}
+	}
+}
+
+// TestConsole_Browser walks the sign-in flow in Chromium: send a code, a
+// wrong code shows the API's error, the right one (from the SMS sink)
+// signs in, choose a role, see one current session, refresh, end another
+// device's session, log out back to the start.
+func TestConsole_Browser(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t, migration.Postgres)
+	p := browsertest.New(t).Open(t, a.Server.URL+"/console")
+	p.AllowStatus(http.StatusUnauthorized) // the wrong code, on purpose
+
+	p.SetValue("#phone", consolePhone)
+	p.Click("#send")
+	p.WaitVisible("#code")
+	if got := p.Text("#code-where"); !strings.Contains(got, "server log") {
+		t.Errorf("where the code is: got %q, want the server log", got)
+	}
+	code := a.SMS.Code(t, consolePhone)
+
+	p.SetValue("#code", wrongCode(code))
+	p.Click("#verify-button")
+	p.WaitVisible("#error")
+	if got, rid := p.Text("#error-code"), p.Text("#error-request-id"); got != "invalid_otp" || len(rid) < 8 {
+		t.Fatalf("wrong code: got error %q with request id %q, want invalid_otp with an id", got, rid)
+	}
+
+	p.SetValue("#code", code)
+	p.Click("#verify-button")
+	p.WaitVisible("#role")
+	var errorHidden bool
+	if p.Eval(`document.getElementById("error").hidden`, &errorHidden); !errorHidden {
+		t.Error("the error of the wrong code is still shown after signing in")
+	}
+	p.Click(`button.role[data-role="creator"]`)
+	p.WaitVisible("#sessions tr.current")
+	var sessions []consoleSession
+	p.Eval(consoleSessions, &sessions)
+	if len(sessions) != 1 || !sessions[0].Current {
+		t.Fatalf("sessions after sign-in: got %+v, want exactly one, the current one", sessions)
+	}
+	if got := p.Text("#user-role"); got != "creator" {
+		t.Errorf("role: got %q, want creator", got)
+	}
+	if got := p.Text("#identities"); !strings.Contains(got, "phone") || !strings.Contains(got, consolePhone) {
+		t.Errorf("identities: got %q, want the phone identity", got)
+	}
+	p.Screenshot("console-signed-in")
+
+	// Another device signs in; the console's refresh shows it, and ends it.
+	a.Clock.Advance(a.Config.OTP.ResendCooldown)
+	other := a.SignIn(consolePhone)
+	p.Click("#refresh")
+	p.WaitVisible("#info")
+	if got := p.Text("#info"); !strings.Contains(got, "expires at") {
+		t.Errorf("after refresh: got %q, want the new expiry", got)
+	}
+	p.WaitVisible("#sessions tr:nth-child(2)")
+	p.Click("#sessions tr:not(.current) .end-session")
+	p.Run(chromedp.WaitNotPresent(chromedp.CSS("#sessions tr:nth-child(2)")))
+	p.Eval(consoleSessions, &sessions)
+	if len(sessions) != 1 || !sessions[0].Current {
+		t.Fatalf("sessions after ending the other: got %+v, want the current one only", sessions)
+	}
+	if r := a.Refresh(other.RefreshToken); r.Status != http.StatusUnauthorized {
+		t.Errorf("the ended device's refresh: got %d, want 401", r.Status)
+	}
+
+	p.Click("#logout")
+	p.WaitVisible("#phone")
+	if got := p.Text("#info"); got != "Signed out." {
+		t.Errorf("after logout: got %q, want \"Signed out.\"", got)
+	}
+	if n := a.Client.Session.Query().CountX(context.Background()); n != 0 {
+		t.Errorf("sessions after logout: got %d, want 0", n)
+	}
+}

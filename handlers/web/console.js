@@ -1,0 +1,243 @@
+// The console: walks the sign-in flow against this server's API.
+// Tokens live in this closure only: never in storage, URLs or the console.
+(function () {
+  "use strict";
+
+  var state = { phone: "", access: "", refresh: "" };
+  var screens = ["start", "verify", "role", "profile"];
+
+  function $(id) { return document.getElementById(id); }
+
+  function show(name) {
+    screens.forEach(function (s) { $(s).hidden = s !== name; });
+    var first = $(name).querySelector("input");
+    if (first) {
+      first.focus();
+    }
+  }
+
+  function info(text) {
+    $("info").textContent = text;
+    $("info").hidden = !text;
+  }
+
+  function clearMessages() {
+    $("error").hidden = true;
+    info("");
+  }
+
+  // showError shows an API error as the service sent it: code, message
+  // and the request id to quote.
+  function showError(e) {
+    $("error-code").textContent = e.code || "error";
+    $("error-message").textContent = e.message || "";
+    $("error-request-id").textContent = e.requestId || "none";
+    $("error").hidden = false;
+  }
+
+  // api calls the service and resolves with the JSON body (null for 204),
+  // or rejects with {code, message, requestId, status}.
+  function api(method, path, body, withToken) {
+    var headers = { "Accept": "application/json" };
+    if (body !== undefined) {
+      headers["Content-Type"] = "application/json";
+    }
+    if (withToken) {
+      headers["Authorization"] = "Bearer " + state.access;
+    }
+    var init = { method: method, headers: headers, credentials: "omit", cache: "no-store" };
+    if (body !== undefined) {
+      init.body = JSON.stringify(body);
+    }
+    return fetch(path, init).then(function (res) {
+      return res.text().then(function (text) {
+        var data = null;
+        try {
+          data = text ? JSON.parse(text) : null;
+        } catch (ignored) {
+          data = null;
+        }
+        if (!res.ok) {
+          var err = (data && data.error) || {};
+          return Promise.reject({
+            code: err.code || "http_" + res.status,
+            message: err.message || res.statusText || "the request failed",
+            requestId: err.request_id || res.headers.get("X-Request-ID") || "",
+            status: res.status
+          });
+        }
+        return data;
+      });
+    }, function () {
+      return Promise.reject({ code: "network_error", message: "the server could not be reached" });
+    });
+  }
+
+  // busy disables a button while its request runs.
+  function busy(button, promise) {
+    button.disabled = true;
+    return promise.catch(showError).finally(function () { button.disabled = false; });
+  }
+
+  function when(iso) {
+    return iso ? new Date(iso).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" }) : "";
+  }
+
+  function setTokens(pair) {
+    state.access = pair.access_token;
+    state.refresh = pair.refresh_token;
+    var at = new Date(Date.now() + pair.expires_in * 1000);
+    $("expires-at").textContent = at.toLocaleTimeString() + " (in " + pair.expires_in + " s)";
+  }
+
+  function signedOut() {
+    state.access = "";
+    state.refresh = "";
+    $("code").value = "";
+    show("start");
+  }
+
+  function cell(row, text) {
+    var td = document.createElement("td");
+    td.textContent = text;
+    row.appendChild(td);
+    return td;
+  }
+
+  function renderMe(me) {
+    $("user-id").textContent = me.id;
+    $("user-role").textContent = me.role || "none yet";
+    $("user-name").textContent = me.full_name || "not set";
+    $("user-created").textContent = when(me.created_at);
+  }
+
+  function renderIdentities(list) {
+    var ul = $("identities");
+    ul.replaceChildren();
+    list.forEach(function (id) {
+      var li = document.createElement("li");
+      var provider = document.createElement("span");
+      provider.className = "badge";
+      provider.textContent = id.provider;
+      li.appendChild(provider);
+      li.appendChild(document.createTextNode(" " + id.provider_id + (id.email ? " · " + id.email : "") + " · linked " + when(id.created_at)));
+      ul.appendChild(li);
+    });
+  }
+
+  function renderSessions(list) {
+    var body = $("sessions");
+    body.replaceChildren();
+    list.forEach(function (s) {
+      var row = document.createElement("tr");
+      row.className = s.current ? "session current" : "session";
+      row.setAttribute("data-id", s.id);
+      cell(row, s.device_info || "unnamed device");
+      cell(row, when(s.created_at));
+      cell(row, when(s.last_used_at));
+      cell(row, when(s.expires_at));
+      var last = cell(row, "");
+      if (s.current) {
+        var mark = document.createElement("span");
+        mark.className = "badge current-mark";
+        mark.textContent = "This device";
+        last.appendChild(mark);
+      } else {
+        var end = document.createElement("button");
+        end.type = "button";
+        end.className = "secondary end-session";
+        end.textContent = "Log out this device";
+        end.addEventListener("click", function () {
+          clearMessages();
+          busy(end, api("DELETE", "/v1/me/sessions/" + encodeURIComponent(s.id), undefined, true).then(function () {
+            info("That device is signed out.");
+            return loadSessions();
+          }));
+        });
+        last.appendChild(end);
+      }
+      body.appendChild(row);
+    });
+  }
+
+  function loadSessions() {
+    return api("GET", "/v1/me/sessions", undefined, true).then(renderSessions);
+  }
+
+  function loadProfile() {
+    return Promise.all([
+      api("GET", "/v1/me", undefined, true),
+      api("GET", "/v1/me/identities", undefined, true),
+      api("GET", "/v1/me/sessions", undefined, true)
+    ]).then(function (r) {
+      renderMe(r[0]);
+      renderIdentities(r[1]);
+      renderSessions(r[2]);
+      show("profile");
+    });
+  }
+
+  $("send-form").addEventListener("submit", function (e) {
+    e.preventDefault();
+    clearMessages();
+    var phone = $("phone").value.trim();
+    busy($("send"), api("POST", "/v1/auth/otp/send", { phone: phone }).then(function (r) {
+      state.phone = phone;
+      $("sent-to").textContent = phone;
+      $("expires-in").textContent = r.expires_in;
+      $("resend-after").textContent = r.resend_after;
+      show("verify");
+    }));
+  });
+
+  $("verify-form").addEventListener("submit", function (e) {
+    e.preventDefault();
+    clearMessages();
+    var body = { phone: state.phone, code: $("code").value.trim(), device_info: "Web console" };
+    busy($("verify-button"), api("POST", "/v1/auth/otp/verify", body).then(function (pair) {
+      setTokens(pair);
+      if (pair.user.needs_role) {
+        show("role");
+        return null;
+      }
+      return loadProfile();
+    }));
+  });
+
+  $("restart").addEventListener("click", function () {
+    clearMessages();
+    show("start");
+  });
+
+  Array.prototype.forEach.call(document.querySelectorAll("button.role"), function (button) {
+    button.addEventListener("click", function () {
+      clearMessages();
+      var role = button.getAttribute("data-role");
+      busy(button, api("PUT", "/v1/me/role", { role: role }, true).then(function (pair) {
+        setTokens(pair);
+        return loadProfile();
+      }));
+    });
+  });
+
+  $("refresh").addEventListener("click", function () {
+    clearMessages();
+    busy($("refresh"), api("POST", "/v1/auth/refresh", { refresh_token: state.refresh }).then(function (pair) {
+      setTokens(pair);
+      info("Tokens renewed: the new access token expires at " + $("expires-at").textContent + ".");
+      return loadSessions();
+    }));
+  });
+
+  // Log out with the refresh token, which ends this session even when the
+  // access token has expired.
+  $("logout").addEventListener("click", function () {
+    clearMessages();
+    busy($("logout"), api("POST", "/v1/auth/logout", { refresh_token: state.refresh }).then(function () {
+      signedOut();
+      info("Signed out.");
+    }));
+  });
+
+  show("start");
+})();
