@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/agency-platform/agency/internal/browsertest"
 	"github.com/agency-platform/agency/internal/testdb"
 )
 
@@ -123,5 +124,26 @@ func TestReadme_SchemaDiagram(t *testing.T) {
 			return
 		}
 		t.Errorf("README.md's schema diagram is stale; run: go test ./internal/app -run TestReadme_SchemaDiagram -update-readme\nwant:\n%s", want)
+	}
+}
+
+// The written page, opened from file:// in Chromium, draws every table and
+// both enum types and makes no request at all.
+func TestSchemaViz_OfflineFileInBrowser(t *testing.T) {
+	t.Parallel()
+	out := filepath.Join(t.TempDir(), "schema.html")
+	runOut(t, nil, "schema", "viz", "--out", out)
+	p := browsertest.New(t).Open(t, "file://"+out)
+	p.WaitVisible("#diagram")
+	var ids []string
+	p.Eval(`[...document.querySelectorAll(".node")].map(n => n.dataset.id).sort()`, &ids)
+	want := "e:auth_provider,e:user_role,t:auth_rate_limits,t:phone_otps,t:user_auth_identities,t:user_refresh_tokens,t:users"
+	if strings.Join(ids, ",") != want {
+		t.Errorf("boxes = %q, want %s", ids, want)
+	}
+	var rels int
+	p.Eval(`document.querySelectorAll(".rel-link").length`, &rels)
+	if rels != 2 {
+		t.Errorf("relations drawn = %d, want 2", rels)
 	}
 }

@@ -36,13 +36,14 @@ type problem struct {
 	text   string
 }
 
-// Open opens rawURL in a new tab and records the page's problems from
+// Open opens rawURL (http(s), or file:// for a page that must work offline:
+// then every network request counts as external) in a new tab and records the page's problems from
 // before its first request; when t ends it closes the tab and fails t if
 // there were any (see Problems).
 func (b *Browser) Open(t testing.TB, rawURL string) *Page {
 	t.Helper()
 	u, err := url.Parse(rawURL)
-	if err != nil || u.Host == "" {
+	if err != nil || (u.Host == "" && u.Scheme != "file") {
 		t.Fatalf("browsertest: open %q: want an absolute URL", rawURL)
 	}
 	ctx, cancel := chromedp.NewContext(b.ctx)
