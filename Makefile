@@ -1,7 +1,7 @@
 # The README's commands. `make test` is what CI runs.
 GO ?= go
 
-.PHONY: run build test bench fuzz generate check-generated screenshots
+.PHONY: run build test bench fuzz generate check-generated screenshots lint-openapi
 
 run:
 	$(GO) run . serve
@@ -12,6 +12,11 @@ build:
 test:
 	$(GO) vet ./...
 	$(GO) test -count=1 -parallel 8 ./...
+
+# Lint openapi.yaml with Redocly CLI's recommended rules (clients/redocly.yaml;
+# tools pinned in clients/package-lock.json).
+lint-openapi:
+	cd clients && { test -d node_modules || npm ci --no-audit --no-fund; } && npx --no-install redocly lint --config redocly.yaml ../openapi.yaml
 
 # The browser tests (real headless Chromium), saving their screenshots
 # (docs, console signed in, ...) to docs/screenshots/.
