@@ -1,7 +1,7 @@
 # The README's commands. `make test` is what CI runs.
 GO ?= go
 
-.PHONY: run build test bench fuzz generate check-generated screenshots lint-openapi
+.PHONY: run build test bench fuzz generate check-generated screenshots lint-openapi client check-client
 
 run:
 	$(GO) run . serve
@@ -17,6 +17,18 @@ test:
 # tools pinned in clients/package-lock.json).
 lint-openapi:
 	cd clients && { test -d node_modules || npm ci --no-audit --no-fund; } && npx --no-install redocly lint --config redocly.yaml ../openapi.yaml
+
+# Regenerate the TypeScript client's types (clients/ts/schema.d.ts) from
+# openapi.yaml with openapi-typescript; commit the result.
+client:
+	cd clients && { test -d node_modules || npm ci --no-audit --no-fund; } && npx --no-install openapi-typescript ../openapi.yaml -o ts/schema.d.ts
+
+# Fails when regenerating the client changes a file in clients/, then
+# type-checks the client and its sample (tsc --noEmit, strict).
+check-client: client
+	git status --porcelain -- clients
+	test -z "$$(git status --porcelain -- clients)"
+	cd clients && npx --no-install tsc --noEmit -p ts/tsconfig.json
 
 # The browser tests (real headless Chromium), saving their screenshots
 # (docs, console signed in, ...) to docs/screenshots/.
