@@ -308,6 +308,12 @@ func ParseEnv(env []string) map[string]string {
 
 // normalize puts list values into canonical form before validation.
 func (c *Config) normalize() {
+	if c.LogFormat == "" {
+		c.LogFormat = "text"
+		if c.IsProduction() {
+			c.LogFormat = "json"
+		}
+	}
 	for i, code := range c.SMS.AllowedCountries {
 		c.SMS.AllowedCountries[i] = strings.ToUpper(code)
 	}

@@ -115,6 +115,7 @@ func TestLoad(t *testing.T) {
 			},
 			want: func(c *Config) {
 				c.AppEnv = "production"
+				c.LogFormat = "json" // the production default
 				c.SMS.Provider = "webhook"
 				c.SMS.WebhookURL = "https://sms.example.com/send"
 				c.OTP.Secret = "otp-secret-otp-secret-otp-secret"

@@ -26,7 +26,7 @@ func (k Key) viperKey() string { return strings.ToLower(k.Name) }
 var keys = []Key{
 	{Group: "Application", Name: "APP_ENV", Default: "development", Help: "Deployment environment: development or production."},
 	{Group: "Application", Name: "LOG_LEVEL", Default: "info", Help: "Minimum log level: debug, info, warn or error."},
-	{Group: "Application", Name: "LOG_FORMAT", Default: "text", Help: "Log output format: text or json."},
+	{Group: "Application", Name: "LOG_FORMAT", Default: "", Help: "Log output format: text or json; empty means json in production, readable text in development."},
 
 	{Group: "HTTP", Name: "HTTP_ADDR", Default: ":8080", Help: "Address the HTTP server listens on (host:port)."},
 	{Group: "HTTP", Name: "SHUTDOWN_TIMEOUT", Default: "15s", Help: "On SIGTERM, how long requests in flight get to finish before the process exits."},
