@@ -38,8 +38,6 @@ type Deps struct {
 	OpenAPI []byte
 	// Pages are the HTML pages beside the API (/docs, /console) and their switches.
 	Pages Pages
-	// Schema serves GET /schema when set (SCHEMA_UI).
-	Schema *SchemaPage
 	// Metrics count every request (nil: none); CORSAllowedOrigins are the
 	// browser origins cors.go lets call the API (none: CORS off).
 	Metrics            *metrics.Metrics

@@ -24,6 +24,8 @@ type Pages struct {
 	// CodeDelivery tells the console's user where a sent code goes,
 	// completing "The code is sent …" (for example "to the server log").
 	CodeDelivery string
+	// Schema serves GET /schema when set (SCHEMA_UI): the schema diagram.
+	Schema *SchemaPage
 
 	reference []byte // the rendered /docs page, built by prepare
 }

@@ -22,8 +22,9 @@ func addRoutes(r *gin.Engine, d Deps) {
 	r.GET("/.well-known/jwks.json", jwks(d.JWKS))
 	r.GET("/openapi.yaml", openAPI(d.OpenAPI))
 
-	// Public pages, each behind its switch (DOCS_UI, CONSOLE_UI), with a strict CSP.
-	// pages.go, docs.go (internal/apidocs), console.go (web/); docs_test.go, console_test.go.
+	// Public pages, each behind its switch (DOCS_UI, CONSOLE_UI, SCHEMA_UI), with a strict CSP.
+	// pages.go, docs.go (internal/apidocs), console.go (web/), schema.go (internal/schemaviz);
+	// docs_test.go, console_test.go, schema_test.go, schema_browser_test.go.
 	pages := r.Group("", pageHeaders())
 	if d.Pages.Docs {
 		pages.GET("/docs", docsPage(d.Pages.reference))
@@ -37,10 +38,8 @@ func addRoutes(r *gin.Engine, d Deps) {
 			pages.GET("/console/"+f, asset(web, "web/"+f))
 		}
 	}
-
-	// Pages, each behind its switch. schema.go; schema_test.go.
-	if d.Schema != nil {
-		r.GET("/schema", schemaPage(d.Schema))
+	if d.Pages.Schema != nil {
+		pages.GET("/schema", schemaPage(d.Pages.Schema))
 	}
 
 	// Public: sign-in and token endpoints. auth.go, providers.go;

@@ -153,8 +153,7 @@ func NewHandler(d Deps) (http.Handler, error) {
 		Admin: services.NewAdmin(base),
 		JWKS:  issuer.JWKS(), OpenAPI: d.OpenAPI,
 		Metrics: d.Metrics, CORSAllowedOrigins: cfg.HTTP.CORSAllowedOrigins,
-		Schema: schemaPage(cfg),
-		Pages:  handlers.Pages{Docs: cfg.DocsUI(), Console: cfg.ConsoleUI(), CodeDelivery: codeDelivery(cfg)},
+		Pages: handlers.Pages{Docs: cfg.DocsUI(), Console: cfg.ConsoleUI(), CodeDelivery: codeDelivery(cfg), Schema: schemaPage(cfg)},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("build router: %w", err)

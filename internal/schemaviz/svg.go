@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"html"
 	"math"
+	"slices"
 	"strings"
 )
 
@@ -172,9 +173,9 @@ func writeEnum(b *strings.Builder, n *Node) {
 	for _, v := range enumValues(e) {
 		status := Status("")
 		switch {
-		case contains(e.Missing, v):
+		case slices.Contains(e.Missing, v):
 			status = Missing
-		case contains(e.Extra, v):
+		case slices.Contains(e.Extra, v):
 			status = Extra
 		}
 		fmt.Fprintf(b, `<g class="row value%s">`, statusClass(status))
@@ -201,13 +202,4 @@ func statusSuffix(s Status, note string) string {
 		return " — differs from the code"
 	}
 	return ""
-}
-
-func contains(list []string, v string) bool {
-	for _, s := range list {
-		if s == v {
-			return true
-		}
-	}
-	return false
 }
