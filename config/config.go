@@ -61,6 +61,8 @@ type HTTPConfig struct {
 	ShutdownTimeout time.Duration `mapstructure:"shutdown_timeout"`
 	// MetricsAddr is the host:port of the separate Prometheus listener; empty turns it off.
 	MetricsAddr string `mapstructure:"metrics_addr"`
+	// PprofAddr is the loopback host:port of the Go profiler (net/http/pprof); empty turns it off.
+	PprofAddr string `mapstructure:"pprof_addr"`
 	// CORSAllowedOrigins are the browser origins (scheme://host[:port]) allowed to call the API;
 	// "*" allows any and is refused in production.
 	CORSAllowedOrigins []string `mapstructure:"cors_allowed_origins"`

@@ -33,6 +33,7 @@ var keys = []Key{
 	{Group: "HTTP", Name: "TRUSTED_PROXIES", Default: "", Help: "Comma list of proxy CIDRs or IPs whose X-Forwarded-For is trusted; empty trusts none (0.0.0.0/0 or ::/0, trusting anyone, logs a warning)."},
 
 	{Group: "HTTP", Name: "METRICS_ADDR", Default: "", Help: "host:port of a separate listener serving Prometheus metrics at /metrics (e.g. 127.0.0.1:9090); empty turns it off. The public port never serves /metrics."},
+	{Group: "HTTP", Name: "PPROF_ADDR", Default: "", Help: "Loopback host:port (127.0.0.1:6060) of a listener serving Go's profiler at /debug/pprof/ (CPU, heap, block, mutex, goroutines); empty turns it off. Only a loopback address is accepted."},
 	{Group: "HTTP", Name: "CORS_ALLOWED_ORIGINS", Default: "", Help: "Comma list of browser origins (https://app.example.com) allowed to call the API; empty allows none; * allows any and is refused in production."},
 
 	{Group: "Pages", Name: "SCHEMA_UI", Default: "", Help: "Serve the schema diagram at GET /schema: true or false; empty means on in development, off in production."},

@@ -91,6 +91,18 @@ func (h HTTPConfig) validate(p *problems) {
 			p.add("METRICS_ADDR", "must differ from HTTP_ADDR: metrics are never served on the public port")
 		}
 	}
+	if h.PprofAddr != "" {
+		host, port, err := net.SplitHostPort(h.PprofAddr)
+		ip := net.ParseIP(host)
+		switch n, convErr := strconv.Atoi(port); {
+		case err != nil || convErr != nil || n < 0 || n > 65535:
+			p.add("PPROF_ADDR", "must be host:port, e.g. \"127.0.0.1:6060\", or empty, got %q", h.PprofAddr)
+		case host != "localhost" && (ip == nil || !ip.IsLoopback()):
+			p.add("PPROF_ADDR", "must be a loopback address (127.0.0.1, ::1 or localhost): the profiler shows memory and must never be public, got %q", h.PprofAddr)
+		case h.PprofAddr == h.Addr || h.PprofAddr == h.MetricsAddr:
+			p.add("PPROF_ADDR", "must differ from HTTP_ADDR and METRICS_ADDR")
+		}
+	}
 	for _, origin := range h.CORSAllowedOrigins {
 		if origin != "*" && !isOrigin(origin) {
 			p.add("CORS_ALLOWED_ORIGINS", "%q is not an origin (scheme://host[:port], no path)", origin)

@@ -68,7 +68,7 @@ func TestServe_Metrics(t *testing.T) {
 	if got := getStatus(t, "http://"+addr+"/readyz"); got != http.StatusNotFound {
 		t.Errorf("metrics GET /readyz: got %d, want 404 (the metrics port serves /metrics only)", got)
 	}
-	if !strings.Contains(logs.String(), `msg="metrics listening" addr=`+addr) {
+	if !strings.Contains(logs.String(), `msg="side listener" key=METRICS_ADDR addr=`+addr) {
 		t.Errorf("the log does not say where metrics listen:\n%s", logs)
 	}
 
@@ -78,5 +78,30 @@ func TestServe_Metrics(t *testing.T) {
 	if res, err := http.Get("http://" + addr + "/metrics"); err == nil {
 		res.Body.Close()
 		t.Fatalf("metrics listener still answers after shutdown: %d", res.StatusCode)
+	}
+}
+
+// TestServe_Pprof starts `agency serve` with PPROF_ADDR: the profiler
+// answers there (index, heap, a short CPU profile, block and mutex with
+// sampling on), never on the public port.
+func TestServe_Pprof(t *testing.T) {
+	t.Parallel()
+	db := testdb.Empty(t)
+	addr := freeAddr(t)
+	base, logs, stop := startServe(t, []string{"HTTP_ADDR=127.0.0.1:0", "PPROF_ADDR=" + addr,
+		"DATABASE_URL=" + db.URL, "CLEANUP_INTERVAL=0"})
+	defer stop()
+	if got := getStatus(t, base+"/readyz"); got != http.StatusOK {
+		t.Fatalf("readyz: got %d, want 200\n%s", got, logs)
+	}
+	if status, _, _ := get(t, base+"/debug/pprof/"); status != http.StatusNotFound {
+		t.Errorf("public GET /debug/pprof/: got %d, want 404", status)
+	}
+	for _, path := range []string{"/debug/pprof/", "/debug/pprof/heap", "/debug/pprof/profile?seconds=1",
+		"/debug/pprof/block", "/debug/pprof/mutex", "/debug/pprof/goroutine?debug=1"} {
+		status, _, body := get(t, "http://"+addr+path)
+		if status != http.StatusOK || len(body) == 0 {
+			t.Errorf("GET %s on PPROF_ADDR: got %d with %d bytes, want 200 with a profile", path, status, len(body))
+		}
 	}
 }

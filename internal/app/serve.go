@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
+	"runtime"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -66,6 +68,11 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, openAPI []
 		return err
 	}
 	defer stopMetrics()
+	stopPprof, err := servePprof(cfg.HTTP, log)
+	if err != nil {
+		return err
+	}
+	defer stopPprof()
 	ln, err := net.Listen("tcp", cfg.HTTP.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.HTTP.Addr, err)
@@ -117,23 +124,49 @@ func serveMetrics(h config.HTTPConfig, m *metrics.Metrics, log *slog.Logger) (st
 	if h.MetricsAddr == "" || m == nil {
 		return func() {}, nil
 	}
-	ln, err := net.Listen("tcp", h.MetricsAddr)
-	if err != nil {
-		return nil, fmt.Errorf("listen on %s (METRICS_ADDR): %w", h.MetricsAddr, err)
-	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", m.Handler())
+	return serveOn("METRICS_ADDR", h.MetricsAddr, newServer(mux, log), h.ShutdownTimeout, log)
+}
+
+// servePprof serves Go's profiler at /debug/pprof/ on PPROF_ADDR (a
+// loopback address, checked by config) until stop is called, and turns on
+// block and mutex sampling so those profiles have content: one blocking
+// event per millisecond spent blocked, one mutex contention in 100.
+func servePprof(h config.HTTPConfig, log *slog.Logger) (stop func(), err error) {
+	if h.PprofAddr == "" {
+		return func() {}, nil
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	runtime.SetBlockProfileRate(int(time.Millisecond))
+	runtime.SetMutexProfileFraction(100)
 	srv := newServer(mux, log)
+	srv.WriteTimeout = 0 // a CPU profile or trace streams for as long as asked
+	return serveOn("PPROF_ADDR", h.PprofAddr, srv, h.ShutdownTimeout, log)
+}
+
+// serveOn runs srv on its own listener at addr (named by its config key)
+// until the returned stop is called.
+func serveOn(key, addr string, srv *http.Server, shutdown time.Duration, log *slog.Logger) (stop func(), err error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s (%s): %w", addr, key, err)
+	}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-			log.Error("metrics listener failed", "err", err)
+			log.Error("side listener failed", "key", key, "err", err)
 		}
 	}()
-	log.Info("metrics listening", "addr", ln.Addr().String())
+	log.Info("side listener", "key", key, "addr", ln.Addr().String())
 	return func() {
-		ctx, cancel := context.WithTimeout(context.Background(), h.ShutdownTimeout)
+		ctx, cancel := context.WithTimeout(context.Background(), shutdown)
 		defer cancel()
 		_ = srv.Shutdown(ctx)
 		<-done
