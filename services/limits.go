@@ -2,12 +2,16 @@ package services
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math"
 	"net/netip"
 	"strings"
 	"time"
+
+	entsql "entgo.io/ent/dialect/sql"
 
 	"github.com/agency-platform/agency/ent"
 	"github.com/agency-platform/agency/ent/predicate"
@@ -120,50 +124,41 @@ func (l *limiter) firstFull(ctx context.Context, budgets ...budget) (*budget, ti
 	return nil, 0, nil
 }
 
-// take records one event for key if the sliding window has room. It never
-// lets the count pass limit: the increment is a conditional UPDATE (count
-// below what the carried part leaves) whose affected-row count decides,
-// and the first event of a window is an INSERT that the unique
-// (key, window_start) index arbitrates. When the window is full it returns
+// take records one event for key if the window has room. It never lets
+// the count pass limit: the event is one upsert of the window's row, an
+// INSERT whose conflict on the unique (key, window_start) index becomes an
+// UPDATE only while count is below what the carried part leaves; the row
+// it returns (none when full) decides, whichever concurrent request
+// created the row. A fixed window needs nothing else; a sliding one first
+// reads the previous window's count. When the window is full it returns
 // false and how long until an event would fit.
 func (l *limiter) take(ctx context.Context, key string, limit int, w span) (bool, time.Duration, error) {
-	now, window := l.now(), w.size
-	u, err := l.read(ctx, key, w, now)
-	if err != nil {
-		return false, 0, err
+	now := l.now()
+	u := usage{start: now.Truncate(w.size)}
+	if w.sliding {
+		var err error
+		if u, err = l.read(ctx, key, w, now); err != nil {
+			return false, 0, err
+		}
 	}
-	room := u.room(limit)
-	for try := 0; try < 2 && room > 0; try++ {
-		n, err := l.db.RateLimit.Update().
-			Where(ratelimit.Key(key), ratelimit.WindowStart(u.start), ratelimit.CountLT(room)).
-			AddCount(1).
-			Save(ctx)
-		if err != nil {
-			return false, 0, fmt.Errorf("rate limit %s: %w", key, err)
-		}
-		if n == 1 {
-			return true, 0, nil
-		}
-		exists, err := l.db.RateLimit.Query().Where(ratelimit.Key(key), ratelimit.WindowStart(u.start)).Exist(ctx)
-		if err != nil {
-			return false, 0, fmt.Errorf("rate limit %s: %w", key, err)
-		}
-		if exists {
-			break
-		}
+	if room := u.room(limit); room > 0 {
 		// The previous window stays readable for a whole window after it ends.
-		err = l.db.RateLimit.Create().
-			SetKey(key).SetWindowStart(u.start).SetCount(1).SetExpiresAt(u.start.Add(2 * window)).
+		err := l.db.RateLimit.Create().
+			SetKey(key).SetWindowStart(u.start).SetCount(1).SetExpiresAt(u.start.Add(2*w.size)).
+			OnConflict(
+				entsql.ConflictColumns(ratelimit.FieldKey, ratelimit.FieldWindowStart),
+				entsql.ResolveWith(func(s *entsql.UpdateSet) { s.Add(ratelimit.FieldCount, 1) }),
+				entsql.UpdateWhere(entsql.LT(ratelimit.FieldCount, room)),
+			).
 			Exec(ctx)
 		if err == nil {
 			return true, 0, nil
 		}
-		if !ent.IsConstraintError(err) {
+		if !errors.Is(err, sql.ErrNoRows) {
 			return false, 0, fmt.Errorf("rate limit %s: %w", key, err)
 		}
-		// Another request created the window's row first: count on it.
 	}
-	u, err = l.read(ctx, key, w, now)
+	u, err := l.read(ctx, key, w, now)
 	if err != nil {
 		return false, 0, err
 	}
