@@ -93,8 +93,13 @@ func pingUntil(ctx context.Context, db *sql.DB, timeout time.Duration) error {
 	}
 }
 
-// dsnOf adds lib/pq's connect_timeout (whole seconds) and the pool's
-// application_name unless the URL sets them.
+// dsnOf adds lib/pq's connect_timeout (whole seconds), the pool's
+// application_name and binary_parameters unless the URL sets them.
+// binary_parameters=yes makes lib/pq send a query with arguments in one
+// round trip (Parse, Bind, Execute, Sync) instead of two (Parse and
+// Describe, then Bind and Execute); it sends []byte arguments in binary
+// format, which only bytea columns would receive (the schema has none
+// today; a jsonb column would need its arguments as strings).
 func dsnOf(rawURL string, p Pool) (string, error) {
 	d := p.ConnectTimeout
 	u, err := url.Parse(rawURL)
@@ -108,6 +113,9 @@ func dsnOf(rawURL string, p Pool) (string, error) {
 	}
 	if q.Get("application_name") == "" && p.ApplicationName != "" {
 		q.Set("application_name", p.ApplicationName)
+	}
+	if q.Get("binary_parameters") == "" {
+		q.Set("binary_parameters", "yes")
 	}
 	if q.Get("sslmode") == "" && isLocal(u.Hostname()) {
 		q.Set("sslmode", "disable")
