@@ -10,6 +10,7 @@ package accesstoken
 import (
 	"bytes"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -72,6 +73,7 @@ type Issuer struct {
 	now       func() time.Time
 	parser    *jwt.Parser
 	jwks      []byte
+	verified  *memo // tokens already verified in full (memo.go)
 }
 
 // tokenClaims is the JSON payload of a token.
@@ -107,7 +109,7 @@ func New(cfg Config, now func() time.Time) (*Issuer, error) {
 	case cfg.TTL <= 0:
 		return nil, errors.New("ACCESS_TOKEN_TTL: must be > 0")
 	}
-	i := &Issuer{issuer: cfg.Issuer, audience: cfg.Audience, ttl: cfg.TTL, now: now}
+	i := &Issuer{issuer: cfg.Issuer, audience: cfg.Audience, ttl: cfg.TTL, now: now, verified: newMemo()}
 	switch cfg.Algorithm {
 	case ES256, "":
 		key, err := parseECPrivateKey(cfg.PrivateKey)
@@ -187,31 +189,55 @@ func (i *Issuer) Issue(userID, sessionID uuid.UUID, role string) (token string, 
 
 // Verify parses a token, checks its signature and claims against the
 // configuration and the clock, and returns what it says. Every failure wraps
-// ErrInvalid.
+// ErrInvalid. A token verified before is recognised by its digest and only
+// its times are checked again (memo.go).
 func (i *Issuer) Verify(token string) (*Claims, error) {
+	key := sha256.Sum256([]byte(token))
+	if r, ok := i.verified.get(key); ok {
+		if err := i.checkTimes(r); err != nil {
+			return nil, err
+		}
+		c := r.claims
+		return &c, nil
+	}
+	r, err := i.verify(token)
+	if err != nil {
+		return nil, err
+	}
+	i.verified.put(key, r)
+	c := r.claims
+	return &c, nil
+}
+
+// verify checks a token in full.
+func (i *Issuer) verify(token string) (remembered, error) {
 	var c tokenClaims
 	t, err := i.parser.ParseWithClaims(token, &c, i.keyFunc)
 	if err != nil {
-		return nil, invalid(i.reason(t, err))
+		return remembered{}, invalid(i.reason(t, err))
 	}
 	userID, ok := parseUUID(c.Subject)
 	if !ok {
-		return nil, invalid("sub is not a user id")
+		return remembered{}, invalid("sub is not a user id")
 	}
 	sessionID, ok := parseUUID(c.Sid)
 	if !ok {
-		return nil, invalid("sid is not a session id")
+		return remembered{}, invalid("sid is not a session id")
 	}
 	if c.IssuedAt == nil {
-		return nil, invalid("missing iat")
+		return remembered{}, invalid("missing iat")
 	}
-	return &Claims{
+	r := remembered{claims: Claims{
 		UserID:    userID,
 		SessionID: sessionID,
 		Role:      c.Role,
 		IssuedAt:  c.IssuedAt.UTC(),
 		ExpiresAt: c.ExpiresAt.UTC(),
-	}, nil
+	}}
+	if c.NotBefore != nil {
+		r.notBefore = c.NotBefore.UTC()
+	}
+	return r, nil
 }
 
 // Errors the key function returns; reason turns them into messages.

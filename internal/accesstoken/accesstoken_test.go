@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -455,18 +456,59 @@ func TestIssuer_Verify_Clock(t *testing.T) {
 		{name: "verifier_31s_behind_issuer", at: t0.Add(-31 * time.Second), wantErr: "issued in the future"},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			f.clock.t = t0
-			token := issue(t, f.es, "")
-			f.clock.t = tt.at
-			_, err := f.es.Verify(token)
-			switch {
-			case tt.wantErr == "" && err != nil:
-				t.Errorf("Verify at %v: got %v, want nil", tt.at, err)
-			case tt.wantErr != "" && (!errors.Is(err, accesstoken.ErrInvalid) || !strings.Contains(err.Error(), tt.wantErr)):
-				t.Errorf("Verify at %v: got %v, want ErrInvalid saying %q", tt.at, err, tt.wantErr)
+		// Each case twice: a token seen for the first time, and one the
+		// issuer verified before (at t0) and remembers: the clock's checks
+		// must give the same answers on both paths.
+		for _, seen := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/seen_before=%v", tt.name, seen), func(t *testing.T) {
+				f.clock.t = t0
+				token := issue(t, f.es, "")
+				if seen {
+					if _, err := f.es.Verify(token); err != nil {
+						t.Fatalf("Verify at issue time: %v", err)
+					}
+				}
+				f.clock.t = tt.at
+				_, err := f.es.Verify(token)
+				switch {
+				case tt.wantErr == "" && err != nil:
+					t.Errorf("Verify at %v: got %v, want nil", tt.at, err)
+				case tt.wantErr != "" && (!errors.Is(err, accesstoken.ErrInvalid) || !strings.Contains(err.Error(), tt.wantErr)):
+					t.Errorf("Verify at %v: got %v, want ErrInvalid saying %q", tt.at, err, tt.wantErr)
+				}
+			})
+		}
+	}
+}
+
+// TestIssuer_Verify_RememberedTokenStaysExact verifies a token, then
+// presents it with one character changed at each position: none may pass on
+// the strength of the remembered original (strict base64 decoding refuses
+// even the unused bits of the last character), and the original still passes
+// with the same claims.
+func TestIssuer_Verify_RememberedTokenStaysExact(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	for _, iss := range []*accesstoken.Issuer{f.es, f.hs} {
+		token := issue(t, iss, "creator")
+		want, err := iss.Verify(token)
+		if err != nil {
+			t.Fatalf("Verify: %v", err)
+		}
+		for pos := range len(token) {
+			c := byte('A')
+			if token[pos] == 'A' {
+				c = 'B'
 			}
-		})
+			mutated := token[:pos] + string(c) + token[pos+1:]
+			if _, err := iss.Verify(mutated); err == nil {
+				t.Fatalf("position %d: a changed token passed", pos)
+			}
+		}
+		got, err := iss.Verify(token)
+		if err != nil || *got != *want {
+			t.Fatalf("Verify again: got (%+v, %v), want (%+v, nil)", got, err, want)
+		}
 	}
 }
 
