@@ -11,11 +11,7 @@ import (
 
 func getMe(users *services.Users) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		u, err := users.Me(c.Request.Context(), principal(c))
-		if err != nil {
-			writeError(c, err)
-			return
-		}
+		u := users.Me(principal(c))
 		c.JSON(http.StatusOK, meJSON{userJSON: newUserJSON(u), Identities: newIdentitiesJSON(u.Edges.Identities)})
 	}
 }
@@ -93,11 +89,6 @@ func deleteSession(sessions *services.Sessions) gin.HandlerFunc {
 
 func listIdentities(users *services.Users) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		u, err := users.Me(c.Request.Context(), principal(c))
-		if err != nil {
-			writeError(c, err)
-			return
-		}
-		c.JSON(http.StatusOK, newIdentitiesJSON(u.Edges.Identities))
+		c.JSON(http.StatusOK, newIdentitiesJSON(users.Me(principal(c)).Edges.Identities))
 	}
 }

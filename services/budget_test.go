@@ -66,7 +66,9 @@ func TestBudget_HotPaths(t *testing.T) {
 	ctx := context.Background()
 	budget := func(what string, most int) {
 		t.Helper()
-		if got := log.since(); len(got) > most {
+		got := log.since()
+		t.Logf("%s: %d\n%s", what, len(got), strings.Join(got, "\n"))
+		if len(got) > most {
 			t.Errorf("%s: got %d round trips, want at most %d:\n%s", what, len(got), most, strings.Join(got, "\n"))
 		}
 	}

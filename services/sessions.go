@@ -57,12 +57,6 @@ type TokenPair struct {
 	sessionID    uuid.UUID
 }
 
-// Principal is the caller behind a verified access token.
-type Principal struct {
-	User      *ent.User
-	SessionID uuid.UUID
-}
-
 // open starts a session for u inside tx, the caller holding u's row lock
 // (so concurrent sign-ins of one user take turns), enforces the device
 // limit and issues the token pair. Sessions beyond MaxPerUser are deleted
@@ -131,8 +125,7 @@ func (s *Sessions) pair(u *ent.User, tok refreshToken) (*TokenPair, error) {
 
 // Refresh rotates a refresh token: the old one dies, the idle expiry moves
 // to now + RefreshTTL (never past the absolute limit). The common case is
-// one conditional UPDATE (whose affected-row count decides who rotated)
-// and one SELECT of the user.
+// one statement on PostgreSQL (see rotate); a miss is explained apart.
 func (s *Sessions) Refresh(ctx context.Context, raw string) (*TokenPair, error) {
 	tok, ok := parseRefreshToken(raw)
 	if !ok {
@@ -141,27 +134,74 @@ func (s *Sessions) Refresh(ctx context.Context, raw string) (*TokenPair, error) 
 	now := s.now()
 	h := tok.hash()
 	next := s.key.next(tok.session, tok.gen, h)
-	n, err := s.db.Session.Update().
-		Where(session.ID(tok.session), session.TokenHash(h), session.Generation(tok.gen), session.ExpiresAtGT(now)).
-		SetTokenHash(next.hash()).
-		SetPreviousTokenHash(h).
-		SetGeneration(next.gen).
-		SetRotatedAt(now).
-		SetLastUsedAt(now).
-		Modify(s.capExpiry(now.Add(s.cfg.RefreshTTL))).
-		Save(ctx)
+	u, err := s.rotate(ctx, tok, h, next, now)
 	if err != nil {
-		return nil, fmt.Errorf("rotate refresh token: %w", err)
+		return nil, err
 	}
-	if n == 0 {
+	if u == nil {
 		return s.refreshMiss(ctx, tok, h, next, now)
-	}
-	u, err := s.db.User.Query().Where(user.HasSessionsWith(session.ID(tok.session))).Only(ctx)
-	if err != nil {
-		return nil, notFoundAs(err, ErrInvalidRefreshToken, "refresh: load user")
 	}
 	s.events.count(EventRefreshRotated)
 	return s.pair(u, next)
+}
+
+// rotate moves the session from tok (whose secret hashes to h) to next,
+// if tok is its current token and the session is live, and returns the
+// session's user; nil when nothing matched. The UPDATE is conditional on
+// (id, token_hash, generation), so of concurrent refreshes of one token
+// exactly one matches. On PostgreSQL the UPDATE runs inside the SELECT of
+// the user (WITH rotated AS (UPDATE ... RETURNING user_id)): one statement,
+// one round trip, atomic. SQLite has no UPDATE in a WITH: an UPDATE, then a
+// SELECT.
+func (s *Sessions) rotate(ctx context.Context, tok refreshToken, h string, next refreshToken, now time.Time) (*ent.User, error) {
+	where := []predicate.Session{session.ID(tok.session), session.TokenHash(h), session.Generation(tok.gen), session.ExpiresAtGT(now)}
+	if s.dialect != Postgres {
+		n, err := s.db.Session.Update().Where(where...).
+			SetTokenHash(next.hash()).SetPreviousTokenHash(h).SetGeneration(next.gen).SetRotatedAt(now).SetLastUsedAt(now).
+			Modify(s.capExpiry(now.Add(s.cfg.RefreshTTL))).
+			Save(ctx)
+		if err != nil || n == 0 {
+			return nil, wrapErr(err, "rotate refresh token")
+		}
+		u, err := s.db.User.Query().Where(user.HasSessionsWith(session.ID(tok.session))).Only(ctx)
+		if err != nil {
+			return nil, notFoundAs(err, ErrInvalidRefreshToken, "refresh: load user")
+		}
+		return u, nil
+	}
+	upd := entsql.Dialect(string(s.dialect)).Update(session.Table).
+		Set(session.FieldTokenHash, next.hash()).Set(session.FieldPreviousTokenHash, h).
+		Set(session.FieldGeneration, next.gen).Set(session.FieldRotatedAt, now).Set(session.FieldLastUsedAt, now).
+		Returning(session.FieldUserID)
+	s.capExpiry(now.Add(s.cfg.RefreshTTL))(upd)
+	sel := entsql.Select(session.FieldUserID).From(entsql.Table(session.Table))
+	for _, p := range where {
+		p(sel)
+	}
+	upd.Where(sel.P())
+	q := s.db.User.Query()
+	q.Modify(func(sel *entsql.Selector) {
+		sel.Prefix(entsql.ExprFunc(func(b *entsql.Builder) {
+			b.WriteString("WITH ").Ident(rotatedCTE).WriteString(" AS (").Join(upd).WriteString(")")
+		}))
+		sel.Where(entsql.In(sel.C(user.FieldID), entsql.Select(session.FieldUserID).From(entsql.Table(rotatedCTE))))
+	})
+	u, err := q.Only(ctx)
+	if ent.IsNotFound(err) {
+		return nil, nil
+	}
+	return u, wrapErr(err, "rotate refresh token")
+}
+
+// rotatedCTE names the rotated session in the statement of rotate.
+const rotatedCTE = "rotated"
+
+// wrapErr wraps a non-nil err with op.
+func wrapErr(err error, op string) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("%s: %w", op, err)
 }
 
 // capExpiry sets expires_at to the earlier of idle and the session's
@@ -206,24 +246,6 @@ func (s *Sessions) refreshMiss(ctx context.Context, tok refreshToken, h string, 
 		return nil, ErrRefreshTokenReused
 	}
 	return nil, ErrInvalidRefreshToken
-}
-
-// Authenticate verifies an access token and checks its session still
-// exists, so logout takes effect at once. One SELECT loads the user (with
-// the current role) only if the session is live.
-func (s *Sessions) Authenticate(ctx context.Context, token string) (*Principal, error) {
-	claims, err := s.access.Verify(token)
-	if err != nil {
-		return nil, ErrUnauthorized
-	}
-	u, err := s.db.User.Query().
-		Where(user.ID(claims.UserID), user.HasSessionsWith(
-			session.ID(claims.SessionID), session.ExpiresAtGT(s.now()))).
-		Only(ctx)
-	if err != nil {
-		return nil, notFoundAs(err, ErrUnauthorized, "authenticate")
-	}
-	return &Principal{User: u, SessionID: claims.SessionID}, nil
 }
 
 // CheckLogoutScope refuses a logout scope other than "current" (or ""),

@@ -8,7 +8,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/agency-platform/agency/ent"
-	"github.com/agency-platform/agency/ent/authidentity"
 	"github.com/agency-platform/agency/ent/user"
 )
 
@@ -34,20 +33,9 @@ func NewUsers(base Base, sessions *Sessions) *Users {
 	return &Users{Base: base, sessions: sessions}
 }
 
-// Me returns the caller (already loaded by Authenticate) with their
-// sign-in methods: one more query.
-func (s *Users) Me(ctx context.Context, p *Principal) (*ent.User, error) {
-	ids, err := s.db.AuthIdentity.Query().
-		Where(authidentity.UserID(p.User.ID)).
-		Order(authidentity.ByCreatedAt(), authidentity.ByID()).
-		All(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("load identities: %w", err)
-	}
-	u := *p.User
-	u.Edges.Identities = ids
-	return &u, nil
-}
+// Me returns the caller with their sign-in methods, as Authenticate read
+// them: no query of its own.
+func (s *Users) Me(p *Principal) *ent.User { return p.User }
 
 // ProfileUpdate holds the fields PATCH /v1/me may change; nil leaves a
 // field as it is.
