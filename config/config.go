@@ -83,6 +83,9 @@ type DBConfig struct {
 	// QueryTimeout bounds each statement, and each transaction as a whole,
 	// of a request: a stalled database answers 503 after it.
 	QueryTimeout time.Duration `mapstructure:"db_query_timeout"`
+	// PreparedStatements prepares each statement once per connection
+	// (PostgreSQL); off behind a pooler that does not keep them.
+	PreparedStatements bool `mapstructure:"db_prepared_statements"`
 	// MigrateOnStart applies pending migrations before serving.
 	MigrateOnStart bool `mapstructure:"migrate_on_start"`
 }

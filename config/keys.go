@@ -48,6 +48,7 @@ var keys = []Key{
 	{Group: "Database", Name: "DB_CONN_MAX_LIFETIME", Default: "30m", Help: "Recycle connections after this long; 0 keeps them."},
 	{Group: "Database", Name: "DB_CONNECT_TIMEOUT", Default: "10s", Help: "How long to wait for the database at startup."},
 	{Group: "Database", Name: "DB_QUERY_TIMEOUT", Default: "3s", Help: "Deadline of each database statement, and of each transaction as a whole, within a request; past it the request answers 503 unavailable."},
+	{Group: "Database", Name: "DB_PREPARED_STATEMENTS", Default: "true", Help: "PostgreSQL: prepare each statement once per connection and run it by name (planning is most of a hot statement's cost); set false behind a pooler that does not keep prepared statements, such as PgBouncer before 1.21 in transaction mode."},
 	{Group: "Database", Name: "MIGRATE_ON_START", Default: "true", Help: "Apply pending migrations at startup (true or false)."},
 
 	{Group: "Background jobs", Name: "CLEANUP_INTERVAL", Default: "10m", Help: "How often expired OTPs and sessions are purged; 0 disables the job, else at least 1s."},

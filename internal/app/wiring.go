@@ -130,7 +130,7 @@ func NewHandler(d Deps) (http.Handler, error) {
 	if cfg.HTTP.TrustsAnyAddress() {
 		d.Log.Warn("TRUSTED_PROXIES covers every address: any client can set the IP that rate limits see with X-Forwarded-For; list only your proxies")
 	}
-	client := database.NewServiceClient(d.DB, cfg.DB.Dialect(), cfg.DB.QueryTimeout, cfg.DB.MaxIdleConns)
+	client := database.NewServiceClient(d.DB, cfg.DB.Dialect(), cfg.DB.QueryTimeout, cfg.DB.MaxIdleConns, cfg.DB.PreparedStatements)
 	base := newBase(cfg, client, d.Now, d.Log, d.Metrics.Observe)
 	sessions := services.NewSessions(base, issuer, services.SessionConfig{
 		RefreshTTL: cfg.Sessions.RefreshTokenTTL, MaxAge: cfg.Sessions.MaxAge, ReuseGrace: cfg.Sessions.RefreshReuseGrace,

@@ -190,9 +190,14 @@ func NewClient(db *sql.DB, d string) *ent.Client {
 
 // NewServiceClient is the client the running service uses: NewClient with
 // the driver guarded (see Guard) by timeout per statement and transaction,
-// keeping idle idle connections.
-func NewServiceClient(db *sql.DB, d string, timeout time.Duration, idle int) *ent.Client {
-	return ent.NewClient(ent.Driver(Guard(driverOf(db, d), db, timeout, idle)))
+// keeping idle idle connections, and, on PostgreSQL when prepared is set,
+// every statement prepared (prepared.go).
+func NewServiceClient(db *sql.DB, d string, timeout time.Duration, idle int, prepared bool) *ent.Client {
+	drv := driverOf(db, d)
+	if prepared && d == dialect.Postgres {
+		drv = newPreparedDriver(db, d)
+	}
+	return ent.NewClient(ent.Driver(Guard(drv, db, timeout, idle)))
 }
 
 func driverOf(db *sql.DB, d string) dialect.Driver {
