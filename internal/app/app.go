@@ -69,7 +69,7 @@ func (p Program) rootCmd(env []string, stdout, stderr io.Writer) *cobra.Command 
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.PersistentFlags().StringVar(&a.configFile, "config", "", "config file (default ./agency.yaml if present)")
-	root.AddCommand(a.serveCmd(), a.migrateCmd(), a.schemaCmd(), a.dbCmd(), a.cleanupCmd(), a.adminCmd())
+	root.AddCommand(a.serveCmd(), a.migrateCmd(), a.schemaCmd(), a.dbCmd(), a.cleanupCmd(), a.adminCmd(), a.benchCmd())
 	return root
 }
 

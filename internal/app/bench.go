@@ -1,0 +1,91 @@
+package app
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/agency-platform/agency/internal/loadgen"
+)
+
+// benchOptions are the flags of `agency bench`.
+type benchOptions struct {
+	url, smsListen string
+	duration       time.Duration
+	concurrency    []int
+	rate, users    int
+	serverPID      int
+	allowRemote    bool
+}
+
+func (a *cli) benchCmd() *cobra.Command {
+	var o benchOptions
+	cmd := &cobra.Command{
+		Use:   "bench [scenario...]",
+		Short: "Load a running server over HTTP and report rate, latency, errors and CPU",
+		Long: `Drives a running server from this process with the scenarios
+  me            GET /v1/me with the access tokens of many users
+  refresh       token rotation, each refresh token used exactly once
+  verify        OTP send + verify of new numbers (sign-ins), closed loop
+  signin-storm  first sign-ins of new users at --rate sign-ins per second
+  mixed         80% me, 15% refresh, 5% sign-in requests
+(all of them by default) and prints, for each, requests per second,
+p50/p90/p99 latency, answers by status, and the CPU seconds spent by the
+server, by this tool and (when local) by PostgreSQL.
+
+The tool signs its users in itself, through the API: start the server with
+  SMS_PROVIDER=webhook SMS_WEBHOOK_URL=http://127.0.0.1:8089/sms
+so its codes reach this tool (--sms-listen), with OTP_MAX_SENDS_PER_IP_PER_HOUR
+and OTP_MAX_VERIFY_FAILURES_PER_IP_PER_HOUR raised for the run and an
+ACCESS_TOKEN_TTL longer than the run. A target off this machine's loopback
+is refused unless --allow-remote. ` + "`make bench`" + ` starts a server and runs everything.`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.runBench(cmd, args, o)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.url, "url", "http://127.0.0.1:8080", "server base URL")
+	f.StringVar(&o.smsListen, "sms-listen", "127.0.0.1:8089", "address of the SMS webhook the server sends its codes to")
+	f.DurationVar(&o.duration, "duration", 10*time.Second, "length of each run")
+	f.IntSliceVar(&o.concurrency, "concurrency", []int{16}, "requests in flight (a comma list runs each)")
+	f.IntVar(&o.rate, "rate", 0, "requests per second (signin-storm: sign-ins per second; 0: as fast as concurrency allows; signin-storm defaults to 100)")
+	f.IntVar(&o.users, "users", 500, "users to sign in before the runs")
+	f.IntVar(&o.serverPID, "server-pid", 0, "the server's process id, for its CPU and memory (default: the process listening on the URL's port)")
+	f.BoolVar(&o.allowRemote, "allow-remote", false, "allow a target off this machine's loopback")
+	return cmd
+}
+
+func (a *cli) runBench(cmd *cobra.Command, scenarios []string, o benchOptions) error {
+	if len(scenarios) == 0 {
+		scenarios = loadgen.Scenarios
+	}
+	box, err := loadgen.ListenSMS(o.smsListen)
+	if err != nil {
+		return err
+	}
+	defer box.Close()
+	b, err := loadgen.New(loadgen.Target{URL: o.url, AllowRemote: o.allowRemote, ServerPID: o.serverPID, SMS: box, Progress: a.stderr})
+	if err != nil {
+		return err
+	}
+	ctx := cmd.Context()
+	fmt.Fprintf(a.stderr, "signing %d users in\n", o.users)
+	if err := b.Prepare(ctx, o.users, 16); err != nil {
+		return err
+	}
+	for _, c := range o.concurrency {
+		for _, s := range scenarios {
+			l := loadgen.Load{Duration: o.duration, Concurrency: c, Rate: o.rate}
+			if s == loadgen.ScenarioSignInStorm && l.Rate == 0 {
+				l.Rate = 100
+			}
+			r, err := b.Run(ctx, s, l)
+			if err != nil {
+				return err
+			}
+			r.Write(a.stdout)
+		}
+	}
+	return nil
+}
