@@ -15,6 +15,7 @@ import (
 	"time"
 
 	entsql "entgo.io/ent/dialect/sql"
+	"github.com/google/uuid"
 
 	"github.com/agency-platform/agency/ent"
 	"github.com/agency-platform/agency/ent/authidentity"
@@ -331,25 +332,98 @@ func (a *PhoneAuth) consume(ctx context.Context, rawPhone, code, clientIP string
 	}
 	now := a.now()
 	live := []predicate.PhoneOTP{phoneotp.PhoneNumber(num), phoneotp.ExpiresAtGT(now)}
-	took, err := a.db.PhoneOTP.Update().Where(append(live, phoneotp.AttemptsLT(a.cfg.MaxAttempts))...).AddAttempts(1).Save(ctx)
-	if err != nil {
-		return "", fmt.Errorf("verify otp: take attempt: %w", err)
-	}
-	if took == 0 {
+	took, spent, err := a.spend(ctx, num, a.hashCode(num, code), validCode(code), now)
+	switch {
+	case err != nil:
+		return "", err
+	case !took:
 		return "", a.noAttempt(ctx, live, byNumber, byClient, num)
-	}
-	hash := a.hashCode(num, code)
-	spent := 0
-	if validCode(code) {
-		if spent, err = a.db.PhoneOTP.Delete().Where(append(live, phoneotp.OtpHash(hash))...).Exec(ctx); err != nil {
-			return "", fmt.Errorf("verify otp: consume: %w", err)
-		}
-	}
-	if spent == 1 {
+	case spent:
 		return num, nil
+	case a.dialect == Postgres:
+		// Compared under the row's lock: a wrong code, never a lost race.
+		return "", a.failed(ctx, num, ErrInvalidOTP, byNumber, byClient)
 	}
 	return "", a.wrongCode(ctx, byNumber, byClient, num)
 }
+
+// spend takes one attempt at num's live code (attempts < max) and, when
+// the code's hash is hash, deletes the code: took says an attempt was
+// taken (or the code spent), spent that the code matched and is gone.
+//
+// On PostgreSQL this is one statement: a DELETE of the row if it is live
+// with attempts left and hash matches, and otherwise an UPDATE taking an
+// attempt on the same conditions. A guess is compared on the row as it is
+// when the statement locks it (PostgreSQL re-checks a row another
+// transaction changed meanwhile), so however many guesses run in parallel,
+// only those that took an attempt (or spent the code) were compared, and
+// a guess without an attempt gets the same answer whatever it was. SQLite
+// runs the UPDATE, then the DELETE; its transactions are serialised.
+func (a *PhoneAuth) spend(ctx context.Context, num, hash string, valid bool, now time.Time) (took, spent bool, err error) {
+	live := []predicate.PhoneOTP{phoneotp.PhoneNumber(num), phoneotp.ExpiresAtGT(now), phoneotp.AttemptsLT(a.cfg.MaxAttempts)}
+	if a.dialect != Postgres {
+		n, err := a.db.PhoneOTP.Update().Where(live...).AddAttempts(1).Save(ctx)
+		if err != nil || n == 0 {
+			return false, false, wrapErr(err, "verify otp: take attempt")
+		}
+		if !valid {
+			return true, false, nil
+		}
+		n, err = a.db.PhoneOTP.Delete().Where(phoneotp.PhoneNumber(num), phoneotp.ExpiresAtGT(now), phoneotp.OtpHash(hash)).Exec(ctx)
+		return true, n == 1, wrapErr(err, "verify otp: consume")
+	}
+	return a.spendAtomically(ctx, live, hash)
+}
+
+// spendAtomically is spend's statement on PostgreSQL:
+//
+//	WITH spent AS (DELETE FROM phone_otps WHERE <live> AND otp_hash = $h RETURNING id),
+//	     took AS (UPDATE phone_otps SET attempts = attempts + 1
+//	              WHERE <live> AND NOT EXISTS (SELECT 1 FROM spent) RETURNING id)
+//	SELECT id, id IN (SELECT id FROM spent) AS spent FROM phone_otps
+//	WHERE id IN (SELECT id FROM spent UNION ALL SELECT id FROM took)
+//
+// (the final SELECT reads the row as it was before the statement).
+func (a *PhoneAuth) spendAtomically(ctx context.Context, live []predicate.PhoneOTP, hash string) (took, spent bool, err error) {
+	where := func(extra ...predicate.PhoneOTP) *entsql.Predicate {
+		sel := entsql.Select().From(entsql.Table(phoneotp.Table))
+		for _, p := range append(live, extra...) {
+			p(sel)
+		}
+		return sel.P()
+	}
+	del := entsql.Delete(phoneotp.Table).Where(where(phoneotp.OtpHash(hash)))
+	upd := entsql.Update(phoneotp.Table).Add(phoneotp.FieldAttempts, 1).
+		Where(entsql.And(where(), entsql.Not(entsql.Exists(entsql.Select().From(entsql.Table(spentCTE)))))).
+		Returning(phoneotp.FieldID)
+	var rows []struct {
+		ID    uuid.UUID `sql:"id"`
+		Spent bool      `sql:"spent"`
+	}
+	err = a.db.PhoneOTP.Query().Modify(func(sel *entsql.Selector) {
+		sel.Prefix(entsql.ExprFunc(func(b *entsql.Builder) {
+			b.WriteString("WITH ").Ident(spentCTE).WriteString(" AS (").Join(del).WriteString(" RETURNING ").Ident(phoneotp.FieldID).
+				WriteString("), ").Ident(tookCTE).WriteString(" AS (").Join(upd).WriteString(")")
+		}))
+		ids := func(cte string) *entsql.Selector { return entsql.Select(phoneotp.FieldID).From(entsql.Table(cte)) }
+		sel.Select(sel.C(phoneotp.FieldID))
+		sel.AppendSelectExprAs(entsql.In(sel.C(phoneotp.FieldID), ids(spentCTE)), "spent")
+		sel.Where(entsql.Or(entsql.In(sel.C(phoneotp.FieldID), ids(spentCTE)), entsql.In(sel.C(phoneotp.FieldID), ids(tookCTE))))
+	}).Scan(ctx, &rows)
+	if err != nil {
+		return false, false, fmt.Errorf("verify otp: %w", err)
+	}
+	if len(rows) == 0 {
+		return false, false, nil
+	}
+	return true, rows[0].Spent, nil
+}
+
+// The names of spendAtomically's WITH queries.
+const (
+	spentCTE = "spent"
+	tookCTE  = "took"
+)
 
 // noAttempt explains a try that got no attempt: the number's live code has
 // used them all (a failure against both budgets), or it has none. A guess

@@ -170,6 +170,8 @@ type API struct {
 	Spec    *Spec
 	// Metrics are the running instance's collectors (see Scrape).
 	Metrics *metrics.Metrics
+	// Statements counts what the service sends to the database.
+	Statements *Statements
 }
 
 var (
@@ -252,8 +254,9 @@ func (a *API) start(log *slog.Logger) {
 		sender = a.SMS
 	}
 	a.Metrics = metrics.New(a.DB)
+	a.Statements = &Statements{}
 	h, err := app.NewHandler(app.Deps{Config: a.Config, DB: a.DB, SMS: sender,
-		Now: a.Clock.Now, Log: log, OpenAPI: spec, Metrics: a.Metrics})
+		Now: a.Clock.Now, Log: log, OpenAPI: spec, Metrics: a.Metrics, WrapDriver: a.Statements.Wrap})
 	if err != nil {
 		a.T.Fatal(err)
 	}

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"entgo.io/ent/dialect"
+
 	"github.com/agency-platform/agency/config"
 	"github.com/agency-platform/agency/ent"
 	"github.com/agency-platform/agency/handlers"
@@ -110,6 +112,9 @@ type Deps struct {
 	// Metrics count requests and security events (nil: nothing is counted);
 	// whoever made them serves them (serve.go on METRICS_ADDR).
 	Metrics *metrics.Metrics
+	// WrapDriver, when set, wraps the services' Ent driver: the HTTP tests
+	// count the statements each endpoint sends with it. Nil in the service.
+	WrapDriver func(dialect.Driver) dialect.Driver
 }
 
 // NewHandler wires the services and the router on an open database, as
@@ -130,7 +135,7 @@ func NewHandler(d Deps) (http.Handler, error) {
 	if cfg.HTTP.TrustsAnyAddress() {
 		d.Log.Warn("TRUSTED_PROXIES covers every address: any client can set the IP that rate limits see with X-Forwarded-For; list only your proxies")
 	}
-	client := database.NewServiceClient(d.DB, cfg.DB.Dialect(), cfg.DB.QueryTimeout, cfg.DB.MaxIdleConns, cfg.DB.PreparedStatements)
+	client := database.NewServiceClient(d.DB, cfg.DB.Dialect(), cfg.DB.QueryTimeout, cfg.DB.MaxIdleConns, cfg.DB.PreparedStatements, d.WrapDriver)
 	base := newBase(cfg, client, d.Now, d.Log, d.Metrics.Observe)
 	sessions := services.NewSessions(base, issuer, services.SessionConfig{
 		RefreshTTL: cfg.Sessions.RefreshTokenTTL, MaxAge: cfg.Sessions.MaxAge, ReuseGrace: cfg.Sessions.RefreshReuseGrace,

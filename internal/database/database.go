@@ -191,13 +191,18 @@ func NewClient(db *sql.DB, d string) *ent.Client {
 // NewServiceClient is the client the running service uses: NewClient with
 // the driver guarded (see Guard) by timeout per statement and transaction,
 // keeping idle idle connections, and, on PostgreSQL when prepared is set,
-// every statement prepared (prepared.go).
-func NewServiceClient(db *sql.DB, d string, timeout time.Duration, idle int, prepared bool) *ent.Client {
+// every statement prepared (prepared.go). wrap, when not nil, wraps the
+// whole (tests count statements with it).
+func NewServiceClient(db *sql.DB, d string, timeout time.Duration, idle int, prepared bool, wrap func(dialect.Driver) dialect.Driver) *ent.Client {
 	drv := driverOf(db, d)
 	if prepared && d == dialect.Postgres {
 		drv = newPreparedDriver(db, d)
 	}
-	return ent.NewClient(ent.Driver(Guard(drv, db, timeout, idle)))
+	drv = Guard(drv, db, timeout, idle)
+	if wrap != nil {
+		drv = wrap(drv)
+	}
+	return ent.NewClient(ent.Driver(drv))
 }
 
 func driverOf(db *sql.DB, d string) dialect.Driver {

@@ -23,7 +23,7 @@ func onOneConnection(t *testing.T, prepared bool) (*ent.Client, *sql.DB) {
 	t.Helper()
 	db := testdb.New(t).DB
 	db.SetMaxOpenConns(1)
-	return database.NewServiceClient(db, migration.Postgres, 3*time.Second, 1, prepared), db
+	return database.NewServiceClient(db, migration.Postgres, 3*time.Second, 1, prepared, nil), db
 }
 
 // preparedCount is the number of statements prepared in the pool's session.
