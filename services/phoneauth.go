@@ -222,7 +222,8 @@ func (a *PhoneAuth) clientFailures(ip string) budget {
 
 // store writes the code as the number's only live code. The unique index on
 // phone_number makes this one upsert; its WHERE keeps the cooldown even
-// against a concurrent send that passed checkCooldown at the same moment.
+// against a concurrent send that passed checkCooldown at the same moment
+// (the upsert then returns no row).
 func (a *PhoneAuth) store(ctx context.Context, num, hash string) error {
 	now := a.now()
 	err := a.db.PhoneOTP.Create().
@@ -242,17 +243,15 @@ func (a *PhoneAuth) store(ctx context.Context, num, hash string) error {
 			entsql.UpdateWhere(entsql.LTE(phoneotp.FieldCreatedAt, now.Add(-a.cfg.ResendCooldown))),
 		).
 		Exec(ctx)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return fmt.Errorf("store otp: %w", err)
+	if !errors.Is(err, sql.ErrNoRows) {
+		return wrapErr(err, "store otp")
 	}
+	// The row was kept: a concurrent send stored a code within the cooldown.
 	stored, err := a.db.PhoneOTP.Query().Where(phoneotp.PhoneNumber(num)).Only(ctx)
 	if err != nil {
 		return fmt.Errorf("store otp: %w", err)
 	}
-	if !equalHash(stored.OtpHash, hash) {
-		return a.tooSoon(ctx, num, stored.CreatedAt.Add(a.cfg.ResendCooldown).Sub(now))
-	}
-	return nil
+	return a.tooSoon(ctx, num, stored.CreatedAt.Add(a.cfg.ResendCooldown).Sub(now))
 }
 
 // refund gives back send counts of a request that sent nothing, so a

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"time"
 
 	entsql "entgo.io/ent/dialect/sql"
@@ -62,51 +63,121 @@ type TokenPair struct {
 // limit and issues the token pair. Sessions beyond MaxPerUser are deleted
 // oldest first, never the one just created, by one DELETE that keeps the
 // MaxPerUser-1 newest others; a user created in tx has none to evict.
-func (s *Sessions) open(ctx context.Context, tx *ent.Tx, u *ent.User, device string, newUser bool) (*TokenPair, error) {
+//
+// On PostgreSQL the session's INSERT, the eviction and the caller's pending
+// statements (the sign-in method's update, or a new user's inserts) are one
+// statement: WITH p0 AS (pending...), new_session AS (INSERT ...) DELETE
+// ... (the DELETE does not see the new row, which it would keep anyway).
+// Elsewhere pending must be empty, and the INSERT and the DELETE are two.
+func (s *Sessions) open(ctx context.Context, tx *ent.Tx, u *ent.User, device string, newUser bool, pending ...entsql.Querier) (*TokenPair, error) {
 	now := s.now()
 	tok, err := newRefreshToken(uuid.New())
 	if err != nil {
 		return nil, fmt.Errorf("start session: %w", err)
 	}
-	create := tx.Session.Create().
-		SetID(tok.session).
-		SetUserID(u.ID).
-		SetTokenHash(tok.hash()).
-		SetExpiresAt(minTime(now.Add(s.cfg.RefreshTTL), now.Add(s.cfg.MaxAge))).
-		SetSessionExpiresAt(now.Add(s.cfg.MaxAge)).
-		SetCreatedAt(now).
-		SetLastUsedAt(now)
-	if device != "" {
-		create.SetDeviceInfo(device)
+	row := sessionRow{id: tok.session, userID: u.ID, hash: tok.hash(), expires: minTime(now.Add(s.cfg.RefreshTTL), now.Add(s.cfg.MaxAge)),
+		maxAge: now.Add(s.cfg.MaxAge), now: now, device: device}
+	var evicted int
+	if s.dialect == Postgres {
+		evicted, err = s.insertEvict(ctx, tx, row, !newUser, pending)
+	} else {
+		evicted, err = s.insertThenEvict(ctx, tx, row, !newUser)
 	}
-	if err := create.Exec(ctx); err != nil {
-		return nil, fmt.Errorf("start session: %w", err)
-	}
-	if newUser {
-		return s.pair(u, tok)
-	}
-	n, err := tx.Session.Delete().
-		Where(session.UserID(u.ID), session.IDNEQ(tok.session), notAmongNewest(u.ID, tok.session, s.cfg.MaxPerUser-1)).
-		Exec(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("start session: evict: %w", err)
+		return nil, err
 	}
-	if n > 0 {
-		s.events.log(ctx, EventSessionEvicted, slog.String("user_id", u.ID.String()), slog.Int("count", n))
+	if evicted > 0 {
+		s.events.log(ctx, EventSessionEvicted, slog.String("user_id", u.ID.String()), slog.Int("count", evicted))
 	}
 	return s.pair(u, tok)
+}
+
+// sessionRow is a new session's columns.
+type sessionRow struct {
+	id, userID           uuid.UUID
+	hash                 string
+	expires, maxAge, now time.Time
+	device               string
+}
+
+// insertEvict is open's one statement on PostgreSQL; it returns the
+// number of sessions evicted.
+func (s *Sessions) insertEvict(ctx context.Context, tx *ent.Tx, r sessionRow, evict bool, pending []entsql.Querier) (int, error) {
+	var device *string
+	if r.device != "" {
+		device = &r.device
+	}
+	insert := entsql.Insert(session.Table).
+		Columns(session.FieldID, session.FieldUserID, session.FieldTokenHash, session.FieldDeviceInfo, session.FieldExpiresAt,
+			session.FieldSessionExpiresAt, session.FieldCreatedAt, session.FieldLastUsedAt, session.FieldGeneration).
+		Values(r.id, r.userID, r.hash, device, r.expires, r.maxAge, r.now, r.now, 0)
+	var final entsql.Querier = insert
+	if evict {
+		pending = append(pending, insert)
+		t := entsql.Table(session.Table)
+		final = entsql.Delete(session.Table).Where(entsql.And(entsql.EQ(session.FieldUserID, r.userID), entsql.NEQ(session.FieldID, r.id),
+			entsql.NotIn(session.FieldID, newestOthers(t, r.userID, r.id, s.cfg.MaxPerUser-1))))
+	}
+	sb := &entsql.Builder{}
+	sb.SetDialect(string(s.dialect))
+	for i, q := range pending {
+		if i == 0 {
+			sb.WriteString("WITH ")
+		} else {
+			sb.WriteString(", ")
+		}
+		sb.Ident("p" + strconv.Itoa(i)).WriteString(" AS (").Join(q).WriteString(")")
+	}
+	sb.Pad().Join(final)
+	query, args := sb.Query()
+	res, err := tx.ExecContext(ctx, query, args...)
+	if err != nil {
+		return 0, fmt.Errorf("start session: %w", err)
+	}
+	if !evict {
+		return 0, nil
+	}
+	n, err := res.RowsAffected()
+	return int(n), err
+}
+
+// insertThenEvict is open's INSERT and DELETE where they cannot be one
+// statement (SQLite).
+func (s *Sessions) insertThenEvict(ctx context.Context, tx *ent.Tx, r sessionRow, evict bool) (int, error) {
+	create := tx.Session.Create().SetID(r.id).SetUserID(r.userID).SetTokenHash(r.hash).SetExpiresAt(r.expires).
+		SetSessionExpiresAt(r.maxAge).SetCreatedAt(r.now).SetLastUsedAt(r.now)
+	if r.device != "" {
+		create.SetDeviceInfo(r.device)
+	}
+	if err := create.Exec(ctx); err != nil {
+		return 0, fmt.Errorf("start session: %w", err)
+	}
+	if !evict {
+		return 0, nil
+	}
+	n, err := tx.Session.Delete().
+		Where(session.UserID(r.userID), session.IDNEQ(r.id), notAmongNewest(r.userID, r.id, s.cfg.MaxPerUser-1)).
+		Exec(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("start session: evict: %w", err)
+	}
+	return n, nil
+}
+
+// newestOthers selects the ids of the keep newest sessions of user other
+// than except.
+func newestOthers(t *entsql.SelectTable, userID, except uuid.UUID, keep int) *entsql.Selector {
+	return entsql.Select(t.C(session.FieldID)).From(t).
+		Where(entsql.And(entsql.EQ(t.C(session.FieldUserID), userID), entsql.NEQ(t.C(session.FieldID), except))).
+		OrderBy(entsql.Desc(t.C(session.FieldCreatedAt)), entsql.Desc(t.C(session.FieldID))).
+		Limit(keep)
 }
 
 // notAmongNewest matches the sessions that are not among the keep newest
 // sessions of user other than except.
 func notAmongNewest(userID, except uuid.UUID, keep int) predicate.Session {
 	return func(sel *entsql.Selector) {
-		t := entsql.Table(session.Table)
-		newest := entsql.Select(t.C(session.FieldID)).From(t).
-			Where(entsql.And(entsql.EQ(t.C(session.FieldUserID), userID), entsql.NEQ(t.C(session.FieldID), except))).
-			OrderBy(entsql.Desc(t.C(session.FieldCreatedAt)), entsql.Desc(t.C(session.FieldID))).
-			Limit(keep)
-		sel.Where(entsql.NotIn(sel.C(session.FieldID), newest))
+		sel.Where(entsql.NotIn(sel.C(session.FieldID), newestOthers(entsql.Table(session.Table), userID, except, keep)))
 	}
 }
 

@@ -88,6 +88,18 @@ func (t *countingTx) Query(ctx context.Context, query string, args, v any) error
 	return t.Tx.Query(ctx, query, args, v)
 }
 
+// ExecContext passes built statements through, counted.
+func (t *countingTx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	t.s.add("tx exec", query)
+	e, ok := t.Tx.(interface {
+		ExecContext(context.Context, string, ...any) (sql.Result, error)
+	})
+	if !ok {
+		return nil, errors.New("apitest: the transaction cannot run raw statements")
+	}
+	return e.ExecContext(ctx, query, args...)
+}
+
 // QueryContext passes raw queries (advisory locks) through, counted.
 func (t *countingTx) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
 	t.s.add("tx query", query)

@@ -101,6 +101,18 @@ func (t *guardedTx) Query(ctx context.Context, query string, args, v any) error 
 	return t.d.check(t.Tx.Query(ctx, query, args, v))
 }
 
+// ExecContext passes statements built with Ent's SQL builder through.
+func (t *guardedTx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	e, ok := t.Tx.(interface {
+		ExecContext(context.Context, string, ...any) (sql.Result, error)
+	})
+	if !ok {
+		return nil, fmt.Errorf("database: transaction cannot run raw statements")
+	}
+	res, err := e.ExecContext(ctx, query, args...)
+	return res, t.d.check(err)
+}
+
 // QueryContext passes raw queries (advisory locks) through.
 func (t *guardedTx) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
 	q, ok := t.Tx.(interface {

@@ -1,0 +1,123 @@
+package handlers_test
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/agency-platform/agency/internal/apitest"
+	"github.com/agency-platform/agency/internal/migration"
+)
+
+// Query budgets: every endpoint on the hot paths is held to a number of
+// round trips to the database (statements, BEGIN and COMMIT each count),
+// counted by a wrapper around the services' Ent driver through the real
+// router. A change that adds a statement fails here, naming what was sent;
+// the table of counts is printed in the test log (go test -v -run Budget).
+
+// budgetRow is one endpoint's budget.
+type budgetRow struct {
+	name string
+	// most is the budget per dialect (PostgreSQL, SQLite); txs the most
+	// transactions the request may open.
+	most map[string]int
+	txs  int
+	// prepare runs first, uncounted (a send for the code to verify);
+	// call sends the request, want is its status.
+	prepare func(a *api)
+	call    func(a *api) apitest.Resp
+	want    int
+}
+
+func TestBudget_Endpoints(t *testing.T) {
+	t.Parallel()
+	apitest.ForEachDialect(t, func(t *testing.T, d string) {
+		a := newAPI(t, d, append(manySends, "ACCESS_TOKEN_TTL=24h")...) // the clock moves a minute per row
+		known, many := otpTestPhone(1), otpTestPhone(2)
+		pair := setRole(t, a, a.SignIn(known))
+		// A user with 5 sessions and 2 sign-in methods: no count may grow
+		// with them (no query per session or identity).
+		for range 4 {
+			a.SignIn(many)
+		}
+		busy := setRole(t, a, a.SignIn(many))
+		link := a.Call("POST", "/v1/me/identities/phone", busy.AccessToken,
+			map[string]string{"phone": otpTestPhone(3), "code": a.SendCode(otpTestPhone(3))})
+		if link.Status != http.StatusCreated && link.Status != http.StatusOK {
+			t.Fatalf("link a second number: got %d %s", link.Status, link.Body)
+		}
+		noRole := a.SignIn(otpTestPhone(4))
+		var code string
+		sendFirst := func(num string) func(a *api) {
+			return func(a *api) { code = a.SendCode(num) }
+		}
+		rows := []budgetRow{
+			{name: "POST /v1/auth/otp/send (new number)", most: both(5), want: 202,
+				call: func(a *api) apitest.Resp { return postSend(a, otpTestPhone(5)) }},
+			{name: "POST /v1/auth/otp/send (known number)", most: both(5), want: 202,
+				call: func(a *api) apitest.Resp { return postSend(a, known) }},
+			{name: "POST /v1/auth/otp/verify (known user)", most: verifyBudget, txs: 1, want: 200,
+				prepare: func(a *api) { code = a.SMS.Code(t, known) },
+				call:    func(a *api) apitest.Resp { return postVerify(a, known, code) }},
+			{name: "POST /v1/auth/otp/verify (5 sessions, 2 methods)", most: verifyBudget, txs: 1, want: 200,
+				prepare: sendFirst(many), call: func(a *api) apitest.Resp { return postVerify(a, many, code) }},
+			{name: "POST /v1/auth/otp/verify (new user)", most: verifyBudget, txs: 1, want: 200,
+				prepare: sendFirst(otpTestPhone(6)), call: func(a *api) apitest.Resp { return postVerify(a, otpTestPhone(6), code) }},
+			{name: "POST /v1/auth/refresh", most: map[string]int{migration.Postgres: 1, migration.SQLite: 2}, want: 200,
+				call: func(a *api) apitest.Resp { return a.Refresh(busy.RefreshToken) }},
+			{name: "GET /v1/me", most: both(1), want: 200,
+				call: func(a *api) apitest.Resp { return a.Call("GET", "/v1/me", busy.AccessToken, nil) }},
+			{name: "authentication alone (role-gated route, no role: 403)", most: both(1), want: 403,
+				call: func(a *api) apitest.Resp { return a.Call("GET", "/v1/me/identities", noRole.AccessToken, nil) }},
+			{name: "GET /v1/me/identities", most: both(1), want: 200,
+				call: func(a *api) apitest.Resp { return a.Call("GET", "/v1/me/identities", busy.AccessToken, nil) }},
+			{name: "GET /v1/me/sessions (5 sessions)", most: both(2), want: 200,
+				call: func(a *api) apitest.Resp { return a.Call("GET", "/v1/me/sessions", busy.AccessToken, nil) }},
+			{name: "POST /v1/auth/logout", most: both(1), want: 204,
+				call: func(a *api) apitest.Resp { return a.Call("POST", "/v1/auth/logout", pair.AccessToken, nil) }},
+		}
+		var table strings.Builder
+		fmt.Fprintf(&table, "statements per request on %s (budget):\n", d)
+		for _, row := range rows {
+			a.Clock.Advance(a.Config.OTP.ResendCooldown)
+			if row.prepare != nil {
+				row.prepare(a)
+			}
+			a.Statements.Take()
+			r := row.call(a)
+			sent, txs := a.Statements.Take()
+			if r.Status != row.want {
+				t.Fatalf("%s: got %d %s, want %d", row.name, r.Status, r.Body, row.want)
+			}
+			fmt.Fprintf(&table, "  %-56s %2d (%d)  transactions %d\n", row.name, len(sent), row.most[d], txs)
+			if len(sent) > row.most[d] || txs > row.txs {
+				t.Errorf("%s: got %d round trips in %d transactions, want at most %d in %d:\n  %s",
+					row.name, len(sent), txs, row.most[d], row.txs, strings.Join(sent, "\n  "))
+			}
+		}
+		t.Log(table.String())
+	})
+}
+
+// verifyBudget: on PostgreSQL the failure budgets' SELECT, the statement
+// that spends the code, then BEGIN, the user's lock, one statement writing
+// the session (with the sign-in method's update and the eviction, or the
+// new user's rows) and COMMIT. SQLite, the development database, sends the
+// spending and the writes one statement each.
+var verifyBudget = map[string]int{migration.Postgres: 6, migration.SQLite: 9}
+
+func both(n int) map[string]int { return map[string]int{migration.Postgres: n, migration.SQLite: n} }
+
+// setRole picks the creator role for the pair's user and returns the pair
+// the answer carries.
+func setRole(t *testing.T, a *api, p apitest.Tokens) apitest.Tokens {
+	t.Helper()
+	r := a.Call("PUT", "/v1/me/role", p.AccessToken, map[string]string{"role": "creator"})
+	if r.Status != http.StatusOK {
+		t.Fatalf("PUT /v1/me/role: got %d %s, want 200", r.Status, r.Body)
+	}
+	var q apitest.Tokens
+	r.JSON(t, &q)
+	return q
+}
