@@ -1,7 +1,7 @@
 # The README's commands. `make test` is what CI runs.
 GO ?= go
 
-.PHONY: run build test bench fuzz generate check-generated screenshots lint-openapi client check-client
+.PHONY: run build test bench bench-go profile fuzz generate check-generated screenshots lint-openapi client check-client
 
 run:
 	$(GO) run . serve
@@ -48,9 +48,24 @@ fuzz:
 		$(GO) test -run '^$$' -fuzz "^$${t%%:*}$$" -fuzztime $(FUZZTIME) $${t#*:} || exit 1; \
 	done
 
-# Hot-path benchmarks over HTTP on PostgreSQL (compare medians, not single runs).
-bench:
-	$(GO) test -run '^$$' -bench . -benchtime 3s -count 5 ./handlers
+# The load suite (agency bench suite): agency serve on a fresh PostgreSQL
+# database, every scenario at concurrency 16 and 64, pgbench ceilings of the
+# hot paths' SQL in the same run; writes bench/results.md (about 4 minutes).
+bench: build
+	./bin/agency bench suite --out bench/results.md
+
+# A CPU profile of the server during one scenario (SCENARIO=me, refresh,
+# verify, signin-storm or mixed), written to bench/cpu-$(SCENARIO).pprof.
+SCENARIO ?= me
+profile: build
+	./bin/agency bench suite --scenarios $(SCENARIO) --concurrency 16 --duration 20s --users 500 --out "" --profile bench/cpu-$(SCENARIO).pprof
+	$(GO) tool pprof -top -nodecount=30 bin/agency bench/cpu-$(SCENARIO).pprof
+
+# Go benchmarks (-benchmem): token signing and verification, refresh-token
+# derivation, phone parsing, JSON of the profile, and the hot paths over
+# HTTP in-process (compare medians, not single runs).
+bench-go:
+	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./internal/accesstoken ./internal/phone ./services ./handlers
 
 # Regenerate Ent code (after editing ent/schema) and write a migration for the change:
 #   make generate NAME=add_something

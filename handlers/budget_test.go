@@ -3,6 +3,9 @@ package handlers_test
 import (
 	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -92,8 +95,12 @@ func TestBudget_Endpoints(t *testing.T) {
 			}
 			fmt.Fprintf(&table, "  %-56s %2d (%d)  transactions %d\n", row.name, len(sent), row.most[d], txs)
 			if len(sent) > row.most[d] || txs > row.txs {
+				short := make([]string, len(sent))
+				for i, q := range sent {
+					short[i] = apitest.Short(q)
+				}
 				t.Errorf("%s: got %d round trips in %d transactions, want at most %d in %d:\n  %s",
-					row.name, len(sent), txs, row.most[d], row.txs, strings.Join(sent, "\n  "))
+					row.name, len(sent), txs, row.most[d], row.txs, strings.Join(short, "\n  "))
 			}
 		}
 		t.Log(table.String())
@@ -120,4 +127,65 @@ func setRole(t *testing.T, a *api, p apitest.Tokens) apitest.Tokens {
 	var q apitest.Tokens
 	r.JSON(t, &q)
 	return q
+}
+
+// TestBudget_PgbenchScriptsAreTheServiceStatements keeps the ceilings of
+// make bench honest: internal/loadgen/pgbench/me.sql and refresh.sql must
+// hold the very statements the service sends for who-am-I and a rotation,
+// with the parameters their comments list.
+func TestBudget_PgbenchScriptsAreTheServiceStatements(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t, migration.Postgres)
+	pair := a.SignIn(otpTestPhone(1))
+	for _, tc := range []struct {
+		script string
+		call   func() apitest.Resp
+	}{
+		{"me.sql", func() apitest.Resp { return a.Call("GET", "/v1/me", pair.AccessToken, nil) }},
+		{"refresh.sql", func() apitest.Resp { return a.Refresh(pair.RefreshToken) }},
+	} {
+		a.Statements.Take()
+		if r := tc.call(); r.Status != http.StatusOK {
+			t.Fatalf("%s: got %d %s", tc.script, r.Status, r.Body)
+		}
+		sent, _ := a.Statements.Take()
+		if len(sent) != 1 {
+			t.Fatalf("%s: got %d statements, want 1", tc.script, len(sent))
+		}
+		_, service, _ := strings.Cut(sent[0], " ")
+		params, script := readPgbenchScript(t, tc.script)
+		for k := len(params); k >= 1; k-- { // $11 before $1
+			service = strings.ReplaceAll(service, "$"+strconv.Itoa(k), params[k])
+		}
+		if service != script {
+			t.Errorf("%s differs from the service's statement; with the parameters substituted the service sends\n%s\nthe script has\n%s", tc.script, service, script)
+		}
+	}
+}
+
+// readPgbenchScript returns a script's parameters ("-- $k: expression"
+// lines) by number and its statement, on one line, without the ";".
+func readPgbenchScript(t *testing.T, name string) (map[int]string, string) {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "internal", "loadgen", "pgbench", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	params := map[int]string{}
+	var stmt []string
+	for _, line := range strings.Split(string(b), "\n") {
+		switch {
+		case strings.HasPrefix(line, "-- $"):
+			k, expr, _ := strings.Cut(strings.TrimPrefix(line, "-- $"), ": ")
+			n, err := strconv.Atoi(k)
+			if err != nil {
+				t.Fatalf("%s: bad parameter line %q", name, line)
+			}
+			params[n] = expr
+		case strings.HasPrefix(line, "--"), strings.HasPrefix(line, `\`), strings.TrimSpace(line) == "":
+		default:
+			stmt = append(stmt, line)
+		}
+	}
+	return params, strings.TrimSuffix(strings.Join(strings.Fields(strings.Join(stmt, " ")), " "), ";")
 }

@@ -29,7 +29,7 @@ func (s *Statements) add(kind, query string) {
 	if kind == "BEGIN" {
 		s.txs++
 	}
-	s.log = append(s.log, kind+" "+oneLine(query))
+	s.log = append(s.log, kind+" "+strings.Join(strings.Fields(query), " "))
 }
 
 // Take returns what was sent since the last Take, and how many
@@ -42,11 +42,12 @@ func (s *Statements) Take() (sent []string, txs int) {
 	return sent, txs
 }
 
-func oneLine(q string) string {
-	if len(q) > 160 {
-		q = q[:160] + "..."
+// Short is a statement as Take returns it, cut to one line of 160 characters.
+func Short(stmt string) string {
+	if len(stmt) > 160 {
+		return stmt[:160] + "..."
 	}
-	return strings.Join(strings.Fields(q), " ")
+	return stmt
 }
 
 type countingDriver struct {

@@ -163,4 +163,16 @@ func run(ctx context.Context, args, env []string, stdout, stderr io.Writer) erro
 	return app.Program{}.Run(ctx, args, env, stdout, stderr)
 }
 
-func TestMain(m *testing.M) { os.Exit(testdb.Main(m)) }
+// TestMain runs the tests, or, with AGENCY_TEST_PROGRAM=1, makes this test
+// binary the agency program itself (the bench suite's test starts it as
+// its server).
+func TestMain(m *testing.M) {
+	if os.Getenv("AGENCY_TEST_PROGRAM") == "1" {
+		spec, err := os.ReadFile(apitest.SpecPath())
+		if err != nil {
+			panic(err)
+		}
+		os.Exit(app.Program{OpenAPI: spec}.Main(os.Args[1:], os.Environ(), os.Stdout, os.Stderr))
+	}
+	os.Exit(testdb.Main(m))
+}

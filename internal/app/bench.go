@@ -53,6 +53,7 @@ is refused unless --allow-remote. ` + "`make bench`" + ` starts a server and run
 	f.IntVar(&o.users, "users", 500, "users to sign in before the runs")
 	f.IntVar(&o.serverPID, "server-pid", 0, "the server's process id, for its CPU and memory (default: the process listening on the URL's port)")
 	f.BoolVar(&o.allowRemote, "allow-remote", false, "allow a target off this machine's loopback")
+	cmd.AddCommand(a.benchSuiteCmd())
 	return cmd
 }
 
@@ -88,4 +89,35 @@ func (a *cli) runBench(cmd *cobra.Command, scenarios []string, o benchOptions) e
 		}
 	}
 	return nil
+}
+
+func (a *cli) benchSuiteCmd() *cobra.Command {
+	s := loadgen.Suite{Log: a.stderr}
+	cmd := &cobra.Command{
+		Use:   "suite",
+		Short: "Start agency serve on a fresh PostgreSQL database, run every scenario and the pgbench ceilings, write the results",
+		Long: `What make bench runs: creates a database on --database-url's server, starts
+agency serve on it (production settings, codes to this tool's SMS webhook),
+signs --users users in, and at each --concurrency runs pgbench with the hot
+paths' SQL (the ceiling PostgreSQL itself allows, run right before each
+scenario) and every scenario. Writes the figures, ratios and targets
+between the generated markers of --out (bench/results.md), keeping the
+hand-written text around them; drops the database at the end.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return s.Run(cmd.Context())
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&s.AdminURL, "database-url", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable", "PostgreSQL server to create the bench database on")
+	f.StringVar(&s.Binary, "binary", "", "agency executable to serve (default: this one)")
+	f.DurationVar(&s.Duration, "duration", 10*time.Second, "length of each run")
+	f.IntSliceVar(&s.Concurrency, "concurrency", []int{16, 64}, "concurrencies to run each scenario at")
+	f.IntVar(&s.Users, "users", 1000, "users to sign in before the runs")
+	f.IntVar(&s.SignInRate, "signin-rate", 200, "signin-storm's rate, sign-ins per second")
+	f.StringSliceVar(&s.Scenarios, "scenarios", nil, "scenarios to run (default: all)")
+	f.StringVar(&s.Out, "out", "bench/results.md", "results file (empty: none)")
+	f.StringVar(&s.Profile, "profile", "", "write a CPU profile of the server during the first scenario to this file")
+	f.StringArrayVar(&s.ServerEnv, "server-env", nil, "KEY=VALUE added to the server's environment (repeatable), e.g. DB_MAX_OPEN_CONNS=20")
+	return cmd
 }
