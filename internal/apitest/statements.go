@@ -21,7 +21,9 @@ type Statements struct {
 }
 
 // Wrap is app.Deps.WrapDriver: drv, counted.
-func (s *Statements) Wrap(drv dialect.Driver) dialect.Driver { return &countingDriver{Driver: drv, s: s} }
+func (s *Statements) Wrap(drv dialect.Driver) dialect.Driver {
+	return &countingDriver{Driver: drv, s: s}
+}
 
 func (s *Statements) add(kind, query string) {
 	s.mu.Lock()
