@@ -2,10 +2,14 @@ package app
 
 import (
 	"fmt"
+	"os"
+	"runtime"
+	"runtime/pprof"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/agency-platform/agency/config"
 	"github.com/agency-platform/agency/internal/loadgen"
 )
 
@@ -17,6 +21,7 @@ type benchOptions struct {
 	rate, users    int
 	serverPID      int
 	allowRemote    bool
+	cpuProfile     string
 }
 
 func (a *cli) benchCmd() *cobra.Command {
@@ -53,11 +58,23 @@ is refused unless --allow-remote. ` + "`make bench`" + ` starts a server and run
 	f.IntVar(&o.users, "users", 500, "users to sign in before the runs")
 	f.IntVar(&o.serverPID, "server-pid", 0, "the server's process id, for its CPU and memory (default: the process listening on the URL's port)")
 	f.BoolVar(&o.allowRemote, "allow-remote", false, "allow a target off this machine's loopback")
+	f.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of this load tool to this file (to see what the load itself costs)")
 	cmd.AddCommand(a.benchSuiteCmd())
 	return cmd
 }
 
+// oneProcessor runs the load tool on one processor unless GOMAXPROCS says
+// otherwise: sharing the machine with the server and PostgreSQL, its Go
+// scheduler then hands requests between threads less often (measured here:
+// 95 instead of 150 µs of CPU per request, and 17% more who-am-I/s).
+func (a *cli) oneProcessor() {
+	if _, set := config.ParseEnv(a.env)["GOMAXPROCS"]; !set {
+		runtime.GOMAXPROCS(1)
+	}
+}
+
 func (a *cli) runBench(cmd *cobra.Command, scenarios []string, o benchOptions) error {
+	a.oneProcessor()
 	if len(scenarios) == 0 {
 		scenarios = loadgen.Scenarios
 	}
@@ -71,6 +88,17 @@ func (a *cli) runBench(cmd *cobra.Command, scenarios []string, o benchOptions) e
 		return err
 	}
 	ctx := cmd.Context()
+	if o.cpuProfile != "" {
+		f, err := os.Create(o.cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	fmt.Fprintf(a.stderr, "signing %d users in\n", o.users)
 	if err := b.Prepare(ctx, o.users, 16); err != nil {
 		return err
@@ -105,6 +133,7 @@ between the generated markers of --out (bench/results.md), keeping the
 hand-written text around them; drops the database at the end.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			a.oneProcessor()
 			return s.Run(cmd.Context())
 		},
 	}

@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -21,6 +22,12 @@ func benchServerEnv(dbURL, smsAddr string) []string {
 	return []string{"HTTP_ADDR=127.0.0.1:0", "DATABASE_URL=" + dbURL, "CLEANUP_INTERVAL=0",
 		"SMS_PROVIDER=webhook", "SMS_WEBHOOK_URL=http://" + smsAddr + "/sms",
 		"OTP_MAX_SENDS_PER_IP_PER_HOUR=100000", "OTP_MAX_VERIFY_FAILURES_PER_IP_PER_HOUR=100000"}
+}
+
+// keepProcessors is the environment of an in-process bench command: its
+// GOMAXPROCS set, so the command leaves the test binary's as it is.
+func keepProcessors() []string {
+	return []string{"GOMAXPROCS=" + strconv.Itoa(runtime.GOMAXPROCS(0))}
 }
 
 var (
@@ -42,7 +49,7 @@ func TestBench_EveryScenario(t *testing.T) {
 	defer stop()
 	var out, errOut bytes.Buffer
 	err := run(context.Background(), []string{"bench", "--url", base, "--sms-listen", smsAddr,
-		"--duration", "1s", "--users", "8", "--concurrency", "4"}, nil, &out, &errOut)
+		"--duration", "1s", "--users", "8", "--concurrency", "4"}, keepProcessors(), &out, &errOut)
 	if err != nil {
 		t.Fatalf("bench: %v\n%s\n%s\nserver:\n%s", err, errOut.String(), out.String(), logs)
 	}
@@ -109,7 +116,7 @@ func TestBench_Suite(t *testing.T) {
 	var stderr bytes.Buffer
 	err = run(context.Background(), []string{"bench", "suite", "--binary", exe, "--server-env", "AGENCY_TEST_PROGRAM=1",
 		"--database-url", testdb.ServerURL(), "--duration", "1s", "--concurrency", "2", "--users", "4", "--signin-rate", "20",
-		"--out", out}, nil, &bytes.Buffer{}, &stderr)
+		"--out", out}, keepProcessors(), &bytes.Buffer{}, &stderr)
 	if err != nil {
 		t.Fatalf("bench suite: %v\n%s", err, stderr.String())
 	}
