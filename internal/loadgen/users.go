@@ -115,13 +115,24 @@ func (c *client) signIn(ctx context.Context) (User, error) {
 	return u, nil
 }
 
-// prepare signs n new users in, workers at a time.
+// prepare signs n new users in, workers at a time; the first alone, so
+// that the per-client limit windows exist before the parallel sign-ins
+// (releases before 2026-12 refused some first events of a window that
+// arrived together).
 func (c *client) prepare(ctx context.Context, n, workers int) ([]User, error) {
 	users := make([]User, 0, n)
+	if n == 0 {
+		return users, nil
+	}
+	first, err := c.signIn(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("prepare users: %w", err)
+	}
+	users = append(users, first)
 	var mu sync.Mutex
 	g, ctx := errgroup.WithContext(ctx)
 	g.SetLimit(workers)
-	for range n {
+	for range n - 1 {
 		g.Go(func() error {
 			u, err := c.signIn(ctx)
 			if err != nil {
