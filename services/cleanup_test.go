@@ -7,6 +7,8 @@ import (
 
 	"github.com/agency-platform/agency/ent/phoneotp"
 	"github.com/agency-platform/agency/ent/session"
+	"github.com/agency-platform/agency/internal/database"
+	"github.com/agency-platform/agency/internal/migration"
 	"github.com/agency-platform/agency/internal/testdb"
 	"github.com/agency-platform/agency/services"
 )
@@ -22,7 +24,7 @@ func TestCleanup_Run(t *testing.T) {
 		db.Client.Session.Create().SetUser(u).SetTokenHash("h" + string(rune('0'+i))).SetExpiresAt(now.Add(exp)).SaveX(ctx)
 		db.Client.RateLimit.Create().SetKey("k").SetWindowStart(now.Add(exp - time.Hour)).SetCount(1).SetExpiresAt(now.Add(exp)).SaveX(ctx)
 	}
-	res, err := services.NewCleanup(services.NewBase(db.Client, services.Postgres, func() time.Time { return now }, nil)).Run(ctx)
+	res, err := services.NewCleanup(services.NewBase(database.NewDriver(db.DB, migration.Postgres), func() time.Time { return now }, nil)).Run(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,7 +58,7 @@ func TestCleanup_OneInstanceAtATime(t *testing.T) {
 	if _, err := other.ExecContext(ctx, "SELECT pg_advisory_xact_lock(hashtext('agency_cleanup'))"); err != nil {
 		t.Fatal(err)
 	}
-	c := services.NewCleanup(services.NewBase(db.Client, services.Postgres, func() time.Time { return now }, nil))
+	c := services.NewCleanup(services.NewBase(database.NewDriver(db.DB, migration.Postgres), func() time.Time { return now }, nil))
 	res, err := c.Run(ctx)
 	if err != nil || !res.Skipped || res.OTPs != 0 {
 		t.Fatalf("while locked: got %+v, %v; want skipped", res, err)

@@ -8,7 +8,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/agency-platform/agency/ent"
+	"entgo.io/ent/dialect"
+
+	"github.com/agency-platform/agency/internal/database"
 	"github.com/agency-platform/agency/internal/migration"
 	"github.com/agency-platform/agency/internal/testdb"
 	"github.com/agency-platform/agency/services"
@@ -30,14 +32,14 @@ func TestLimits_FirstEventsOfAWindowConcurrent(t *testing.T) {
 	for _, d := range []string{migration.Postgres, migration.SQLite} {
 		t.Run(d, func(t *testing.T) {
 			t.Parallel()
-			var client *ent.Client
+			var drv dialect.Driver
 			if d == migration.Postgres {
-				client = testdb.New(t).Client
+				drv = database.NewDriver(testdb.New(t).DB, d)
 			} else {
-				client = testdb.NewSQLite(t).Client
+				drv = database.NewDriver(testdb.NewSQLite(t).DB, d)
 			}
 			for _, tc := range []struct{ limit, want int }{{100, 16}, {5, 5}} {
-				phone := services.NewPhoneAuth(services.NewBase(client, services.Dialect(d), time.Now, nil), sinkSMS{}, nil,
+				phone := services.NewPhoneAuth(services.NewBase(drv, time.Now, nil), sinkSMS{}, nil,
 					services.OTPConfig{TTL: time.Minute, ResendCooldown: time.Minute, MaxSendsPerHour: 5, MaxSendsPerIPPerHour: tc.limit,
 						MaxAttempts: 5, MaxFailuresPerDay: 20, MaxVerifyFailuresPerIPPerHour: 30, SendTimeout: time.Second, Secret: []byte("s")})
 				for round := range 10 {

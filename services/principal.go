@@ -2,16 +2,14 @@ package services
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
-	"time"
 
 	entsql "entgo.io/ent/dialect/sql"
 	"github.com/google/uuid"
 
 	"github.com/agency-platform/agency/ent"
 	"github.com/agency-platform/agency/ent/authidentity"
-	"github.com/agency-platform/agency/ent/session"
-	"github.com/agency-platform/agency/ent/user"
 )
 
 // Principal is the caller behind a verified access token: the user as the
@@ -38,27 +36,8 @@ func (s *Sessions) Authenticate(ctx context.Context, token string) (*Principal, 
 	return &Principal{User: u, SessionID: claims.SessionID}, nil
 }
 
-// principalRow is one row of the principal's SELECT: the user's columns
-// (user.Columns, every one: a column added to the schema and missing here
-// fails the scan, and so every test) and one identity's, NULL when the
-// user has none.
-type principalRow struct {
-	ID                uuid.UUID  `sql:"id"`
-	Role              *string    `sql:"role"`
-	FullName          *string    `sql:"full_name"`
-	ProfilePictureURL *string    `sql:"profile_picture_url"`
-	CreatedAt         time.Time  `sql:"created_at"`
-	UpdatedAt         time.Time  `sql:"updated_at"`
-	IdentityID        *uuid.UUID `sql:"identity_id"`
-	Provider          *string    `sql:"identity_provider"`
-	ProviderID        *string    `sql:"identity_provider_id"`
-	Email             *string    `sql:"identity_email"`
-	IdentityCreatedAt *time.Time `sql:"identity_created_at"`
-	LastUsedAt        *time.Time `sql:"identity_last_used_at"`
-}
-
 // identityColumns are the identity columns the principal's SELECT adds, in
-// a fixed order (the statement's text is the same on every request).
+// a fixed order, under names that cannot clash with a user column.
 var identityColumns = [][2]string{
 	{authidentity.FieldID, "identity_id"}, {authidentity.FieldProvider, "identity_provider"},
 	{authidentity.FieldProviderID, "identity_provider_id"}, {authidentity.FieldEmail, "identity_email"},
@@ -67,48 +46,49 @@ var identityColumns = [][2]string{
 
 // liveUser reads user id if session sid is one of its live sessions, left
 // joined with its identities: one row per identity, oldest first (one row
-// of NULLs for a user with none, which the seed allows).
+// of NULLs for a user with none, which the seed allows). One compiled
+// statement (compiled.go).
 func (s *Sessions) liveUser(ctx context.Context, id, sid uuid.UUID) (*ent.User, error) {
-	var rows []principalRow
-	err := s.db.User.Query().
-		Where(user.ID(id), user.HasSessionsWith(session.ID(sid), session.ExpiresAtGT(s.now()))).
-		Modify(func(sel *entsql.Selector) {
-			t := entsql.Table(authidentity.Table)
-			sel.LeftJoin(t).On(sel.C(user.FieldID), t.C(authidentity.FieldUserID))
-			for _, c := range identityColumns {
-				sel.AppendSelectAs(t.C(c[0]), c[1])
+	var (
+		u    *ent.User
+		row  userScan
+		iid  uuid.NullUUID
+		prov sql.NullString
+		pid  sql.NullString
+		mail sql.NullString
+		at   sql.NullTime
+		used sql.NullTime
+	)
+	dest := append(row.dest(), &iid, &prov, &pid, &mail, &at, &used)
+	err := s.query(ctx, &s.stmts.liveUser, s.dialect.liveUserQuery, []any{sentinelA, sentinelB, sentinelT}, []any{id, sid, s.now()},
+		func(rows *entsql.Rows) error {
+			if err := rows.Scan(dest...); err != nil {
+				return err
 			}
-			sel.OrderBy(t.C(authidentity.FieldCreatedAt), t.C(authidentity.FieldID))
-		}).
-		Scan(ctx, &rows)
+			if u == nil {
+				u = row.user()
+				u.Edges.Identities = []*ent.AuthIdentity{}
+			}
+			if iid.Valid {
+				i := &ent.AuthIdentity{ID: iid.UUID, UserID: u.ID, Provider: authidentity.Provider(prov.String),
+					ProviderID: pid.String, CreatedAt: at.Time}
+				if mail.Valid {
+					e := mail.String
+					i.Email = &e
+				}
+				if used.Valid {
+					t := used.Time
+					i.LastUsedAt = &t
+				}
+				u.Edges.Identities = append(u.Edges.Identities, i)
+			}
+			return nil
+		})
 	if err != nil {
 		return nil, fmt.Errorf("authenticate: %w", err)
 	}
-	if len(rows) == 0 {
+	if u == nil {
 		return nil, ErrUnauthorized
 	}
-	r := rows[0]
-	u := &ent.User{ID: r.ID, FullName: r.FullName, ProfilePictureURL: r.ProfilePictureURL, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
-	if r.Role != nil {
-		role := user.Role(*r.Role)
-		u.Role = &role
-	}
-	u.Edges.Identities = make([]*ent.AuthIdentity, 0, len(rows))
-	for _, r := range rows {
-		if r.IdentityID == nil {
-			continue
-		}
-		u.Edges.Identities = append(u.Edges.Identities, &ent.AuthIdentity{ID: *r.IdentityID, UserID: u.ID,
-			Provider: authidentity.Provider(deref(r.Provider)), ProviderID: deref(r.ProviderID), Email: r.Email,
-			CreatedAt: deref(r.IdentityCreatedAt), LastUsedAt: r.LastUsedAt})
-	}
 	return u, nil
-}
-
-func deref[T any](p *T) T {
-	var zero T
-	if p == nil {
-		return zero
-	}
-	return *p
 }

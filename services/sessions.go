@@ -240,27 +240,18 @@ func (s *Sessions) rotate(ctx context.Context, tok refreshToken, h string, next 
 		}
 		return u, nil
 	}
-	upd := entsql.Dialect(string(s.dialect)).Update(session.Table).
-		Set(session.FieldTokenHash, next.hash()).Set(session.FieldPreviousTokenHash, h).
-		Set(session.FieldGeneration, next.gen).Set(session.FieldRotatedAt, now).Set(session.FieldLastUsedAt, now).
-		Returning(session.FieldUserID)
-	s.capExpiry(now.Add(s.cfg.RefreshTTL))(upd)
-	sel := entsql.Select(session.FieldUserID).From(entsql.Table(session.Table))
-	for _, p := range where {
-		p(sel)
-	}
-	upd.Where(sel.P())
-	q := s.db.User.Query()
-	q.Modify(func(sel *entsql.Selector) {
-		sel.Prefix(entsql.ExprFunc(func(b *entsql.Builder) {
-			b.WriteString("WITH ").Ident(rotatedCTE).WriteString(" AS (").Join(upd).WriteString(")")
-		}))
-		sel.Where(entsql.In(sel.C(user.FieldID), entsql.Select(session.FieldUserID).From(entsql.Table(rotatedCTE))))
+	var (
+		u   *ent.User
+		row userScan
+	)
+	args := []any{next.hash(), h, next.gen, now, now, now.Add(s.cfg.RefreshTTL), now.Add(s.cfg.RefreshTTL), tok.session, h, tok.gen, now}
+	err := s.query(ctx, &s.stmts.rotate, s.dialect.rotateQuery, rotateSentinels, args, func(rows *entsql.Rows) error {
+		if err := rows.Scan(row.dest()...); err != nil {
+			return err
+		}
+		u = row.user()
+		return nil
 	})
-	u, err := q.Only(ctx)
-	if ent.IsNotFound(err) {
-		return nil, nil
-	}
 	return u, wrapErr(err, "rotate refresh token")
 }
 

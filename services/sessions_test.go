@@ -2,6 +2,7 @@ package services_test
 
 import (
 	"context"
+	"database/sql"
 	"sync"
 	"testing"
 	"time"
@@ -9,19 +10,20 @@ import (
 	"github.com/agency-platform/agency/ent"
 	"github.com/agency-platform/agency/ent/session"
 	"github.com/agency-platform/agency/internal/accesstoken"
+	"github.com/agency-platform/agency/internal/database"
 	"github.com/agency-platform/agency/internal/migration"
 	"github.com/agency-platform/agency/internal/testdb"
 	"github.com/agency-platform/agency/services"
 )
 
-func newSessions(t *testing.T, client *ent.Client, dialect string) *services.Sessions {
+func newSessions(t *testing.T, db *sql.DB, dialect string) *services.Sessions {
 	t.Helper()
 	issuer, err := accesstoken.New(accesstoken.Config{Algorithm: "HS256", Secret: "0123456789abcdef0123456789abcdef",
 		Issuer: "i", Audience: "a", TTL: 15 * time.Minute}, time.Now)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return services.NewSessions(services.NewBase(client, services.Dialect(dialect), time.Now, nil), issuer, services.SessionConfig{
+	return services.NewSessions(services.NewBase(database.NewDriver(db, dialect), time.Now, nil), issuer, services.SessionConfig{
 		RefreshTTL: time.Hour, MaxAge: 2 * time.Hour, ReuseGrace: 10 * time.Second, MaxPerUser: 5,
 		RefreshKey: []byte("refresh-key"),
 	})
@@ -34,13 +36,18 @@ func TestSessions_DeviceLimitConcurrent(t *testing.T) {
 	for _, d := range []string{migration.Postgres, migration.SQLite} {
 		t.Run(d, func(t *testing.T) {
 			t.Parallel()
-			var client *ent.Client
+			var (
+				client *ent.Client
+				db     *sql.DB
+			)
 			if d == migration.Postgres {
-				client = testdb.New(t).Client
+				tdb := testdb.New(t)
+				client, db = tdb.Client, tdb.DB
 			} else {
-				client = testdb.NewSQLite(t).Client
+				tdb := testdb.NewSQLite(t)
+				client, db = tdb.Client, tdb.DB
 			}
-			s := newSessions(t, client, d)
+			s := newSessions(t, db, d)
 			ctx := context.Background()
 			for round := range 5 {
 				u := client.User.Create().SaveX(ctx)

@@ -71,18 +71,23 @@ func (d Dialect) least() string {
 }
 
 // Base is what every service stands on: the Ent client and its dialect,
-// the clock and the security event log. Services embed it.
+// the driver under it (the hot statements run on it directly, see
+// compiled.go), the clock and the security event log. Services embed it.
 type Base struct {
 	db      *ent.Client
+	drv     dialect.Driver
 	dialect Dialect
 	now     func() time.Time
 	events  *Events
+	stmts   *compiledStatements
 }
 
-// NewBase returns the base of the services on db. now is the clock
-// (time.Now, or a test's); events may be nil (nothing is logged).
-func NewBase(db *ent.Client, d Dialect, now func() time.Time, events *Events) Base {
-	return Base{db: db, dialect: d, now: now, events: events}
+// NewBase returns the base of the services on the Ent driver drv (its
+// dialect is the database's). now is the clock (time.Now, or a test's);
+// events may be nil (nothing is logged).
+func NewBase(drv dialect.Driver, now func() time.Time, events *Events) Base {
+	return Base{db: ent.NewClient(ent.Driver(drv)), drv: drv, dialect: Dialect(drv.Dialect()), now: now, events: events,
+		stmts: &compiledStatements{}}
 }
 
 // withTx runs fn in a transaction, committing when it returns nil.

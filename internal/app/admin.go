@@ -10,6 +10,7 @@ import (
 
 	"github.com/agency-platform/agency/config"
 	"github.com/agency-platform/agency/ent"
+	"github.com/agency-platform/agency/internal/database"
 	"github.com/agency-platform/agency/internal/phone"
 	"github.com/agency-platform/agency/services"
 )
@@ -41,9 +42,9 @@ func (a *cli) adminCmd() *cobra.Command {
 					return err
 				}
 			}
-			return a.withDB(cmd.Context(), func(cfg *config.Config, _ *sql.DB, client *ent.Client) error {
+			return a.withDB(cmd.Context(), func(cfg *config.Config, db *sql.DB, _ *ent.Client) error {
 				log := a.logger(cfg)
-				got, err := services.NewAdmin(newBase(cfg, client, time.Now, log)).Grant(cmd.Context(), id, num)
+				got, err := services.NewAdmin(newBase(database.NewDriver(db, cfg.DB.Dialect()), time.Now, log)).Grant(cmd.Context(), id, num)
 				if errors.Is(err, services.ErrUserNotFound) {
 					return errors.New("no such user (a phone must have signed in once)")
 				}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/agency-platform/agency/config"
 	"github.com/agency-platform/agency/ent"
+	"github.com/agency-platform/agency/internal/database"
 	"github.com/agency-platform/agency/internal/migration"
 	"github.com/agency-platform/agency/internal/schemaviz"
 	"github.com/agency-platform/agency/services"
@@ -174,8 +175,8 @@ func (a *cli) cleanupCmd() *cobra.Command {
 		Short: "Delete expired OTP codes and expired sessions once",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return a.withDB(cmd.Context(), func(cfg *config.Config, _ *sql.DB, client *ent.Client) error {
-				res, err := services.NewCleanup(newBase(cfg, client, time.Now, a.logger(cfg))).Run(cmd.Context())
+			return a.withDB(cmd.Context(), func(cfg *config.Config, db *sql.DB, _ *ent.Client) error {
+				res, err := services.NewCleanup(newBase(database.NewDriver(db, cfg.DB.Dialect()), time.Now, a.logger(cfg))).Run(cmd.Context())
 				if err != nil {
 					return err
 				}

@@ -51,7 +51,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, openAPI []
 			return err
 		}
 	}
-	client := database.NewClient(db, dialect)
+	drv := database.NewDriver(db, dialect)
 	if err := fillDevSecrets(cfg, log); err != nil {
 		return err
 	}
@@ -82,7 +82,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, openAPI []
 	jobsDone := make(chan struct{})
 	go func() {
 		defer close(jobsDone)
-		runCleanupLoop(jobs, services.NewCleanup(newBase(cfg, client, time.Now, log)), cfg.Cleanup.Interval, log)
+		runCleanupLoop(jobs, services.NewCleanup(newBase(drv, time.Now, log)), cfg.Cleanup.Interval, log)
 	}()
 
 	serveErr := make(chan error, 1)

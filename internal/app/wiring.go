@@ -14,7 +14,6 @@ import (
 	"entgo.io/ent/dialect"
 
 	"github.com/agency-platform/agency/config"
-	"github.com/agency-platform/agency/ent"
 	"github.com/agency-platform/agency/handlers"
 	"github.com/agency-platform/agency/internal/accesstoken"
 	"github.com/agency-platform/agency/internal/database"
@@ -135,8 +134,8 @@ func NewHandler(d Deps) (http.Handler, error) {
 	if cfg.HTTP.TrustsAnyAddress() {
 		d.Log.Warn("TRUSTED_PROXIES covers every address: any client can set the IP that rate limits see with X-Forwarded-For; list only your proxies")
 	}
-	client := database.NewServiceClient(d.DB, cfg.DB.Dialect(), cfg.DB.QueryTimeout, cfg.DB.MaxIdleConns, cfg.DB.PreparedStatements, d.WrapDriver)
-	base := newBase(cfg, client, d.Now, d.Log, d.Metrics.Observe)
+	drv := database.NewServiceDriver(d.DB, cfg.DB.Dialect(), cfg.DB.QueryTimeout, cfg.DB.MaxIdleConns, cfg.DB.PreparedStatements, d.WrapDriver)
+	base := newBase(drv, d.Now, d.Log, d.Metrics.Observe)
 	sessions := services.NewSessions(base, issuer, services.SessionConfig{
 		RefreshTTL: cfg.Sessions.RefreshTokenTTL, MaxAge: cfg.Sessions.MaxAge, ReuseGrace: cfg.Sessions.RefreshReuseGrace,
 		MaxPerUser: cfg.Sessions.MaxPerUser, RefreshKey: []byte(cfg.Sessions.RefreshTokenSecret),
@@ -186,8 +185,8 @@ func schemaPage(cfg *config.Config) *handlers.SchemaPage {
 
 // newBase is what every service stands on: the database of the configured
 // dialect, the clock and the security event log with its observers.
-func newBase(cfg *config.Config, client *ent.Client, now func() time.Time, log *slog.Logger, observers ...services.Observer) services.Base {
-	return services.NewBase(client, services.Dialect(cfg.DB.Dialect()), now, services.NewEvents(log, observers...))
+func newBase(drv dialect.Driver, now func() time.Time, log *slog.Logger, observers ...services.Observer) services.Base {
+	return services.NewBase(drv, now, services.NewEvents(log, observers...))
 }
 
 // logTestNumbers says, masked, which numbers take fixed codes.

@@ -194,6 +194,11 @@ func NewClient(db *sql.DB, d string) *ent.Client {
 // every statement prepared (prepared.go). wrap, when not nil, wraps the
 // whole (tests count statements with it).
 func NewServiceClient(db *sql.DB, d string, timeout time.Duration, idle int, prepared bool, wrap func(dialect.Driver) dialect.Driver) *ent.Client {
+	return ent.NewClient(ent.Driver(NewServiceDriver(db, d, timeout, idle, prepared, wrap)))
+}
+
+// NewServiceDriver is the driver under NewServiceClient.
+func NewServiceDriver(db *sql.DB, d string, timeout time.Duration, idle int, prepared bool, wrap func(dialect.Driver) dialect.Driver) dialect.Driver {
 	drv := driverOf(db, d)
 	if prepared && d == dialect.Postgres {
 		drv = newPreparedDriver(db, d)
@@ -202,8 +207,12 @@ func NewServiceClient(db *sql.DB, d string, timeout time.Duration, idle int, pre
 	if wrap != nil {
 		drv = wrap(drv)
 	}
-	return ent.NewClient(ent.Driver(drv))
+	return drv
 }
+
+// NewDriver is NewClient's driver: Ent's driver on the pool (with times
+// kept in UTC on SQLite).
+func NewDriver(db *sql.DB, d string) dialect.Driver { return driverOf(db, d) }
 
 func driverOf(db *sql.DB, d string) dialect.Driver {
 	var drv dialect.Driver = entsql.OpenDB(d, db)
