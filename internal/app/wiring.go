@@ -165,10 +165,11 @@ func NewHandler(d Deps) (http.Handler, error) {
 	return h, nil
 }
 
-// schemaPage is GET /schema's page when SCHEMA_UI is on: the diagram of the
-// code's schema in the configured database's dialect.
+// schemaPage is GET /schema's page when SCHEMA_UI is on and the build can
+// draw it: the diagram of the code's schema in the configured database's
+// dialect.
 func schemaPage(cfg *config.Config) *handlers.SchemaPage {
-	if !cfg.SchemaUI() {
+	if !cfg.SchemaUI() || !schemaviz.Available { // a production build has no Graphviz
 		return nil
 	}
 	return &handlers.SchemaPage{
