@@ -212,9 +212,12 @@ func (s Suite) startServer(ctx context.Context, dir, dbURL string, box *SMSBox) 
 	}
 	binary := s.Binary
 	if binary == "" {
-		if binary, err = os.Executable(); err != nil {
-			return nil, err
-		}
+		binary, err = os.Executable()
+	} else {
+		binary, err = filepath.Abs(binary) // the server runs in dir
+	}
+	if err != nil {
+		return nil, err
 	}
 	cmd := exec.Command(binary, "serve")
 	cmd.Env, cmd.Stdout, cmd.Stderr, cmd.Dir = env, logFile, logFile, dir
