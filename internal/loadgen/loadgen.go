@@ -128,8 +128,9 @@ func (b *Bench) Run(ctx context.Context, name string, l Load) (*Report, error) {
 	before := b.sample()
 	r := newReport(name, l)
 	results := atk.Attack(targeter(ctx, s), pacer, l.Duration, name)
-	tick := time.NewTicker(5 * time.Second)
+	tick, sample := time.NewTicker(5*time.Second), time.NewTicker(250*time.Millisecond)
 	defer tick.Stop()
+	defer sample.Stop()
 	for done := false; !done; {
 		select {
 		case res, ok := <-results:
@@ -138,6 +139,10 @@ func (b *Bench) Run(ctx context.Context, name string, l Load) (*Report, error) {
 				break
 			}
 			r.add(res)
+		case <-sample.C:
+			if now, _ := rss(b.t.ServerPID); now > r.ServerMaxRSS {
+				r.ServerMaxRSS = now
+			}
 		case <-tick.C:
 			r.progress(b.t.Progress)
 		case <-ctx.Done():

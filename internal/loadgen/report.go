@@ -30,7 +30,10 @@ type Report struct {
 	Routes                []Route
 	ServerCPU, LoadCPU    float64 // seconds; -1: unknown
 	PostgresCPU           float64
-	ServerRSS, ServerPeak int64 // bytes at the end, and the process's peak
+	ServerRSS, ServerPeak int64 // bytes at the end, and the process's peak over its life
+	// ServerMaxRSS is the largest resident size seen during the run
+	// (sampled every 250 ms).
+	ServerMaxRSS int64
 
 	all    vegeta.Metrics
 	routes map[string]*vegeta.Metrics
@@ -91,6 +94,7 @@ func (r *Report) finish(before, after cpu, serverPID int) {
 	r.LoadCPU = delta(before.self, after.self)
 	r.PostgresCPU = delta(before.postgres, after.postgres)
 	r.ServerRSS, r.ServerPeak = rss(serverPID)
+	r.ServerMaxRSS = max(r.ServerMaxRSS, r.ServerRSS)
 }
 
 func delta(a, b float64) float64 {
@@ -165,7 +169,8 @@ func (r *Report) Write(w io.Writer) {
 	fmt.Fprintf(w, "  CPU        server %s (%s/request), load tool %s, PostgreSQL %s\n",
 		secs(r.ServerCPU), micros(r.CPUPerRequest(r.ServerCPU)), secs(r.LoadCPU), secs(r.PostgresCPU))
 	if r.ServerRSS > 0 {
-		fmt.Fprintf(w, "  server RSS %.1f MB (peak %.1f MB)\n", float64(r.ServerRSS)/1e6, float64(r.ServerPeak)/1e6)
+		fmt.Fprintf(w, "  server RSS %.1f MB at the end, at most %.1f MB during the run (%.1f MB since it started)\n",
+			float64(r.ServerRSS)/1e6, float64(r.ServerMaxRSS)/1e6, float64(r.ServerPeak)/1e6)
 	}
 	if len(r.Routes) > 1 {
 		for _, rt := range r.Routes {
