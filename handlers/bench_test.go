@@ -13,7 +13,9 @@ import (
 	"github.com/agency-platform/agency/internal/migration"
 )
 
-// Benchmarks of the two hot paths over real HTTP on PostgreSQL:
+// Benchmarks of the two hot paths over real HTTP on PostgreSQL, in the
+// test process (make bench-go); make bench loads a real server from another
+// process:
 //
 //	go test -run '^$' -bench . -benchtime 3s -count 5 .
 //
@@ -42,8 +44,8 @@ func postJSON(client *http.Client, url string, v any) (int, []byte, error) {
 }
 
 // BenchmarkRefresh rotates refresh tokens: each parallel worker keeps its
-// own session and refreshes the token it got last (one conditional UPDATE
-// and one SELECT per request).
+// own session and refreshes the token it got last (one statement per
+// request on PostgreSQL).
 func BenchmarkRefresh(b *testing.B) {
 	a, pairs := benchAPI(b, 16)
 	var next atomic.Int64
@@ -68,8 +70,8 @@ func BenchmarkRefresh(b *testing.B) {
 	})
 }
 
-// BenchmarkWhoAmI calls GET /v1/me (verify the JWT, one SELECT of the user
-// joined with its live session, one SELECT of the identities).
+// BenchmarkWhoAmI calls GET /v1/me (the remembered JWT, one SELECT of the
+// user of a live session with its identities).
 func BenchmarkWhoAmI(b *testing.B) {
 	a, pairs := benchAPI(b, 16)
 	var next atomic.Int64

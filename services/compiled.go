@@ -74,7 +74,7 @@ var (
 )
 
 // userColumns are the user's columns every compiled statement selects, in
-// scanUser's order.
+// userScan.dest's order (a test keeps them equal to the schema's).
 var userColumns = []string{user.FieldID, user.FieldRole, user.FieldFullName, user.FieldProfilePictureURL, user.FieldCreatedAt, user.FieldUpdatedAt}
 
 // userScan holds a user row while it is scanned.
@@ -139,13 +139,9 @@ func (d Dialect) liveUserQuery(args ...any) (string, []any) {
 
 func (d Dialect) rotateQuery(args ...any) (string, []any) {
 	s := entsql.Table(session.Table)
-	idle := func(b *entsql.Builder) {
-		b.WriteString(d.least() + "(").Arg(args[5]).WriteString(", COALESCE(").Ident(session.FieldSessionExpiresAt).
-			WriteString(", ").Arg(args[6]).WriteString("))")
-	}
 	upd := entsql.Dialect(string(d)).Update(session.Table).
 		Set(session.FieldTokenHash, args[0]).Set(session.FieldPreviousTokenHash, args[1]).Set(session.FieldGeneration, args[2]).
-		Set(session.FieldRotatedAt, args[3]).Set(session.FieldLastUsedAt, args[4]).Set(session.FieldExpiresAt, entsql.ExprFunc(idle)).
+		Set(session.FieldRotatedAt, args[3]).Set(session.FieldLastUsedAt, args[4]).Set(session.FieldExpiresAt, d.cappedExpiry(args[5], args[6])).
 		Where(entsql.And(entsql.EQ(s.C(session.FieldID), args[7]), entsql.EQ(s.C(session.FieldTokenHash), args[8]),
 			entsql.EQ(s.C(session.FieldGeneration), args[9]), entsql.GT(s.C(session.FieldExpiresAt), args[10]))).
 		Returning(session.FieldUserID)

@@ -269,13 +269,16 @@ func wrapErr(err error, op string) error {
 // capExpiry sets expires_at to the earlier of idle and the session's
 // absolute limit, computed by the database in the same UPDATE.
 func (s *Sessions) capExpiry(idle time.Time) func(*entsql.UpdateBuilder) {
-	fn := s.dialect.least()
-	return func(u *entsql.UpdateBuilder) {
-		u.Set(session.FieldExpiresAt, entsql.ExprFunc(func(b *entsql.Builder) {
-			b.WriteString(fn + "(").Arg(idle).WriteString(", COALESCE(").Ident(session.FieldSessionExpiresAt).
-				WriteString(", ").Arg(idle).WriteString("))")
-		}))
-	}
+	return func(u *entsql.UpdateBuilder) { u.Set(session.FieldExpiresAt, s.dialect.cappedExpiry(idle, idle)) }
+}
+
+// cappedExpiry is the earlier of idle and the session's absolute limit
+// (session_expires_at, or fallback where it is NULL).
+func (d Dialect) cappedExpiry(idle, fallback any) entsql.Querier {
+	return entsql.ExprFunc(func(b *entsql.Builder) {
+		b.WriteString(d.least() + "(").Arg(idle).WriteString(", COALESCE(").Ident(session.FieldSessionExpiresAt).
+			WriteString(", ").Arg(fallback).WriteString("))")
+	})
 }
 
 // refreshMiss explains a refresh whose UPDATE matched nothing: a retry

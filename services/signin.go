@@ -93,9 +93,8 @@ func (s signer) holder(ctx context.Context, tx *ent.Tx, ext external) (*ent.User
 		return nil, false, nil, fmt.Errorf("find user of identity: %w", err)
 	}
 	var pending []entsql.Querier
-	touch := touchIdentity(ext, now)
 	if s.dialect == Postgres {
-		pending = append(pending, touch)
+		pending = append(pending, touchIdentity(ext, now))
 	} else {
 		upd := tx.AuthIdentity.Update().Where(authidentity.ProviderEQ(ext.provider), authidentity.ProviderID(ext.id)).SetLastUsedAt(now)
 		if ext.email != nil {

@@ -100,9 +100,6 @@ func (b *Bench) Prepare(ctx context.Context, n, workers int) error {
 	return err
 }
 
-// Users is the number of signed-in users the scenarios use.
-func (b *Bench) Users() int { return len(b.users) }
-
 // Run runs one scenario and reports it.
 func (b *Bench) Run(ctx context.Context, name string, l Load) (*Report, error) {
 	if err := checkScenario(name); err != nil {

@@ -330,7 +330,7 @@ func pgbenchPath() (string, error) {
 	return "", fmt.Errorf("bench: pgbench not found (Debian: apt-get install postgresql-client)")
 }
 
-// oneLine keeps the first line of a command's output for an error.
+// oneLine keeps the last line of a command's output (its error) for an error.
 func oneLine(b []byte) string {
 	s := strings.TrimSpace(string(b))
 	if i := strings.LastIndexByte(s, '\n'); i >= 0 {
