@@ -72,6 +72,8 @@ type HTTPConfig struct {
 type DBConfig struct {
 	// URL is a postgres:// URL; empty selects the embedded SQLite database. It may hold a password.
 	URL string `mapstructure:"database_url"`
+	// MigrationURL is where migrations are applied; empty means URL. It may hold a password.
+	MigrationURL string `mapstructure:"migration_database_url"`
 	// SQLitePath is the SQLite file used when URL is empty.
 	SQLitePath      string        `mapstructure:"sqlite_path"`
 	MaxOpenConns    int           `mapstructure:"db_max_open_conns"`
@@ -84,10 +86,25 @@ type DBConfig struct {
 	// of a request: a stalled database answers 503 after it.
 	QueryTimeout time.Duration `mapstructure:"db_query_timeout"`
 	// PreparedStatements prepares each statement once per connection
-	// (PostgreSQL); off behind a pooler that does not keep them.
-	PreparedStatements bool `mapstructure:"db_prepared_statements"`
+	// (PostgreSQL): "true", "false", or "auto" (on unless a transaction
+	// pooler is found at startup; see Prepared).
+	PreparedStatements string `mapstructure:"db_prepared_statements"`
 	// MigrateOnStart applies pending migrations before serving.
 	MigrateOnStart bool `mapstructure:"migrate_on_start"`
+}
+
+// Prepared reports whether statements are to be prepared, given whether a
+// transaction pooler was found between the service and PostgreSQL.
+func (d DBConfig) Prepared(pooled bool) bool {
+	return d.PreparedStatements == "true" || d.PreparedStatements == "auto" && !pooled
+}
+
+// MigrationTarget is the URL migrations are applied on: MigrationURL, else URL.
+func (d DBConfig) MigrationTarget() string {
+	if d.MigrationURL != "" {
+		return d.MigrationURL
+	}
+	return d.URL
 }
 
 // Dialect returns the Ent dialect name for the configured database: "postgres" or "sqlite3".

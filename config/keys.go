@@ -41,6 +41,7 @@ var keys = []Key{
 	{Group: "Pages", Name: "CONSOLE_UI", Default: "", Help: "Serve the sign-in console at GET /console: true or false; empty means on in development, off in production."},
 
 	{Group: "Database", Name: "DATABASE_URL", Default: "", Secret: true, Help: "PostgreSQL URL (postgres://...); empty uses the embedded SQLite database."},
+	{Group: "Database", Name: "MIGRATION_DATABASE_URL", Default: "", Secret: true, Help: "PostgreSQL URL used to apply migrations (at startup and by agency migrate); empty uses DATABASE_URL. Behind a transaction pooler (PgBouncer pool_mode=transaction) set it to a direct connection: the migration lock is a session-level advisory lock, the Atlas CLI's protocol."},
 	{Group: "Database", Name: "SQLITE_PATH", Default: "./data/agency.db", Help: "SQLite database file, used when DATABASE_URL is empty."},
 	{Group: "Database", Name: "DB_MAX_OPEN_CONNS", Default: "10", Help: "Maximum open database connections (>= 1)."},
 	{Group: "Database", Name: "DB_MAX_IDLE_CONNS", Default: "10", Help: "Maximum idle database connections (0..DB_MAX_OPEN_CONNS)."},
@@ -48,7 +49,7 @@ var keys = []Key{
 	{Group: "Database", Name: "DB_CONN_MAX_LIFETIME", Default: "30m", Help: "Recycle connections after this long; 0 keeps them."},
 	{Group: "Database", Name: "DB_CONNECT_TIMEOUT", Default: "10s", Help: "How long to wait for the database at startup."},
 	{Group: "Database", Name: "DB_QUERY_TIMEOUT", Default: "3s", Help: "Deadline of each database statement, and of each transaction as a whole, within a request; past it the request answers 503 unavailable."},
-	{Group: "Database", Name: "DB_PREPARED_STATEMENTS", Default: "true", Help: "PostgreSQL: prepare each statement once per connection and run it by name (planning is most of a hot statement's cost); set false behind a pooler that does not keep prepared statements, such as PgBouncer before 1.21 in transaction mode."},
+	{Group: "Database", Name: "DB_PREPARED_STATEMENTS", Default: "auto", Help: "PostgreSQL: prepare each statement once per connection and run it by name (planning is most of a hot statement's cost): true, false, or auto (on, unless a transaction pooler is found between the service and PostgreSQL at startup, where named statements do not survive from one transaction to the next). Set true behind PgBouncer 1.21+ with max_prepared_statements."},
 	{Group: "Database", Name: "MIGRATE_ON_START", Default: "true", Help: "Apply pending migrations at startup (true or false)."},
 
 	{Group: "Background jobs", Name: "CLEANUP_INTERVAL", Default: "10m", Help: "How often expired OTPs and sessions are purged; 0 disables the job, else at least 1s."},

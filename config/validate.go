@@ -146,6 +146,15 @@ func (d DBConfig) validate(p *problems) {
 	} else if d.SQLitePath == "" {
 		p.add("SQLITE_PATH", "must be set when DATABASE_URL is empty")
 	}
+	if d.MigrationURL != "" {
+		if d.URL == "" {
+			p.add("MIGRATION_DATABASE_URL", "needs DATABASE_URL (the embedded SQLite database is migrated in place)")
+		} else if u, err := url.Parse(d.MigrationURL); err != nil || u.Host == "" ||
+			!strings.HasPrefix(d.MigrationURL, "postgres://") && !strings.HasPrefix(d.MigrationURL, "postgresql://") {
+			p.add("MIGRATION_DATABASE_URL", "must be a valid postgres:// URL with a host")
+		}
+	}
+	p.oneOf("DB_PREPARED_STATEMENTS", d.PreparedStatements, "auto", "true", "false")
 	p.atLeast("DB_MAX_OPEN_CONNS", d.MaxOpenConns, 1)
 	p.atLeast("DB_MAX_IDLE_CONNS", d.MaxIdleConns, 0)
 	if d.MaxIdleConns > d.MaxOpenConns && d.MaxOpenConns >= 1 {

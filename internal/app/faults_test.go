@@ -290,3 +290,84 @@ func TestDBCheck_GivesUpAfterTheConnectTimeout(t *testing.T) {
 		t.Fatalf("no database: got %v after %v, want an error after about DB_CONNECT_TIMEOUT (2s)", err, took)
 	}
 }
+
+// TestReadOnlyDatabase: a database that cannot write (a standby not
+// promoted yet, a demoted primary, default_transaction_read_only) answers
+// writes 503 unavailable with Retry-After, never a 500; reads still work;
+// /readyz says 503 and why; once it can write again, so can the service.
+func TestReadOnlyDatabase(t *testing.T) {
+	t.Parallel()
+	db := testdb.New(t)
+	var name string
+	if err := db.QueryRow("SELECT current_database()").Scan(&name); err != nil {
+		t.Fatal(err)
+	}
+	setReadOnly := func(on bool) {
+		t.Helper()
+		stmt := `ALTER DATABASE "` + name + `" RESET default_transaction_read_only`
+		if on {
+			stmt = `ALTER DATABASE "` + name + `" SET default_transaction_read_only = on`
+		}
+		if _, err := db.Exec(stmt); err != nil {
+			t.Fatal(err)
+		}
+		// The setting applies to new sessions: end the service's.
+		if _, err := db.Exec(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+			WHERE datname = $1 AND application_name = 'agency-read-only-test'`, name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(func() { setReadOnly(false) })
+	base, logs, stop := startServe(t, []string{"HTTP_ADDR=127.0.0.1:0", "CLEANUP_INTERVAL=0",
+		"DATABASE_URL=" + db.URL + "&application_name=agency-read-only-test",
+		"SMS_TEST_OTPS=" + reviewPhone + "=123456", "OTP_RESEND_COOLDOWN=0s"})
+	defer stop()
+	access, refresh := signIn(t, base)
+
+	setReadOnly(true)
+	writes := 0
+	deadline := time.Now().Add(5 * time.Second)
+	for writes < 3 {
+		a := call(t, "POST", base+"/v1/auth/refresh", "", map[string]string{"refresh_token": refresh})
+		if a.status == 200 {
+			t.Fatalf("refresh on a read-only database: got 200 %s", a.body)
+		}
+		if a.status != 503 || field(errorOf(a.body), "code") != "unavailable" || a.header.Get("Retry-After") == "" {
+			t.Fatalf("refresh on a read-only database: got %d %s (Retry-After %q), want 503 unavailable with Retry-After\n%s",
+				a.status, a.body, a.header.Get("Retry-After"), logs)
+		}
+		if strings.Contains(a.body, "read-only") || strings.Contains(a.body, "pq:") {
+			t.Fatalf("the answer leaks the driver's words: %s", a.body)
+		}
+		writes++
+		if time.Now().After(deadline) {
+			t.Fatal("no answer in time")
+		}
+	}
+	if a := call(t, "POST", base+"/v1/auth/otp/send", "", map[string]string{"phone": reviewPhone}); a.status != 503 {
+		t.Fatalf("send on a read-only database: got %d %s, want 503", a.status, a.body)
+	}
+	if a := call(t, "GET", base+"/v1/me", access, nil); a.status != 200 {
+		t.Fatalf("who-am-I on a read-only database (a read): got %d %s, want 200", a.status, a.body)
+	}
+	a := call(t, "GET", base+"/readyz", "", nil)
+	if a.status != 503 || !strings.Contains(a.body, "read-only") {
+		t.Fatalf("readyz on a read-only database: got %d %s, want 503 saying read-only", a.status, a.body)
+	}
+
+	setReadOnly(false)
+	back := time.Now()
+	for {
+		a := call(t, "POST", base+"/v1/auth/refresh", "", map[string]string{"refresh_token": refresh})
+		if a.status == 200 {
+			break
+		}
+		if time.Since(back) > 5*time.Second {
+			t.Fatalf("5s after the database can write again, refresh still answers %d %s", a.status, a.body)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if a := call(t, "GET", base+"/readyz", "", nil); a.status != 200 {
+		t.Fatalf("readyz once writable: got %d %s", a.status, a.body)
+	}
+}

@@ -12,7 +12,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/agency-platform/agency/config"
-	"github.com/agency-platform/agency/ent"
 	"github.com/agency-platform/agency/internal/database"
 	"github.com/agency-platform/agency/internal/migration"
 )
@@ -33,7 +32,7 @@ func (a *cli) migrateApplyCmd() *cobra.Command {
 		Short: "Apply pending migrations to the configured database",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return a.withDB(cmd.Context(), func(cfg *config.Config, db *sql.DB, _ *ent.Client) error {
+			return a.withMigrationDB(cmd.Context(), func(cfg *config.Config, db *sql.DB) error {
 				applied, err := applyMigrations(cmd.Context(), db, cfg.DB.Dialect())
 				if err != nil {
 					return err
@@ -48,6 +47,33 @@ func (a *cli) migrateApplyCmd() *cobra.Command {
 			})
 		},
 	}
+}
+
+// withMigrationDB loads config, opens the database migrations go to
+// (MIGRATION_DATABASE_URL, else DATABASE_URL) and runs fn, refusing a
+// transaction pooler (errMigrateThroughPooler).
+func (a *cli) withMigrationDB(ctx context.Context, fn func(cfg *config.Config, db *sql.DB) error) error {
+	cfg, err := a.config()
+	if err != nil {
+		return err
+	}
+	target := cfg.DB
+	target.URL = target.MigrationTarget()
+	db, err := openDB(ctx, target, a.logger(cfg))
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if target.Dialect() == "postgres" {
+		pooled, err := database.BehindTransactionPooler(ctx, db)
+		if err != nil {
+			return err
+		}
+		if pooled {
+			return errMigrateThroughPooler
+		}
+	}
+	return fn(cfg, db)
 }
 
 // applyMigrations applies the embedded migrations of dialect d.
@@ -65,7 +91,7 @@ func (a *cli) migrateStatusCmd() *cobra.Command {
 		Short: "Print applied and pending migration versions",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return a.withDB(cmd.Context(), func(cfg *config.Config, db *sql.DB, _ *ent.Client) error {
+			return a.withMigrationDB(cmd.Context(), func(cfg *config.Config, db *sql.DB) error {
 				dir, err := migrationDir(cfg.DB.Dialect())
 				if err != nil {
 					return err

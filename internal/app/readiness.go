@@ -31,6 +31,9 @@ func (r *readiness) PingContext(ctx context.Context) error {
 	if err := r.probe.PingContext(ctx); err != nil {
 		return err
 	}
+	if err := r.writable(ctx); err != nil {
+		return err
+	}
 	if r.current.Load() {
 		return nil
 	}
@@ -56,5 +59,25 @@ func (r *readiness) PingContext(ctx context.Context) error {
 			"the database lacks %d migrations this release needs (%s...); run agency migrate apply", len(pending), pending[0]))
 	}
 	r.current.Store(true)
+	return nil
+}
+
+// writable refuses, on PostgreSQL, a database that cannot write: a standby
+// not promoted yet, a demoted primary after a failover, or
+// default_transaction_read_only. Every sign-in and refresh would fail
+// there, so the instance is not ready (a load balancer sends its traffic
+// elsewhere until the pooler or DNS points at the new primary).
+func (r *readiness) writable(ctx context.Context) error {
+	if r.dialect != "postgres" {
+		return nil
+	}
+	var readOnly bool
+	err := r.db.QueryRowContext(ctx, "SELECT current_setting('transaction_read_only') = 'on'").Scan(&readOnly)
+	switch {
+	case err != nil:
+		return err
+	case readOnly:
+		return services.ErrDatabaseUnavailable.OnField("", "the database is read-only (a standby, or default_transaction_read_only): writes cannot be served")
+	}
 	return nil
 }

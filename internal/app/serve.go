@@ -46,8 +46,12 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, openAPI []
 	}
 	defer db.Close()
 	dialect := cfg.DB.Dialect()
+	pooled, err := findPooler(ctx, cfg.DB, db, log)
+	if err != nil {
+		return err
+	}
 	if cfg.DB.MigrateOnStart {
-		if err := migrateOnStart(ctx, db, dialect, log); err != nil {
+		if err := migrateOnStart(ctx, cfg.DB, db, pooled, log); err != nil {
 			return err
 		}
 	}
@@ -59,7 +63,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, openAPI []
 	if cfg.HTTP.MetricsAddr != "" {
 		m = metrics.New(db)
 	}
-	router, err := NewHandler(Deps{Config: cfg, DB: db, SMS: newSender(cfg, log), Now: time.Now, Log: log, OpenAPI: openAPI, Metrics: m})
+	router, err := NewHandler(Deps{Config: cfg, DB: db, SMS: newSender(cfg, log), Now: time.Now, Log: log, OpenAPI: openAPI, Metrics: m, Pooled: pooled})
 	if err != nil {
 		return err
 	}
@@ -198,11 +202,37 @@ func runCleanupLoop(ctx context.Context, c *services.Cleanup, interval time.Dura
 	}
 }
 
-// migrateOnStart applies pending migrations before serving. A database a
-// newer release migrated (a rolling deploy) is served on as it is: its
-// migrations are expected to keep this release working.
-func migrateOnStart(ctx context.Context, db *sql.DB, dialect string, log *slog.Logger) error {
-	applied, err := applyMigrations(ctx, db, dialect)
+// findPooler looks, on PostgreSQL, for a transaction pooler between the
+// service and the database, and says what it changes.
+func findPooler(ctx context.Context, cfg config.DBConfig, db *sql.DB, log *slog.Logger) (bool, error) {
+	if cfg.Dialect() != "postgres" {
+		return false, nil
+	}
+	pooled, err := database.BehindTransactionPooler(ctx, db)
+	if err != nil {
+		return false, err
+	}
+	if pooled {
+		log.Info("DATABASE_URL goes through a transaction pooler: session state does not last beyond a transaction",
+			"prepared_statements", cfg.Prepared(true), "migrations", redactURL(cfg.MigrationTarget()))
+	}
+	return pooled, nil
+}
+
+// errMigrateThroughPooler refuses to migrate through a transaction pooler.
+var errMigrateThroughPooler = errors.New("migrate: the migration database URL goes through a transaction pooler (PgBouncer pool_mode=transaction), " +
+	"which cannot keep the migration lock (a session-level advisory lock, the Atlas CLI's protocol): " +
+	"set MIGRATION_DATABASE_URL to a direct connection to PostgreSQL, or MIGRATE_ON_START=false and run agency migrate apply on one")
+
+// migrateOnStart applies pending migrations before serving, on
+// MIGRATION_DATABASE_URL when set (db is DATABASE_URL's pool, pooled when a
+// transaction pooler is in front of it). A database a newer release
+// migrated (a rolling deploy) is served on as it is: its migrations are
+// expected to keep this release working.
+func migrateOnStart(ctx context.Context, cfg config.DBConfig, db *sql.DB, pooled bool, log *slog.Logger) error {
+	applied, err := withMigrationDB(ctx, cfg, db, pooled, log, func(mdb *sql.DB) ([]string, error) {
+		return applyMigrations(ctx, mdb, cfg.Dialect())
+	})
 	switch {
 	case errors.Is(err, migration.ErrDatabaseNewer):
 		log.Warn("the database was migrated by a newer release of agency; serving on it without migrating", "err", err)
@@ -212,4 +242,31 @@ func migrateOnStart(ctx context.Context, db *sql.DB, dialect string, log *slog.L
 		log.Info("migrations applied", "count", len(applied), "versions", applied)
 	}
 	return nil
+}
+
+// withMigrationDB runs fn on the database migrations go to: db itself, or
+// a pool of its own on MIGRATION_DATABASE_URL. Either must reach
+// PostgreSQL without a transaction pooler.
+func withMigrationDB[T any](ctx context.Context, cfg config.DBConfig, db *sql.DB, pooled bool, log *slog.Logger, fn func(*sql.DB) (T, error)) (T, error) {
+	var zero T
+	if cfg.MigrationURL == "" || cfg.Dialect() != "postgres" {
+		if pooled {
+			return zero, errMigrateThroughPooler
+		}
+		return fn(db)
+	}
+	mdb, err := database.OpenPostgres(ctx, cfg.MigrationURL, database.Pool{
+		MaxOpenConns: 2, MaxIdleConns: 2, ConnectTimeout: cfg.ConnectTimeout, ApplicationName: "agency-migrate"})
+	if err != nil {
+		return zero, fmt.Errorf("MIGRATION_DATABASE_URL: %w", err)
+	}
+	defer mdb.Close()
+	if pooled, err := database.BehindTransactionPooler(ctx, mdb); err != nil || pooled {
+		if err == nil {
+			err = errMigrateThroughPooler
+		}
+		return zero, err
+	}
+	log.Info("migrating on MIGRATION_DATABASE_URL", "target", redactURL(cfg.MigrationURL))
+	return fn(mdb)
 }

@@ -111,6 +111,10 @@ type Deps struct {
 	// Metrics count requests and security events (nil: nothing is counted);
 	// whoever made them serves them (serve.go on METRICS_ADDR).
 	Metrics *metrics.Metrics
+	// Pooled says a transaction pooler sits between the service and
+	// PostgreSQL (database.BehindTransactionPooler, found by serve):
+	// DB_PREPARED_STATEMENTS=auto then prepares nothing.
+	Pooled bool
 	// WrapDriver, when set, wraps the services' Ent driver: the HTTP tests
 	// count the statements each endpoint sends with it. Nil in the service.
 	WrapDriver func(dialect.Driver) dialect.Driver
@@ -134,7 +138,7 @@ func NewHandler(d Deps) (http.Handler, error) {
 	if cfg.HTTP.TrustsAnyAddress() {
 		d.Log.Warn("TRUSTED_PROXIES covers every address: any client can set the IP that rate limits see with X-Forwarded-For; list only your proxies")
 	}
-	drv := database.NewServiceDriver(d.DB, cfg.DB.Dialect(), cfg.DB.QueryTimeout, cfg.DB.MaxIdleConns, cfg.DB.PreparedStatements, d.WrapDriver)
+	drv := database.NewServiceDriver(d.DB, cfg.DB.Dialect(), cfg.DB.QueryTimeout, cfg.DB.MaxIdleConns, cfg.DB.Prepared(d.Pooled), d.WrapDriver)
 	base := newBase(drv, d.Now, d.Log, d.Metrics.Observe)
 	sessions := services.NewSessions(base, issuer, services.SessionConfig{
 		RefreshTTL: cfg.Sessions.RefreshTokenTTL, MaxAge: cfg.Sessions.MaxAge, ReuseGrace: cfg.Sessions.RefreshReuseGrace,

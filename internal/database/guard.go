@@ -158,7 +158,11 @@ func (c closer) Close() error {
 // ConnectionLost reports whether err means the database could not be
 // reached or did not answer in time, rather than that it refused the
 // statement: a refused or reset connection, a deadline, a server shutting
-// down or full, a statement or lock timeout, a busy SQLite file.
+// down or full, a statement or lock timeout, a busy SQLite file, or a
+// server that cannot write (25006: a standby not promoted yet, a demoted
+// primary after a failover, default_transaction_read_only): the write
+// belongs on another server, soon, and the pool's idle connections to this
+// one are dropped.
 func ConnectionLost(err error) bool {
 	var (
 		netErr net.Error
@@ -176,7 +180,7 @@ func ConnectionLost(err error) bool {
 	case errors.As(err, &pqErr):
 		code := string(pqErr.Code)
 		return strings.HasPrefix(code, "08") || strings.HasPrefix(code, "57P") ||
-			code == "53300" || code == "57014" || code == "55P03"
+			code == "53300" || code == "57014" || code == "55P03" || code == "25006"
 	}
 	msg := err.Error()
 	return strings.Contains(msg, "database is locked") || strings.Contains(msg, "SQLITE_BUSY") ||

@@ -21,9 +21,12 @@ import (
 // on first use there) and executes it by name afterwards.
 //
 // Named statements live in a server session: a pooler that hands each
-// transaction another server connection (PgBouncer before 1.21 in
-// transaction mode) loses them, so DB_PREPARED_STATEMENTS=false turns this
-// off and every statement goes unnamed again.
+// transaction another server connection (PgBouncer in transaction mode,
+// without max_prepared_statements) loses them, or hands one client's
+// statement "1" to another client whose "1" is different. So
+// DB_PREPARED_STATEMENTS=auto (the default) turns this off when such a
+// pooler is found (BehindTransactionPooler), false always, and every
+// statement goes unnamed again.
 
 // maxPrepared bounds the statements kept prepared (each takes a little
 // memory on every server connection); past it, new texts go unnamed. The

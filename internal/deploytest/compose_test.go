@@ -26,6 +26,7 @@ type compose struct {
 
 type service struct {
 	Image         string         `yaml:"image"`
+	Profiles      []string       `yaml:"profiles"`
 	ContainerName string         `yaml:"container_name"`
 	Build         any            `yaml:"build"`
 	Environment   any            `yaml:"environment"`
@@ -167,6 +168,88 @@ func TestCompose(t *testing.T) {
 			t.Errorf("command: got %v, want [serve]", app.Command)
 		}
 	})
+}
+
+// TestCompose_PgBouncerProfile checks the optional PgBouncer stack: it only starts with
+// --profile pgbouncer, and its server sends requests through PgBouncer but migrates directly.
+func TestCompose_PgBouncerProfile(t *testing.T) {
+	t.Parallel()
+	c := readCompose(t)
+	const profile = "pgbouncer"
+
+	t.Run("profiles", func(t *testing.T) {
+		for _, name := range []string{"pgbouncer", "agency-pooled"} {
+			if s := mustService(t, c, name); !slices.Equal(s.Profiles, []string{profile}) {
+				t.Errorf("%s profiles: got %v, want [%s]", name, s.Profiles, profile)
+			}
+		}
+		// Without a profile `docker compose up` starts what it always did.
+		for _, name := range []string{"postgres", "agency"} {
+			if s := mustService(t, c, name); len(s.Profiles) != 0 {
+				t.Errorf("%s profiles: got %v, want none", name, s.Profiles)
+			}
+		}
+	})
+
+	t.Run("pgbouncer", func(t *testing.T) {
+		gotEnv := env(t, mustService(t, c, "pgbouncer"))
+		if got := gotEnv["POOL_MODE"]; got != "transaction" {
+			t.Errorf("POOL_MODE: got %q, want transaction", got)
+		}
+		// lib/pq sends extra_float_digits at startup; PgBouncer refuses unknown parameters.
+		params := strings.Split(gotEnv["IGNORE_STARTUP_PARAMETERS"], ",")
+		for i := range params {
+			params[i] = strings.TrimSpace(params[i])
+		}
+		if !slices.Contains(params, "extra_float_digits") {
+			t.Errorf("IGNORE_STARTUP_PARAMETERS: got %q, want extra_float_digits in it", gotEnv["IGNORE_STARTUP_PARAMETERS"])
+		}
+	})
+
+	t.Run("agency-pooled", func(t *testing.T) {
+		app := mustService(t, c, "agency-pooled")
+		gotEnv := env(t, app)
+		u, err := url.Parse(gotEnv["DATABASE_URL"])
+		if err != nil || u.Host != "pgbouncer:6432" {
+			t.Fatalf("DATABASE_URL: got %q, want a URL on pgbouncer:6432", gotEnv["DATABASE_URL"])
+		}
+		// Migrations hold a session-level advisory lock: a direct connection, same database.
+		m, err := url.Parse(gotEnv["MIGRATION_DATABASE_URL"])
+		if err != nil || m.Host != "postgres:5432" {
+			t.Fatalf("MIGRATION_DATABASE_URL: got %q, want a URL on postgres:5432", gotEnv["MIGRATION_DATABASE_URL"])
+		}
+		if m.Path != u.Path || m.User.Username() != u.User.Username() {
+			t.Errorf("MIGRATION_DATABASE_URL: got user %q database %q, want DATABASE_URL's user %q database %q",
+				m.User.Username(), m.Path, u.User.Username(), u.Path)
+		}
+		if got := gotEnv["DB_PREPARED_STATEMENTS"]; got != "false" {
+			t.Errorf("DB_PREPARED_STATEMENTS: got %q, want false", got)
+		}
+		if _, ok := app.DependsOn["pgbouncer"]; !ok {
+			t.Errorf("depends_on: got %v, want pgbouncer", app.DependsOn)
+		}
+		// Both run at once, so they cannot publish the same host port.
+		direct := mustService(t, c, "agency")
+		if len(app.Ports) == 0 {
+			t.Errorf("ports: got none, want one next to agency's %v", direct.Ports)
+		}
+		for _, p := range app.Ports {
+			for _, d := range direct.Ports {
+				if host := published(p); host != "" && host == published(d) {
+					t.Errorf("ports: agency-pooled %s and agency %s publish the same host port", p, d)
+				}
+			}
+		}
+	})
+}
+
+// published returns the host side of a short-syntax port mapping ("8081:8080" gives "8081").
+func published(mapping string) string {
+	i := strings.LastIndex(mapping, ":")
+	if i < 0 {
+		return "" // container port only: Compose picks a free host port
+	}
+	return mapping[:i]
 }
 
 func TestDockerfile(t *testing.T) {
