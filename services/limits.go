@@ -11,7 +11,9 @@ import (
 	"strings"
 	"time"
 
+	"entgo.io/ent/dialect"
 	entsql "entgo.io/ent/dialect/sql"
+	"github.com/google/uuid"
 
 	"github.com/agency-platform/agency/ent"
 	"github.com/agency-platform/agency/ent/predicate"
@@ -31,8 +33,12 @@ import (
 // at a window's end is remembered for up to two windows.
 type limiter struct {
 	db  *ent.Client
+	drv dialect.Driver
 	now func() time.Time
 }
+
+// newLimiter is the limiter on base's database.
+func newLimiter(base Base) *limiter { return &limiter{db: base.db, drv: base.drv, now: base.now} }
 
 // span is a window: its length, and whether it slides.
 type span struct {
@@ -163,6 +169,119 @@ func (l *limiter) take(ctx context.Context, key string, limit int, w span) (bool
 		return false, 0, err
 	}
 	return false, u.wait(limit, w, now), nil
+}
+
+// reservation is one event counted in advance against each of a set of
+// budgets, in the window each was counted in.
+type reservation struct {
+	keys   []string
+	starts []time.Time
+}
+
+// reserve counts one event against every budget before the event happens,
+// all or none: a failure budget counts a guess before its code is
+// compared, so however many guesses run in parallel, on however many
+// instances, no more are compared than the budgets allow. Checking first
+// and counting after would let every guess that checks before the first
+// one counts through.
+//
+// It is one SELECT of the budgets' usage (refusing at once when one is
+// full), then one statement: an INSERT of every budget's row whose
+// conflict becomes, per row, an UPDATE only while the count is below that
+// budget's room; the rows it returns are the budgets counted. If one was
+// full by then, the others are given back. It returns the full budget
+// (nil when all were counted) and how long until it has room.
+func (l *limiter) reserve(ctx context.Context, budgets ...budget) (reservation, *budget, time.Duration, error) {
+	now := l.now()
+	us, err := l.readAll(ctx, now, budgets...)
+	if err != nil {
+		return reservation{}, nil, 0, err
+	}
+	rooms := make([]int, len(budgets))
+	for i, u := range us {
+		if rooms[i] = u.room(budgets[i].limit); u.current >= rooms[i] {
+			return reservation{}, &budgets[i], u.wait(budgets[i].limit, budgets[i].window, now), nil
+		}
+	}
+	ins := entsql.Dialect(l.drv.Dialect()).Insert(ratelimit.Table).
+		Columns(ratelimit.FieldID, ratelimit.FieldKey, ratelimit.FieldWindowStart, ratelimit.FieldCount, ratelimit.FieldExpiresAt)
+	for i, b := range budgets {
+		// The previous window stays readable for a whole window after it ends.
+		ins.Values(uuid.New(), b.key, us[i].start, 1, us[i].start.Add(2*b.window.size))
+	}
+	ins.OnConflict(
+		entsql.ConflictColumns(ratelimit.FieldKey, ratelimit.FieldWindowStart),
+		entsql.ResolveWith(func(s *entsql.UpdateSet) { s.Add(ratelimit.FieldCount, 1) }),
+		entsql.UpdateWhere(entsql.P(func(b *entsql.Builder) {
+			col := func(c string) string { return b.Quote(ratelimit.Table) + "." + b.Quote(c) }
+			b.WriteString(col(ratelimit.FieldCount) + " < CASE " + col(ratelimit.FieldKey))
+			for i, bg := range budgets {
+				b.WriteString(" WHEN ").Arg(bg.key).WriteString(" THEN CAST(").Arg(rooms[i]).WriteString(" AS BIGINT)")
+			}
+			b.WriteString(" END")
+		})),
+	).Returning(ratelimit.FieldKey)
+	query, args := ins.Query()
+	rows := &entsql.Rows{}
+	if err := l.drv.Query(ctx, query, args, rows); err != nil {
+		return reservation{}, nil, 0, fmt.Errorf("rate limit %s: reserve: %w", budgets[0].key, err)
+	}
+	counted := map[string]bool{}
+	for rows.Next() {
+		var k string
+		if err := rows.Scan(&k); err != nil {
+			rows.Close()
+			return reservation{}, nil, 0, fmt.Errorf("rate limit %s: reserve: %w", budgets[0].key, err)
+		}
+		counted[k] = true
+	}
+	if err := rows.Close(); err != nil {
+		return reservation{}, nil, 0, fmt.Errorf("rate limit %s: reserve: %w", budgets[0].key, err)
+	}
+	var (
+		r    reservation
+		full *budget
+	)
+	for i, b := range budgets {
+		if counted[b.key] {
+			r.keys, r.starts = append(r.keys, b.key), append(r.starts, us[i].start)
+		} else if full == nil {
+			full = &budgets[i]
+		}
+	}
+	if full == nil {
+		return r, nil, 0, nil
+	}
+	if err := l.release(ctx, r); err != nil {
+		return reservation{}, nil, 0, err
+	}
+	u, err := l.read(ctx, full.key, full.window, now)
+	if err != nil {
+		return reservation{}, nil, 0, err
+	}
+	return reservation{}, full, u.wait(full.limit, full.window, now), nil
+}
+
+// releasePredicate selects the rows r counted in, still above zero.
+func (r reservation) releasePredicate() predicate.RateLimit {
+	preds := make([]predicate.RateLimit, len(r.keys))
+	for i, k := range r.keys {
+		preds[i] = ratelimit.And(ratelimit.Key(k), ratelimit.WindowStart(r.starts[i]))
+	}
+	return ratelimit.And(ratelimit.Or(preds...), ratelimit.CountGT(0))
+}
+
+// release gives back a reservation's events (what they counted did not
+// happen: the guess was right, or there was no code to guess), in one
+// UPDATE.
+func (l *limiter) release(ctx context.Context, r reservation) error {
+	if len(r.keys) == 0 {
+		return nil
+	}
+	if _, err := l.db.RateLimit.Update().Where(r.releasePredicate()).AddCount(-1).Save(ctx); err != nil {
+		return fmt.Errorf("rate limit %s: release: %w", r.keys[0], err)
+	}
+	return nil
 }
 
 // refund gives back one event of key's current window (the request it

@@ -83,3 +83,86 @@ func sendAtOnce(phone *services.PhoneAuth, ip string, n, first int) (int, []erro
 	wg.Wait()
 	return sent, errs
 }
+
+// TestLimits_FailureBudgetsConcurrent: wrong codes sent all at once get
+// no more comparisons than the failure budgets allow: 6 + 6 guesses from one
+// client over three numbers with a budget of 6 per client, and 10 guesses
+// from ten clients at one number with a budget of 3 per number. (Checked
+// before and counted after, every guess that checked before the first one
+// counted was compared: 5 of 10 at one number, the code's attempts.)
+func TestLimits_FailureBudgetsConcurrent(t *testing.T) {
+	t.Parallel()
+	for _, d := range []string{migration.Postgres, migration.SQLite} {
+		t.Run(d, func(t *testing.T) {
+			t.Parallel()
+			var drv dialect.Driver
+			if d == migration.Postgres {
+				drv = database.NewDriver(testdb.New(t).DB, d)
+			} else {
+				drv = database.NewDriver(testdb.NewSQLite(t).DB, d)
+			}
+			nums := []string{"+919876500001", "+919876500002", "+919876500003", "+919876500004"}
+			codes := map[string]string{}
+			for _, n := range nums {
+				codes[n] = "123456"
+			}
+			phone := services.NewPhoneAuth(services.NewBase(drv, time.Now, nil), sinkSMS{}, nil,
+				services.OTPConfig{TTL: time.Minute, ResendCooldown: time.Minute, MaxSendsPerHour: 5, MaxSendsPerIPPerHour: 100,
+					MaxAttempts: 5, MaxFailuresPerDay: 3, MaxVerifyFailuresPerIPPerHour: 6, SendTimeout: time.Second,
+					Secret: []byte("s"), TestCodes: codes})
+			for i, n := range nums {
+				if _, err := phone.Send(context.Background(), n, fmt.Sprintf("192.0.2.%d", i)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			// Per client: 6 guesses, then 6 more, 2 at each of three
+			// numbers each time (within the numbers' budgets of 3).
+			judged, limited, other := guessAtOnce(phone, 6, func(i int) (string, string) { return nums[i%3], "198.51.100.1" })
+			if judged != 6 || limited != 0 || len(other) != 0 {
+				t.Fatalf("6 guesses from one client, budget 6: got %d judged, %d refused, %v; want 6 judged", judged, limited, other)
+			}
+			judged, limited, other = guessAtOnce(phone, 6, func(i int) (string, string) { return nums[i%3], "198.51.100.1" })
+			if judged != 0 || limited != 6 || len(other) != 0 {
+				t.Fatalf("6 more guesses from that client: got %d judged, %d refused, %v; want all refused", judged, limited, other)
+			}
+			// Per number: 10 guesses from ten clients at the fourth number.
+			judged, limited, other = guessAtOnce(phone, 10, func(i int) (string, string) { return nums[3], fmt.Sprintf("203.0.113.%d", i) })
+			if judged != 3 || limited != 7 || len(other) != 0 {
+				t.Fatalf("10 guesses at one number, budget 3: got %d judged, %d refused, %v; want 3 judged, 7 refused", judged, limited, other)
+			}
+		})
+	}
+}
+
+// guessAtOnce sends n wrong codes at once; at(i) is the number and client
+// of guess i. It returns how many were judged (a wrong code), refused by a
+// budget, and any other answers.
+func guessAtOnce(phone *services.PhoneAuth, n int, at func(int) (string, string)) (judged, limited int, other []error) {
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		start = make(chan struct{})
+	)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			num, ip := at(i)
+			<-start
+			_, err := phone.Verify(context.Background(), num, "000000", "", ip)
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case errors.Is(err, services.ErrInvalidOTP):
+				judged++
+			case errors.Is(err, services.ErrRateLimited):
+				limited++
+			default:
+				other = append(other, err)
+			}
+		}()
+	}
+	close(start)
+	wg.Wait()
+	return judged, limited, other
+}

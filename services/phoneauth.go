@@ -20,6 +20,7 @@ import (
 	"github.com/agency-platform/agency/ent"
 	"github.com/agency-platform/agency/ent/authidentity"
 	"github.com/agency-platform/agency/ent/phoneotp"
+	"github.com/agency-platform/agency/ent/ratelimit"
 	"github.com/agency-platform/agency/ent/predicate"
 	"github.com/agency-platform/agency/internal/phone"
 	"github.com/agency-platform/agency/internal/upstream"
@@ -71,7 +72,7 @@ type PhoneAuth struct {
 // NewPhoneAuth returns the phone sign-in service.
 func NewPhoneAuth(base Base, sender SMSSender, sessions *Sessions, cfg OTPConfig) *PhoneAuth {
 	return &PhoneAuth{Base: base, sender: sender, signer: signer{Base: base, sessions: sessions},
-		limits: &limiter{db: base.db, now: base.now}, cfg: cfg}
+		limits: newLimiter(base), cfg: cfg}
 }
 
 // SendResult tells the client how long the code lives and when it may ask again.
@@ -317,38 +318,45 @@ func (a *PhoneAuth) Verify(ctx context.Context, rawPhone, code, device, clientIP
 // nothing through timing.
 //
 // Failures are counted against two budgets: the client's (per IP, hourly)
-// and the number's (daily), both sliding. A try against a number with no
-// live code counts against neither (see noAttempt). Once either budget is
-// spent, every try is refused before any code is compared.
+// and the number's (daily), both sliding. Each try is counted against both
+// before its code is compared (limiter.reserve), so parallel tries, on any
+// number of instances, get no more comparisons than the budgets allow; a
+// try that turns out right, or finds no live code to guess (see
+// noAttempt), is given back. Once either budget is spent, every try is
+// refused before any code is compared.
 func (a *PhoneAuth) consume(ctx context.Context, rawPhone, code, clientIP string) (string, error) {
 	num, err := a.normalize(rawPhone, nil)
 	if err != nil {
 		return "", err
 	}
-	byNumber, byClient := a.numberFailures(num), a.clientFailures(clientIP)
-	if err := a.checkBudgets(ctx, num, byClient, byNumber); err != nil {
-		return "", err
-	}
-	now := a.now()
-	live := []predicate.PhoneOTP{phoneotp.PhoneNumber(num), phoneotp.ExpiresAtGT(now)}
-	took, spent, err := a.spend(ctx, num, a.hashCode(num, code), validCode(code), now)
+	r, full, wait, err := a.limits.reserve(ctx, a.clientFailures(clientIP), a.numberFailures(num))
 	switch {
 	case err != nil:
 		return "", err
+	case full != nil:
+		return "", a.rateLimited(ctx, full.key, num, wait)
+	}
+	now := a.now()
+	live := []predicate.PhoneOTP{phoneotp.PhoneNumber(num), phoneotp.ExpiresAtGT(now)}
+	took, spent, err := a.spend(ctx, num, a.hashCode(num, code), validCode(code), now, r)
+	switch {
+	case err != nil:
+		return "", err // counted: the code may have been compared
 	case !took:
-		return "", a.noAttempt(ctx, live, byNumber, byClient, num)
+		return "", a.noAttempt(ctx, live, r, num)
 	case spent:
 		return num, nil
 	case a.dialect == Postgres:
 		// Compared under the row's lock: a wrong code, never a lost race.
-		return "", a.failed(ctx, num, ErrInvalidOTP, byNumber, byClient)
+		return "", a.failed(ctx, num, ErrInvalidOTP)
 	}
-	return "", a.wrongCode(ctx, byNumber, byClient, num)
+	return "", a.wrongCode(ctx, r, num)
 }
 
 // spend takes one attempt at num's live code (attempts < max) and, when
-// the code's hash is hash, deletes the code: took says an attempt was
-// taken (or the code spent), spent that the code matched and is gone.
+// the code's hash is hash, deletes the code and gives back r (the failure
+// counted in advance): took says an attempt was taken (or the code spent),
+// spent that the code matched and is gone.
 //
 // On PostgreSQL this is one statement: a DELETE of the row if it is live
 // with attempts left and hash matches, and otherwise an UPDATE taking an
@@ -358,7 +366,7 @@ func (a *PhoneAuth) consume(ctx context.Context, rawPhone, code, clientIP string
 // only those that took an attempt (or spent the code) were compared, and
 // a guess without an attempt gets the same answer whatever it was. SQLite
 // runs the UPDATE, then the DELETE; its transactions are serialised.
-func (a *PhoneAuth) spend(ctx context.Context, num, hash string, valid bool, now time.Time) (took, spent bool, err error) {
+func (a *PhoneAuth) spend(ctx context.Context, num, hash string, valid bool, now time.Time, r reservation) (took, spent bool, err error) {
 	live := []predicate.PhoneOTP{phoneotp.PhoneNumber(num), phoneotp.ExpiresAtGT(now), phoneotp.AttemptsLT(a.cfg.MaxAttempts)}
 	if a.dialect != Postgres {
 		n, err := a.db.PhoneOTP.Update().Where(live...).AddAttempts(1).Save(ctx)
@@ -369,21 +377,26 @@ func (a *PhoneAuth) spend(ctx context.Context, num, hash string, valid bool, now
 			return true, false, nil
 		}
 		n, err = a.db.PhoneOTP.Delete().Where(phoneotp.PhoneNumber(num), phoneotp.ExpiresAtGT(now), phoneotp.OtpHash(hash)).Exec(ctx)
-		return true, n == 1, wrapErr(err, "verify otp: consume")
+		if err != nil || n == 0 {
+			return true, false, wrapErr(err, "verify otp: consume")
+		}
+		return true, true, a.limits.release(ctx, r)
 	}
-	return a.spendAtomically(ctx, live, hash)
+	return a.spendAtomically(ctx, live, hash, r)
 }
 
 // spendAtomically is spend's statement on PostgreSQL:
 //
 //	WITH spent AS (DELETE FROM phone_otps WHERE <live> AND otp_hash = $h RETURNING id),
 //	     took AS (UPDATE phone_otps SET attempts = attempts + 1
-//	              WHERE <live> AND NOT EXISTS (SELECT 1 FROM spent) RETURNING id)
+//	              WHERE <live> AND NOT EXISTS (SELECT 1 FROM spent) RETURNING id),
+//	     released AS (UPDATE auth_rate_limits SET count = count - 1
+//	              WHERE <r's rows> AND EXISTS (SELECT 1 FROM spent))
 //	SELECT id, id IN (SELECT id FROM spent) AS spent FROM phone_otps
 //	WHERE id IN (SELECT id FROM spent UNION ALL SELECT id FROM took)
 //
 // (the final SELECT reads the row as it was before the statement).
-func (a *PhoneAuth) spendAtomically(ctx context.Context, live []predicate.PhoneOTP, hash string) (took, spent bool, err error) {
+func (a *PhoneAuth) spendAtomically(ctx context.Context, live []predicate.PhoneOTP, hash string, r reservation) (took, spent bool, err error) {
 	where := func(extra ...predicate.PhoneOTP) *entsql.Predicate {
 		sel := entsql.Select().From(entsql.Table(phoneotp.Table))
 		for _, p := range append(live, extra...) {
@@ -395,6 +408,13 @@ func (a *PhoneAuth) spendAtomically(ctx context.Context, live []predicate.PhoneO
 	upd := entsql.Update(phoneotp.Table).Add(phoneotp.FieldAttempts, 1).
 		Where(entsql.And(where(), entsql.Not(entsql.Exists(entsql.Select().From(entsql.Table(spentCTE)))))).
 		Returning(phoneotp.FieldID)
+	var release *entsql.UpdateBuilder
+	if len(r.keys) > 0 {
+		rows := entsql.Select().From(entsql.Table(ratelimit.Table))
+		r.releasePredicate()(rows)
+		release = entsql.Update(ratelimit.Table).Add(ratelimit.FieldCount, -1).
+			Where(entsql.And(rows.P(), entsql.Exists(entsql.Select().From(entsql.Table(spentCTE)))))
+	}
 	var rows []struct {
 		ID    uuid.UUID `sql:"id"`
 		Spent bool      `sql:"spent"`
@@ -403,6 +423,9 @@ func (a *PhoneAuth) spendAtomically(ctx context.Context, live []predicate.PhoneO
 		sel.Prefix(entsql.ExprFunc(func(b *entsql.Builder) {
 			b.WriteString("WITH ").Ident(spentCTE).WriteString(" AS (").Join(del).WriteString(" RETURNING ").Ident(phoneotp.FieldID).
 				WriteString("), ").Ident(tookCTE).WriteString(" AS (").Join(upd).WriteString(")")
+			if release != nil {
+				b.WriteString(", ").Ident(releasedCTE).WriteString(" AS (").Join(release).WriteString(")")
+			}
 		}))
 		ids := func(cte string) *entsql.Selector { return entsql.Select(phoneotp.FieldID).From(entsql.Table(cte)) }
 		sel.Select(sel.C(phoneotp.FieldID))
@@ -420,47 +443,51 @@ func (a *PhoneAuth) spendAtomically(ctx context.Context, live []predicate.PhoneO
 
 // The names of spendAtomically's WITH queries.
 const (
-	spentCTE = "spent"
-	tookCTE  = "took"
+	spentCTE    = "spent"
+	tookCTE     = "took"
+	releasedCTE = "released"
 )
 
 // noAttempt explains a try that got no attempt: the number's live code has
-// used them all (a failure against both budgets), or it has none. A guess
-// at a number with no live code can win nothing, so it counts against no
-// budget: nobody can lock a number out while its owner asked for no code,
-// and a try that lost the code to a parallel request is no failure.
-func (a *PhoneAuth) noAttempt(ctx context.Context, live []predicate.PhoneOTP, byNumber, byClient budget, num string) error {
+// used them all (a failure against both budgets, counted already), or it
+// has none. A guess at a number with no live code can win nothing, so its
+// count r is given back: nobody can lock a number out while its owner
+// asked for no code, and a try that lost the code to a parallel request is
+// no failure.
+func (a *PhoneAuth) noAttempt(ctx context.Context, live []predicate.PhoneOTP, r reservation, num string) error {
 	exists, err := a.db.PhoneOTP.Query().Where(live...).Exist(ctx)
 	switch {
 	case err != nil:
 		return fmt.Errorf("verify otp: %w", err)
 	case exists:
-		return a.failed(ctx, num, ErrOTPAttemptsExceeded, byNumber, byClient)
+		return a.failed(ctx, num, ErrOTPAttemptsExceeded)
+	}
+	if err := a.limits.release(ctx, r); err != nil {
+		return err
 	}
 	return a.failed(ctx, num, ErrInvalidOTP)
 }
 
-// wrongCode answers a try whose code did not spend the live code. It counts
-// as a failure, unless the row is gone: then a parallel request spent the
-// code first, and this try was no guess against it.
-func (a *PhoneAuth) wrongCode(ctx context.Context, byNumber, byClient budget, num string) error {
+// wrongCode answers a try whose code did not spend the live code (SQLite).
+// It is a failure, unless the row is gone: then a parallel request spent
+// the code first, this try was no guess against it, and r is given back.
+func (a *PhoneAuth) wrongCode(ctx context.Context, r reservation, num string) error {
 	exists, err := a.db.PhoneOTP.Query().Where(phoneotp.PhoneNumber(num)).Exist(ctx)
 	switch {
 	case err != nil:
 		return fmt.Errorf("verify otp: %w", err)
 	case !exists:
-		return ErrInvalidOTP
-	}
-	return a.failed(ctx, num, ErrInvalidOTP, byNumber, byClient)
-}
-
-// failed counts a failed verification against the budgets named and logs it.
-func (a *PhoneAuth) failed(ctx context.Context, num string, cause *Error, budgets ...budget) error {
-	for _, b := range budgets {
-		if _, _, err := a.limits.take(ctx, b.key, b.limit, b.window); err != nil {
+		if err := a.limits.release(ctx, r); err != nil {
 			return err
 		}
+		return ErrInvalidOTP
 	}
+	return a.failed(ctx, num, ErrInvalidOTP)
+}
+
+// failed logs a failed verification (counted against the budgets before
+// its code was compared).
+func (a *PhoneAuth) failed(ctx context.Context, num string, cause *Error) error {
 	a.events.log(ctx, EventSignInFailed, slog.String("method", "phone"), slog.String("phone", phone.Mask(num)), slog.String("reason", string(cause.Code)))
 	return cause
 }

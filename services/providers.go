@@ -41,7 +41,7 @@ type ProviderAuth struct {
 func NewProviderAuth(base Base, sessions *Sessions, google, facebook Verifier, perClient int) *ProviderAuth {
 	return &ProviderAuth{Base: base, signer: signer{Base: base, sessions: sessions},
 		verifiers: map[authidentity.Provider]Verifier{authidentity.ProviderGoogle: google, authidentity.ProviderFacebook: facebook},
-		limits:    &limiter{db: base.db, now: base.now}, perClient: perClient}
+		limits:    newLimiter(base), perClient: perClient}
 }
 
 // SignIn verifies token with provider and signs its owner in.
