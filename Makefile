@@ -1,7 +1,7 @@
 # The README's commands. `make test` is what CI runs.
 GO ?= go
 
-.PHONY: run build build-server test bench bench-go profile fuzz generate check-generated screenshots lint-openapi client check-client
+.PHONY: run build build-server test test-slow soak bench bench-go profile fuzz generate check-generated screenshots lint-openapi client check-client
 
 run:
 	$(GO) run . serve
@@ -18,6 +18,20 @@ test:
 	$(GO) vet ./...
 	$(GO) vet -tags nographviz ./internal/schemaviz ./internal/app
 	$(GO) test -count=1 -parallel 8 ./...
+
+# The deployment tests (internal/deploytest, build tag slow): the real
+# binary started several times against PostgreSQL clusters of their own
+# (initdb on free ports, never the shared server), with a streaming standby
+# and PgBouncer (transaction pooling) where a test needs them: invariants
+# across instances, failover, kill -9. About 3 minutes; .ci/run runs it.
+test-slow:
+	$(GO) vet -tags slow ./internal/deploytest
+	$(GO) test -tags slow -count=1 -timeout 20m -v -run 'Test[^S]' ./internal/deploytest
+
+# Ten minutes of the mixed load against one instance, sampling goroutines,
+# database connections and RSS; writes its figures to bench/results.md.
+soak:
+	$(GO) test -tags slow -count=1 -timeout 20m -v -run 'TestSoak' ./internal/deploytest
 
 # Lint openapi.yaml with Redocly CLI's recommended rules (clients/redocly.yaml;
 # tools pinned in clients/package-lock.json).

@@ -177,7 +177,7 @@ func (s *signIn) done(tag string, status int, _ []byte) {
 		s.signins.Add(1)
 	case strings.HasPrefix(tag, "send.") && status == http.StatusAccepted:
 		n := "+" + strings.TrimPrefix(tag, "send.")
-		if code, err := s.sms.take(n); err == nil {
+		if code, err := s.sms.Take(n); err == nil {
 			select {
 			case s.ready <- [2]string{n, code}:
 			default: // more codes waiting than any run verifies: drop this one

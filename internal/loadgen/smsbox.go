@@ -65,9 +65,9 @@ func (b *SMSBox) receive(w http.ResponseWriter, r *http.Request) {
 // here: it is not configured with this box as its SMS webhook.
 var errNoCode = errors.New("no code reached the load tool's SMS webhook: start the server with SMS_PROVIDER=webhook and SMS_WEBHOOK_URL pointing at the load tool (--sms-listen)")
 
-// take returns and forgets the last code sent to number. The server calls
+// Take returns and forgets the last code sent to number. The server calls
 // the webhook before it answers the send, so the code is here by then.
-func (b *SMSBox) take(number string) (string, error) {
+func (b *SMSBox) Take(number string) (string, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	c, ok := b.codes[number]

@@ -98,7 +98,7 @@ func (c *client) signIn(ctx context.Context) (User, error) {
 	if err := c.call(ctx, http.MethodPost, "/v1/auth/otp/send", "", map[string]string{"phone": u.Phone}, nil); err != nil {
 		return u, err
 	}
-	code, err := c.sms.take(u.Phone)
+	code, err := c.sms.Take(u.Phone)
 	if err != nil {
 		return u, err
 	}

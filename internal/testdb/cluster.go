@@ -23,6 +23,8 @@ type Cluster struct {
 	Port int
 	dir  string
 	t    testing.TB
+	// settings are extra server settings (name=value) given at every start.
+	settings []string
 }
 
 // binDir holds initdb and pg_ctl; PG_BIN_DIR overrides it.
@@ -41,17 +43,32 @@ func binDir() string {
 
 // NewCluster creates and starts a cluster; the test is skipped when the
 // PostgreSQL server binaries are not installed.
-func NewCluster(t testing.TB) *Cluster {
+//
+// settings (name=value) are given to the server at every start; a cluster
+// that will have standbys needs none (PostgreSQL's defaults allow
+// streaming replication on 127.0.0.1 with trust authentication).
+func NewCluster(t testing.TB, settings ...string) *Cluster {
 	t.Helper()
-	bin := binDir()
-	if bin == "" {
+	c := newCluster(t, settings)
+	if out, err := c.run(filepath.Join(binDir(), "initdb"), "-D", c.data(), "-U", "postgres", "-A", "trust", "--no-sync", "-E", "UTF8"); err != nil {
+		t.Fatalf("testdb: initdb: %v\n%s", err, out)
+	}
+	c.Start()
+	return c
+}
+
+// newCluster makes the folder and port of a cluster, removed (after an
+// immediate stop) when the test ends.
+func newCluster(t testing.TB, settings []string) *Cluster {
+	t.Helper()
+	if binDir() == "" {
 		t.Skip("testdb: PostgreSQL server binaries (initdb, pg_ctl) not found; set PG_BIN_DIR")
 	}
 	dir, err := os.MkdirTemp("", "agency-pg-")
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &Cluster{dir: dir, Port: freePort(t), t: t}
+	c := &Cluster{dir: dir, Port: freePort(t), t: t, settings: settings}
 	c.URL = fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", c.Port)
 	t.Cleanup(func() {
 		_ = c.pgctl("stop", "-m", "immediate", "-w")
@@ -60,18 +77,59 @@ func NewCluster(t testing.TB) *Cluster {
 	if err := chownToPostgres(dir); err != nil {
 		t.Fatal(err)
 	}
-	data := filepath.Join(dir, "data")
-	if out, err := c.run(filepath.Join(bin, "initdb"), "-D", data, "-U", "postgres", "-A", "trust", "--no-sync", "-E", "UTF8"); err != nil {
-		t.Fatalf("testdb: initdb: %v\n%s", err, out)
-	}
-	c.Start()
 	return c
+}
+
+func (c *Cluster) data() string { return filepath.Join(c.dir, "data") }
+
+// NewStandby makes a streaming standby of c (pg_basebackup -R, WAL
+// streamed during the copy) on a port of its own and starts it. It
+// connects to c as application name, which c's synchronous_standby_names
+// can list to make it synchronous (see SetSynchronous).
+func (c *Cluster) NewStandby(name string) *Cluster {
+	c.t.Helper()
+	s := newCluster(c.t, c.settings)
+	if out, err := s.run(filepath.Join(binDir(), "pg_basebackup"), "-D", s.data(), "-h", "127.0.0.1", "-p", strconv.Itoa(c.Port),
+		"-U", "postgres", "-R", "-X", "stream", "-c", "fast", "--no-sync"); err != nil {
+		c.t.Fatalf("testdb: pg_basebackup: %v\n%s", err, out)
+	}
+	conninfo := fmt.Sprintf("\nprimary_conninfo = 'host=127.0.0.1 port=%d user=postgres application_name=%s'\n", c.Port, name)
+	f, err := os.OpenFile(filepath.Join(s.data(), "postgresql.auto.conf"), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	if _, err := f.WriteString(conninfo); err != nil {
+		c.t.Fatal(err)
+	}
+	f.Close()
+	s.Start()
+	return s
+}
+
+// Promote makes a standby a primary and waits until it accepts writes.
+func (c *Cluster) Promote() {
+	c.t.Helper()
+	if err := c.pgctl("promote", "-w", "-t", "30"); err != nil {
+		c.t.Fatalf("testdb: promote: %v", err)
+	}
+}
+
+// Kill stops the server as a crash would (immediate shutdown: no
+// checkpoint, sessions cut).
+func (c *Cluster) Kill() {
+	c.t.Helper()
+	if err := c.pgctl("stop", "-m", "immediate", "-w", "-t", "30"); err != nil {
+		c.t.Fatalf("testdb: kill cluster: %v", err)
+	}
 }
 
 // Start starts the server and waits until it accepts connections.
 func (c *Cluster) Start() {
 	c.t.Helper()
 	opts := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=60", c.Port, c.dir)
+	for _, s := range c.settings {
+		opts += " -c " + s
+	}
 	if err := c.pgctl("start", "-w", "-t", "30", "-l", filepath.Join(c.dir, "log"), "-o", opts); err != nil {
 		log, _ := os.ReadFile(filepath.Join(c.dir, "log"))
 		c.t.Fatalf("testdb: start cluster: %v\n%s", err, log)
