@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"slices"
 	"net/netip"
 	"strings"
 	"time"
@@ -192,6 +193,9 @@ type reservation struct {
 // full by then, the others are given back. It returns the full budget
 // (nil when all were counted) and how long until it has room.
 func (l *limiter) reserve(ctx context.Context, budgets ...budget) (reservation, *budget, time.Duration, error) {
+	// Rows are locked in key order, here and wherever a reservation is
+	// given back (lockedInOrder), so two requests never wait for each other.
+	budgets = slices.SortedFunc(slices.Values(budgets), func(a, b budget) int { return strings.Compare(a.key, b.key) })
 	now := l.now()
 	us, err := l.readAll(ctx, now, budgets...)
 	if err != nil {
@@ -262,13 +266,24 @@ func (l *limiter) reserve(ctx context.Context, budgets ...budget) (reservation, 
 	return reservation{}, full, u.wait(full.limit, full.window, now), nil
 }
 
-// releasePredicate selects the rows r counted in, still above zero.
-func (r reservation) releasePredicate() predicate.RateLimit {
+// releasePredicate selects the rows r counted in, still above zero; on
+// PostgreSQL it locks them in key order first (as reserve's INSERT does),
+// so a release and a reservation of the same two rows cannot deadlock.
+func (r reservation) releasePredicate(d string) predicate.RateLimit {
 	preds := make([]predicate.RateLimit, len(r.keys))
 	for i, k := range r.keys {
 		preds[i] = ratelimit.And(ratelimit.Key(k), ratelimit.WindowStart(r.starts[i]))
 	}
-	return ratelimit.And(ratelimit.Or(preds...), ratelimit.CountGT(0))
+	rows := ratelimit.And(ratelimit.Or(preds...), ratelimit.CountGT(0))
+	if d != dialect.Postgres {
+		return rows
+	}
+	return func(s *entsql.Selector) {
+		locked := entsql.Select(ratelimit.FieldID).From(entsql.Table(ratelimit.Table))
+		rows(locked)
+		locked.OrderBy(ratelimit.FieldKey).ForUpdate()
+		s.Where(entsql.In(s.C(ratelimit.FieldID), locked))
+	}
 }
 
 // release gives back a reservation's events (what they counted did not
@@ -278,7 +293,7 @@ func (l *limiter) release(ctx context.Context, r reservation) error {
 	if len(r.keys) == 0 {
 		return nil
 	}
-	if _, err := l.db.RateLimit.Update().Where(r.releasePredicate()).AddCount(-1).Save(ctx); err != nil {
+	if _, err := l.db.RateLimit.Update().Where(r.releasePredicate(l.drv.Dialect())).AddCount(-1).Save(ctx); err != nil {
 		return fmt.Errorf("rate limit %s: release: %w", r.keys[0], err)
 	}
 	return nil

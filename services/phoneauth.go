@@ -411,7 +411,7 @@ func (a *PhoneAuth) spendAtomically(ctx context.Context, live []predicate.PhoneO
 	var release *entsql.UpdateBuilder
 	if len(r.keys) > 0 {
 		rows := entsql.Select().From(entsql.Table(ratelimit.Table))
-		r.releasePredicate()(rows)
+		r.releasePredicate(string(Postgres))(rows)
 		release = entsql.Update(ratelimit.Table).Add(ratelimit.FieldCount, -1).
 			Where(entsql.And(rows.P(), entsql.Exists(entsql.Select().From(entsql.Table(spentCTE)))))
 	}
