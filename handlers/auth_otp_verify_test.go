@@ -174,7 +174,7 @@ func TestOTPVerifyConcurrent(t *testing.T) {
 					case s == http.StatusOK:
 						ok++
 					case s != http.StatusUnauthorized || (errCode[j] != "invalid_otp" && errCode[j] != "otp_attempts_exceeded"):
-						t.Fatalf("round %d: got %d %s, want 200 or 401 invalid_otp/otp_attempts_exceeded", i, s, errCode[j])
+						t.Fatalf("round %d: got %d %s, want 200 or 401 invalid_otp/otp_attempts_exceeded\n%s", i, s, errCode[j], a.Logs)
 					}
 				}
 				if ok != 1 {

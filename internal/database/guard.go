@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -56,18 +57,59 @@ func (d *guardedDriver) check(err error) error {
 	return err
 }
 
+// within runs fn and returns its error, or, as soon as ctx ends while fn
+// still runs, ctx's error: the request gets its answer at the deadline even
+// when the driver cannot stop at it. lib/pq stops a statement by sending a
+// cancel request and then waits for the server's answer; a PgBouncer whose
+// server is gone (a failover in progress) holds the statement, and the
+// cancel, until it gets a server again. The abandoned fn goes on in the
+// background, and then is called with its error when it returns, to close
+// rows or roll back what it opened.
+func within(ctx context.Context, fn func() error, then func(error)) error {
+	if ctx.Done() == nil {
+		return fn()
+	}
+	done := make(chan error, 1)
+	go func() { done <- fn() }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		select {
+		case err := <-done:
+			return err
+		default:
+		}
+		go func() { then(<-done) }()
+		return fmt.Errorf("database: no answer in time: %w", ctx.Err())
+	}
+}
+
+// closeRows closes rows a Query filled, if it filled any.
+func closeRows(v any) {
+	if rows, ok := v.(*entsql.Rows); ok && rows.ColumnScanner != nil {
+		_ = rows.Close()
+	}
+}
+
 // Exec implements dialect.Driver.
 func (d *guardedDriver) Exec(ctx context.Context, query string, args, v any) error {
 	ctx, cancel := d.deadline(ctx)
 	defer cancel()
-	return d.check(d.Driver.Exec(ctx, query, args, v))
+	return d.check(within(ctx, func() error { return d.Driver.Exec(ctx, query, args, v) }, func(error) {}))
 }
 
 // Query implements dialect.Driver. The deadline lasts until the rows are
 // closed: they are read after Query returns.
 func (d *guardedDriver) Query(ctx context.Context, query string, args, v any) error {
 	ctx, cancel := d.deadline(ctx)
-	if err := d.Driver.Query(ctx, query, args, v); err != nil {
+	abandoned := func(err error) {
+		if err == nil {
+			closeRows(v)
+		}
+		cancel()
+	}
+	if err := within(ctx, func() error { return d.Driver.Query(ctx, query, args, v) }, abandoned); err != nil {
 		cancel()
 		return d.check(err)
 	}
@@ -75,64 +117,130 @@ func (d *guardedDriver) Query(ctx context.Context, query string, args, v any) er
 	return nil
 }
 
-// Tx implements dialect.Driver: the deadline covers the whole transaction.
+// Tx implements dialect.Driver: the deadline covers the whole transaction,
+// every statement in it included.
 func (d *guardedDriver) Tx(ctx context.Context) (dialect.Tx, error) {
 	ctx, cancel := d.deadline(ctx)
-	tx, err := d.Driver.Tx(ctx)
+	var tx dialect.Tx
+	err := within(ctx, func() (err error) {
+		tx, err = d.Driver.Tx(ctx)
+		return err
+	}, func(err error) {
+		if err == nil {
+			_ = tx.Rollback()
+		}
+		cancel()
+	})
 	if err != nil {
 		cancel()
 		return nil, d.check(err)
 	}
-	return &guardedTx{Tx: tx, d: d, cancel: cancel}, nil
+	return &guardedTx{Tx: tx, d: d, ctx: ctx, cancel: cancel}, nil
 }
 
-// guardedTx is a transaction under its driver's deadline.
+// guardedTx is a transaction under its driver's deadline. Its statements
+// run under the transaction's context (ctx, which carries the deadline);
+// once one is abandoned at the deadline, the transaction is rolled back in
+// the background when that statement returns.
 type guardedTx struct {
 	dialect.Tx
-	d      *guardedDriver
-	cancel context.CancelFunc
+	d         *guardedDriver
+	ctx       context.Context
+	cancel    context.CancelFunc
+	abandoned atomic.Bool
 }
 
-func (t *guardedTx) Exec(ctx context.Context, query string, args, v any) error {
-	return t.d.check(t.Tx.Exec(ctx, query, args, v))
+// run runs one statement of the transaction under its deadline.
+func (t *guardedTx) run(fn func(ctx context.Context) error, then func(error)) error {
+	err := within(t.ctx, func() error { return fn(t.ctx) }, then)
+	if err != nil && t.ctx.Err() != nil && errors.Is(err, t.ctx.Err()) {
+		t.abandoned.Store(true)
+	}
+	return t.d.check(err)
 }
 
-func (t *guardedTx) Query(ctx context.Context, query string, args, v any) error {
-	return t.d.check(t.Tx.Query(ctx, query, args, v))
+func (t *guardedTx) Exec(_ context.Context, query string, args, v any) error {
+	return t.run(func(ctx context.Context) error { return t.Tx.Exec(ctx, query, args, v) }, func(error) {})
+}
+
+func (t *guardedTx) Query(_ context.Context, query string, args, v any) error {
+	return t.run(func(ctx context.Context) error { return t.Tx.Query(ctx, query, args, v) }, func(err error) {
+		if err == nil {
+			closeRows(v)
+		}
+	})
 }
 
 // ExecContext passes statements built with Ent's SQL builder through.
-func (t *guardedTx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+func (t *guardedTx) ExecContext(_ context.Context, query string, args ...any) (sql.Result, error) {
 	e, ok := t.Tx.(interface {
 		ExecContext(context.Context, string, ...any) (sql.Result, error)
 	})
 	if !ok {
 		return nil, fmt.Errorf("database: transaction cannot run raw statements")
 	}
-	res, err := e.ExecContext(ctx, query, args...)
-	return res, t.d.check(err)
+	var res sql.Result
+	err := t.run(func(ctx context.Context) (err error) {
+		res, err = e.ExecContext(ctx, query, args...)
+		return err
+	}, func(error) {})
+	if err != nil {
+		return nil, err
+	}
+	return res, nil
 }
 
 // QueryContext passes raw queries (advisory locks) through.
-func (t *guardedTx) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+func (t *guardedTx) QueryContext(_ context.Context, query string, args ...any) (*sql.Rows, error) {
 	q, ok := t.Tx.(interface {
 		QueryContext(context.Context, string, ...any) (*sql.Rows, error)
 	})
 	if !ok {
 		return nil, fmt.Errorf("database: transaction cannot run raw queries")
 	}
-	rows, err := q.QueryContext(ctx, query, args...)
-	return rows, t.d.check(err)
+	var rows *sql.Rows
+	err := t.run(func(ctx context.Context) (err error) {
+		rows, err = q.QueryContext(ctx, query, args...)
+		return err
+	}, func(err error) {
+		if err == nil {
+			rows.Close()
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	return rows, nil
 }
 
+// Commit commits, unless a statement was abandoned or the deadline has
+// passed: then the transaction is rolled back (once that statement
+// returns), and Commit fails.
 func (t *guardedTx) Commit() error {
+	if t.abandoned.Load() || t.ctx.Err() != nil {
+		t.rollbackLater()
+		return fmt.Errorf("database: commit after a statement got no answer in time: %w", context.DeadlineExceeded)
+	}
 	defer t.cancel()
-	return t.d.check(t.Tx.Commit())
+	return t.d.check(within(t.ctx, t.Tx.Commit, func(error) {}))
 }
 
+// Rollback rolls back; after an abandoned statement, in the background
+// (database/sql waits for that statement to return first).
 func (t *guardedTx) Rollback() error {
+	if t.abandoned.Load() {
+		t.rollbackLater()
+		return nil
+	}
 	defer t.cancel()
 	return t.Tx.Rollback()
+}
+
+func (t *guardedTx) rollbackLater() {
+	go func() {
+		_ = t.Tx.Rollback()
+		t.cancel()
+	}()
 }
 
 // keepUntilClosed makes closing the rows Query filled end their deadline.

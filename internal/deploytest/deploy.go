@@ -182,12 +182,20 @@ type Instance struct {
 	done chan struct{}
 }
 
+// Launch starts one more instance with env added to its environment (after
+// Env's), without waiting for it to be ready; it is not in Instances, so
+// Do does not send it requests (DoOn does).
+func (d *Deployment) Launch(env ...string) *Instance {
+	d.t.Helper()
+	return d.launch(-1, env...)
+}
+
 // launch starts instance n (not waiting for it).
-func (d *Deployment) launch(n int) *Instance {
+func (d *Deployment) launch(n int, extra ...string) *Instance {
 	port := freePort(d.t)
 	in := &Instance{N: n, URL: fmt.Sprintf("http://127.0.0.1:%d", port), logs: &syncBuffer{}, done: make(chan struct{})}
 	cmd := exec.Command(Binary(d.t), "serve")
-	cmd.Env = append(append(os.Environ(), d.Env()...), fmt.Sprintf("HTTP_ADDR=127.0.0.1:%d", port))
+	cmd.Env = append(append(append(os.Environ(), d.Env()...), extra...), fmt.Sprintf("HTTP_ADDR=127.0.0.1:%d", port))
 	cmd.Stdout, cmd.Stderr = in.logs, in.logs
 	cmd.Dir = d.t.TempDir()
 	if err := cmd.Start(); err != nil {
@@ -199,8 +207,16 @@ func (d *Deployment) launch(n int) *Instance {
 	return in
 }
 
+// WaitListening polls /healthz until it answers (the process serves), the
+// process exits, or timeout.
+func (in *Instance) WaitListening(timeout time.Duration) error {
+	return in.poll("/healthz", timeout)
+}
+
 // waitReady polls /readyz until 200, the process exits, or timeout.
-func (in *Instance) waitReady(timeout time.Duration) error {
+func (in *Instance) waitReady(timeout time.Duration) error { return in.poll("/readyz", timeout) }
+
+func (in *Instance) poll(path string, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	for time.Now().Before(deadline) {
 		select {
@@ -208,7 +224,7 @@ func (in *Instance) waitReady(timeout time.Duration) error {
 			return fmt.Errorf("exited before it was ready")
 		default:
 		}
-		res, err := http.Get(in.URL + "/readyz")
+		res, err := http.Get(in.URL + path)
 		if err == nil {
 			res.Body.Close()
 			if res.StatusCode == 200 {
@@ -217,7 +233,7 @@ func (in *Instance) waitReady(timeout time.Duration) error {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	return fmt.Errorf("not ready after %v", timeout)
+	return fmt.Errorf("%s not 200 after %v", path, timeout)
 }
 
 // Exited reports whether the process has ended.
@@ -417,16 +433,21 @@ func (d *Deployment) waitStreaming(sync bool) {
 	}
 }
 
+// StandbyURL reaches the service database on the standby, directly.
+func (d *Deployment) StandbyURL() string { return dbURL(d.Standby.Port, Database) }
+
 // Failover does what an HA manager (Patroni) does when the primary dies:
 // the primary is stopped as by a crash, the standby promoted, PgBouncer
 // pointed at it (its config rewritten and reloaded). It returns when
-// PgBouncer has been repointed.
-func (d *Deployment) Failover() {
+// PgBouncer has been repointed. pause is the time the HA manager takes to
+// notice the dead primary (Patroni: up to its ttl, 30 s by default).
+func (d *Deployment) Failover(pause time.Duration) {
 	d.t.Helper()
 	if d.Standby == nil || d.Bouncer == nil {
 		d.t.Fatal("failover needs a standby and PgBouncer")
 	}
 	d.Primary.Kill()
+	time.Sleep(pause)
 	d.Standby.Promote()
 	d.Bouncer.Repoint(d.Standby.Port)
 	d.Primary, d.Standby = d.Standby, nil
