@@ -1,6 +1,7 @@
 package handlers_test
 
 import (
+	"context"
 	"encoding/base64"
 	"net/http"
 	"strings"
@@ -247,4 +248,68 @@ func TestRefresh_SecretChange(t *testing.T) {
 	a.Clock.Advance(time.Minute)
 	b.mustRefresh(p2.RefreshToken)
 	apitest.WantError(t, b.Refresh(p0.RefreshToken), http.StatusUnauthorized, "invalid_refresh_token")
+}
+
+// TestRefresh_CatchesUpASessionSetBack: the database loses a session's
+// latest rotations (a failover to an asynchronous standby, a restore): the
+// client's token, issued after what the database holds, still refreshes,
+// once, to the token after it; a token from the lost future that the
+// server never issued (another secret, or a wrong tag) is refused and the
+// session lives on; a set-back further than 64 rotations is refused.
+func TestRefresh_CatchesUpASessionSetBack(t *testing.T) {
+	t.Parallel()
+	apitest.ForEachDialect(t, func(t *testing.T, d string) {
+		a := newAPI(t, d)
+		p0 := a.SignIn("+919876543210")
+		p1 := a.mustRefresh(p0.RefreshToken)
+		sid := uuid.MustParse(sidOf(t, p1.AccessToken))
+		saved, err := a.Client.Session.Get(context.Background(), sid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := p1
+		for range 3 {
+			a.Clock.Advance(time.Minute)
+			p = a.mustRefresh(p.RefreshToken)
+		}
+		// The database goes back to the session as it was after p1.
+		if err := a.Client.Session.UpdateOneID(sid).SetGeneration(saved.Generation).SetTokenHash(saved.TokenHash).
+			SetNillablePreviousTokenHash(saved.PreviousTokenHash).SetNillableRotatedAt(saved.RotatedAt).Exec(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		apitest.WantError(t, a.Refresh(otherSecret(p.RefreshToken)), http.StatusUnauthorized, "invalid_refresh_token")
+		next := a.mustRefresh(p.RefreshToken)
+		if next.RefreshToken == p.RefreshToken {
+			t.Fatal("catching up returned the same token")
+		}
+		if !strings.Contains(a.Logs.String(), "event=refresh_caught_up") || !strings.Contains(a.Logs.String(), "lost_rotations=3") {
+			t.Fatalf("the catch-up was not logged with the lost rotations:\n%s", a.Logs)
+		}
+		a.Clock.Advance(time.Minute)
+		after := a.mustRefresh(next.RefreshToken)
+		if r := a.Call("GET", "/v1/me", after.AccessToken, nil); r.Status != http.StatusOK {
+			t.Fatalf("who-am-I after catching up: got %d", r.Status)
+		}
+		// Past the grace window, the token the client caught up from is an
+		// ancestor like any other: presenting it again is reuse.
+		a.Clock.Advance(time.Minute)
+		apitest.WantError(t, a.Refresh(p.RefreshToken), http.StatusUnauthorized, "refresh_token_reused")
+
+		// More than 64 rotations lost: refused, the session kept.
+		q0 := a.SignIn("+919876543211")
+		qsid := uuid.MustParse(sidOf(t, q0.AccessToken))
+		qsaved, err := a.Client.Session.Get(context.Background(), qsid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		q := q0
+		for range 65 {
+			q = a.mustRefresh(q.RefreshToken)
+		}
+		if err := a.Client.Session.UpdateOneID(qsid).SetGeneration(qsaved.Generation).SetTokenHash(qsaved.TokenHash).
+			ClearPreviousTokenHash().ClearRotatedAt().Exec(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		apitest.WantError(t, a.Refresh(q.RefreshToken), http.StatusUnauthorized, "invalid_refresh_token")
+	})
 }

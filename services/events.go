@@ -48,6 +48,10 @@ const (
 	EventAdminRoleSet        Event = "admin_role_set"
 	EventAdminUserDeleted    Event = "admin_user_deleted"
 	EventAdminSessionsEnded  Event = "admin_sessions_ended"
+	// A session the database holds behind its client's token (rotations
+	// lost by a failover to an asynchronous standby, or a restore) caught
+	// up with it: see Sessions.refreshMiss.
+	EventRefreshCaughtUp Event = "refresh_caught_up"
 	// Counted, never logged: one of these happens on every refresh, the
 	// hottest path, where a log line each would cost more than the work.
 	EventRefreshRotated       Event = "refresh_rotated"

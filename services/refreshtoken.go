@@ -180,6 +180,29 @@ func (k refreshKey) isAncestor(t refreshToken, gen int64, want string) (bool, in
 	return equalHash(h, want), int(gen - t.gen)
 }
 
+// maxLostRotations bounds how many rotations a session may have lost (see
+// isDescendant): at most this many HMACs per request.
+const maxLostRotations = 64
+
+// isDescendant reports whether t is a token the server issued after the
+// one a session now holds (generation gen, stored hash have), at most
+// maxLostRotations later: rolling the stored hash forward gives t's
+// secret. That happens when the database lost the session's latest
+// rotations (a failover to an asynchronous standby, a restore from a
+// backup); t is then the token the client was really given. Only tagged
+// tokens qualify, and the tag is checked first (one HMAC), so a forged
+// token costs no more.
+func (k refreshKey) isDescendant(t refreshToken, gen int64, have string) bool {
+	if t.legacy || t.gen <= gen || t.gen-gen > maxLostRotations || !k.authentic(t) {
+		return false
+	}
+	h := have
+	for g := gen; g < t.gen; g++ {
+		h = k.next(t.session, g, h).hash()
+	}
+	return equalHash(h, t.hash())
+}
+
 // equalHash compares two stored hashes in constant time.
 func equalHash(a, b string) bool {
 	return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1

@@ -283,7 +283,8 @@ func (d Dialect) cappedExpiry(idle, fallback any) entsql.Querier {
 
 // refreshMiss explains a refresh whose UPDATE matched nothing: a retry
 // within the grace window (answered with the current token), a replay of an
-// older token (the session is revoked), or an invalid token.
+// older token (the session is revoked), a session the database holds
+// behind its client (caught up), or an invalid token.
 func (s *Sessions) refreshMiss(ctx context.Context, tok refreshToken, h string, next refreshToken, now time.Time) (*TokenPair, error) {
 	row, err := s.db.Session.Query().Where(session.ID(tok.session)).WithUser().Only(ctx)
 	if err != nil {
@@ -291,6 +292,9 @@ func (s *Sessions) refreshMiss(ctx context.Context, tok refreshToken, h string, 
 	}
 	if !row.ExpiresAt.After(now) {
 		return nil, ErrInvalidRefreshToken
+	}
+	if s.key.isDescendant(tok, row.Generation, row.TokenHash) {
+		return s.catchUp(ctx, row, tok, h, next, now)
 	}
 	isPredecessor := row.Generation == tok.gen+1 && row.PreviousTokenHash != nil && equalHash(*row.PreviousTokenHash, h)
 	// A retry within the grace window, or the client's token after a
@@ -311,6 +315,38 @@ func (s *Sessions) refreshMiss(ctx context.Context, tok refreshToken, h string, 
 		return nil, ErrRefreshTokenReused
 	}
 	return nil, ErrInvalidRefreshToken
+}
+
+// catchUp rotates a session the database holds behind its client's token
+// tok (generation row.Generation; rotations the database lost, see
+// refreshKey.isDescendant) straight to the token after tok, as if the lost
+// rotations had been kept: the client goes on signed in. The UPDATE is
+// conditional on the row being as read, so of concurrent requests one
+// catches up; the others find tok just rotated and are answered by the
+// grace window.
+func (s *Sessions) catchUp(ctx context.Context, row *ent.Session, tok refreshToken, h string, next refreshToken, now time.Time) (*TokenPair, error) {
+	n, err := s.db.Session.Update().
+		Where(session.ID(row.ID), session.Generation(row.Generation), session.TokenHash(row.TokenHash)).
+		SetTokenHash(next.hash()).SetPreviousTokenHash(h).SetGeneration(next.gen).SetRotatedAt(now).SetLastUsedAt(now).
+		Modify(s.capExpiry(now.Add(s.cfg.RefreshTTL))).
+		Save(ctx)
+	if err != nil {
+		return nil, wrapErr(err, "refresh: catch up")
+	}
+	if n == 0 {
+		if row, err = s.db.Session.Query().Where(session.ID(tok.session)).WithUser().Only(ctx); err != nil {
+			return nil, notFoundAs(err, ErrInvalidRefreshToken, "refresh: load session")
+		}
+		retry := row.RotatedAt != nil && now.Sub(*row.RotatedAt) <= s.cfg.ReuseGrace
+		if row.Generation == next.gen && retry && equalHash(next.hash(), row.TokenHash) {
+			s.events.count(EventRefreshGraceReplayed)
+			return s.pair(row.Edges.User, next)
+		}
+		return nil, ErrInvalidRefreshToken
+	}
+	s.events.log(ctx, EventRefreshCaughtUp, slog.String("user_id", row.UserID.String()), slog.String("session_id", row.ID.String()),
+		slog.Int64("lost_rotations", tok.gen-row.Generation))
+	return s.pair(row.Edges.User, next)
 }
 
 // CheckLogoutScope refuses a logout scope other than "current" (or ""),
