@@ -39,7 +39,7 @@ func requestID() gin.HandlerFunc {
 		}
 		c.Set(ctxRequestID, id)
 		c.Header(requestIDHeader, id)
-		c.Request = c.Request.WithContext(services.WithRequestID(c.Request.Context(), id))
+		c.Request = c.Request.WithContext(services.WithDatabaseBudget(services.WithRequestID(c.Request.Context(), id)))
 		c.Next()
 	}
 }

@@ -20,8 +20,9 @@ import (
 	"github.com/agency-platform/agency/ent"
 	"github.com/agency-platform/agency/ent/authidentity"
 	"github.com/agency-platform/agency/ent/phoneotp"
-	"github.com/agency-platform/agency/ent/ratelimit"
 	"github.com/agency-platform/agency/ent/predicate"
+	"github.com/agency-platform/agency/ent/ratelimit"
+	"github.com/agency-platform/agency/internal/database"
 	"github.com/agency-platform/agency/internal/phone"
 	"github.com/agency-platform/agency/internal/upstream"
 )
@@ -108,7 +109,7 @@ func (a *PhoneAuth) Send(ctx context.Context, rawPhone, clientIP string) (*SendR
 		return nil, err
 	}
 	if err := a.take(ctx, phoneKey, a.cfg.MaxSendsPerHour, hourly, num); err != nil {
-		a.refund(ipKey)
+		a.refundAfter(err, ipKey)
 		return nil, err
 	}
 	code, fixed := a.cfg.TestCodes[num]
@@ -119,7 +120,7 @@ func (a *PhoneAuth) Send(ctx context.Context, rawPhone, clientIP string) (*SendR
 	}
 	hash := a.hashCode(num, code)
 	if err := a.store(ctx, num, hash); err != nil {
-		a.refund(ipKey, phoneKey)
+		a.refundAfter(err, ipKey, phoneKey)
 		return nil, err
 	}
 	if !fixed {
@@ -264,6 +265,18 @@ func (a *PhoneAuth) refund(keys ...string) {
 	for _, k := range keys {
 		_ = a.limits.refund(ctx, k, hourly)
 	}
+}
+
+// refundAfter refunds keys after a request failed with err: at once, or,
+// when the database did not answer (the refund would wait as long again),
+// in the background, so the client gets its 503 now and the counts come
+// back when the database does.
+func (a *PhoneAuth) refundAfter(err error, keys ...string) {
+	if database.ConnectionLost(err) {
+		go a.refund(keys...)
+		return
+	}
+	a.refund(keys...)
 }
 
 // unstore deletes the code just stored (the SMS failed), unless a newer

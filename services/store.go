@@ -16,6 +16,10 @@ import (
 // The plumbing every service shares: the database and its dialect,
 // transactions and locks, the clock and the security event log.
 
+// WithDatabaseBudget gives a request one DB_QUERY_TIMEOUT of database time
+// for all its statements (database.WithBudget).
+func WithDatabaseBudget(ctx context.Context) context.Context { return database.WithBudget(ctx) }
+
 // ErrDatabaseUnavailable is the readiness probe's answer when the database
 // does not answer.
 var ErrDatabaseUnavailable = NewError(KindUnavailable, CodeDatabaseUnavailable, "the database is not reachable")

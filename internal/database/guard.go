@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -41,11 +42,40 @@ func Guard(drv dialect.Driver, db *sql.DB, timeout time.Duration, idle int) dial
 	return &guardedDriver{Driver: drv, db: db, timeout: timeout, idle: idle}
 }
 
+// budgetKey holds a request's database budget in its context.
+type budgetKey struct{}
+
+// budget is the database time a request has used, in nanoseconds.
+type budget struct{ spent atomic.Int64 }
+
+// WithBudget gives the request of ctx one timeout (DB_QUERY_TIMEOUT) for
+// all its statements and transactions together: each gets what the ones
+// before left, so a request that waited 1 s on one statement waits at most
+// the rest on the next, and its answer comes within the timeout of
+// database time in all, however many statements it sends. Work without a
+// budget (background jobs) gets the timeout per statement and transaction.
+func WithBudget(ctx context.Context) context.Context {
+	return context.WithValue(ctx, budgetKey{}, &budget{})
+}
+
+// deadline is the context of one statement or transaction; its cancel
+// func, called when the call is over, charges the time to the request's
+// budget.
 func (d *guardedDriver) deadline(ctx context.Context) (context.Context, context.CancelFunc) {
 	if d.timeout <= 0 {
 		return ctx, func() {}
 	}
-	return context.WithTimeout(ctx, d.timeout)
+	b, _ := ctx.Value(budgetKey{}).(*budget)
+	if b == nil {
+		return context.WithTimeout(ctx, d.timeout)
+	}
+	start := time.Now()
+	c, cancel := context.WithTimeout(ctx, d.timeout-time.Duration(b.spent.Load()))
+	var once sync.Once
+	return c, func() {
+		once.Do(func() { b.spent.Add(int64(time.Since(start))) })
+		cancel()
+	}
 }
 
 // check empties the idle pool after a failure of the connection or server.
@@ -68,6 +98,9 @@ func (d *guardedDriver) check(err error) error {
 func within(ctx context.Context, fn func() error, then func(error)) error {
 	if ctx.Done() == nil {
 		return fn()
+	}
+	if err := ctx.Err(); err != nil { // the request's budget is spent
+		return fmt.Errorf("database: no answer in time: %w", err)
 	}
 	done := make(chan error, 1)
 	go func() { done <- fn() }()

@@ -137,3 +137,42 @@ func TestGuard_AnswersAtTheDeadline(t *testing.T) {
 	}
 	f.frozen.Store(false)
 }
+
+// TestGuard_RequestBudget: the statements of one request share one
+// timeout: with 500 ms, two statements of 200 ms pass, the third is cut at
+// the 100 ms left, and a fourth is refused at once. Without a budget (a
+// background job), each statement has the whole timeout.
+func TestGuard_RequestBudget(t *testing.T) {
+	t.Parallel()
+	db := testdb.New(t).DB
+	drv := database.NewServiceDriver(db, migration.Postgres, 500*time.Millisecond, 4, false, nil)
+	sleep := func(ctx context.Context) (time.Duration, error) {
+		start := time.Now()
+		rows := &entsql.Rows{}
+		if err := drv.Query(ctx, "SELECT pg_sleep(0.2)", []any{}, rows); err != nil {
+			return time.Since(start), err
+		}
+		for rows.Next() {
+		}
+		return time.Since(start), rows.Close()
+	}
+	req := database.WithBudget(context.Background())
+	for i := range 2 {
+		if _, err := sleep(req); err != nil {
+			t.Fatalf("statement %d within the budget: %v", i+1, err)
+		}
+	}
+	took, err := sleep(req)
+	if err == nil || !database.ConnectionLost(err) || took > 250*time.Millisecond {
+		t.Fatalf("third statement with 100 ms of budget left: got %v after %v, want a timeout within about 100 ms", err, took)
+	}
+	took, err = sleep(req)
+	if err == nil || took > 20*time.Millisecond {
+		t.Fatalf("a statement with the budget spent: got %v after %v, want a refusal at once", err, took)
+	}
+	for i := range 4 {
+		if _, err := sleep(context.Background()); err != nil {
+			t.Fatalf("background statement %d: %v", i+1, err)
+		}
+	}
+}

@@ -84,16 +84,17 @@ func (c *Cluster) data() string { return filepath.Join(c.dir, "data") }
 
 // NewStandby makes a streaming standby of c (pg_basebackup -R, WAL
 // streamed during the copy) on a port of its own and starts it. It
-// connects to c as application name, which c's synchronous_standby_names
-// can list to make it synchronous (see SetSynchronous).
-func (c *Cluster) NewStandby(name string) *Cluster {
+// streams from port of 127.0.0.1 (c's, or a proxy's in front of it) as
+// application name, which c's synchronous_standby_names can list to make
+// it synchronous.
+func (c *Cluster) NewStandby(name string, port int) *Cluster {
 	c.t.Helper()
 	s := newCluster(c.t, c.settings)
 	if out, err := s.run(filepath.Join(binDir(), "pg_basebackup"), "-D", s.data(), "-h", "127.0.0.1", "-p", strconv.Itoa(c.Port),
 		"-U", "postgres", "-R", "-X", "stream", "-c", "fast", "--no-sync"); err != nil {
 		c.t.Fatalf("testdb: pg_basebackup: %v\n%s", err, out)
 	}
-	conninfo := fmt.Sprintf("\nprimary_conninfo = 'host=127.0.0.1 port=%d user=postgres application_name=%s'\n", c.Port, name)
+	conninfo := fmt.Sprintf("\nprimary_conninfo = 'host=127.0.0.1 port=%d user=postgres application_name=%s'\n", port, name)
 	f, err := os.OpenFile(filepath.Join(s.data(), "postgresql.auto.conf"), os.O_APPEND|os.O_WRONLY, 0)
 	if err != nil {
 		c.t.Fatal(err)

@@ -60,6 +60,9 @@ func (r *reuse) take(ctx context.Context, reusable bool) (*database.Scratch, err
 	s := r.free[len(r.free)-1]
 	r.free = r.free[:len(r.free)-1]
 	r.mu.Unlock()
+	// The previous test may have resized the pool (one connection, to see
+	// its session): the next gets the usual one.
+	s.DB.SetMaxOpenConns(testPool.MaxOpenConns)
 	s.DB.SetMaxIdleConns(testPool.MaxIdleConns)
 	return s, nil
 }
