@@ -71,7 +71,9 @@ type Deployment struct {
 	DatabaseURL, DirectURL string
 	opts                   Options
 	next                   atomic.Uint64
-	http                   *http.Client
+	// replication is the network between primary and standby.
+	replication *Link
+	http        *http.Client
 }
 
 // Database is the name of the service's database on the primary.
@@ -91,7 +93,8 @@ func Start(t testing.TB, o Options) *Deployment {
 	d.DirectURL = dbURL(d.Primary.Port, Database)
 	switch o.Standby {
 	case Synchronous, Asynchronous:
-		d.Standby = d.Primary.NewStandby("standby1")
+		d.replication = NewLink(t, fmt.Sprintf("127.0.0.1:%d", d.Primary.Port))
+		d.Standby = d.Primary.NewStandby("standby1", d.replication.Port())
 		if o.Standby == Synchronous {
 			d.exec(d.Primary.URL, "ALTER SYSTEM SET synchronous_standby_names = 'standby1'")
 			d.exec(d.Primary.URL, "SELECT pg_reload_conf()")
@@ -306,6 +309,17 @@ func (a Answer) ErrorCode() string {
 	return m.Error.Code
 }
 
+// requestID is the request id of an error body.
+func (a Answer) requestID() string {
+	var m struct {
+		Error struct {
+			RequestID string `json:"request_id"`
+		} `json:"error"`
+	}
+	_ = json.Unmarshal(a.Body, &m)
+	return m.Error.RequestID
+}
+
 // Request is one call: Client names the caller's IP (X-Forwarded-For).
 type Request struct {
 	Method, Path, Bearer, Client string
@@ -433,6 +447,17 @@ func (d *Deployment) waitStreaming(sync bool) {
 	}
 }
 
+// CutReplication cuts the network between primary and standby: the
+// standby receives nothing more; the primary's WAL waits in buffers that
+// the failover will drop.
+func (d *Deployment) CutReplication() {
+	d.t.Helper()
+	if d.replication == nil {
+		d.t.Fatal("no standby")
+	}
+	d.replication.Cut()
+}
+
 // StandbyURL reaches the service database on the standby, directly.
 func (d *Deployment) StandbyURL() string { return dbURL(d.Standby.Port, Database) }
 
@@ -447,6 +472,7 @@ func (d *Deployment) Failover(pause time.Duration) {
 		d.t.Fatal("failover needs a standby and PgBouncer")
 	}
 	d.Primary.Kill()
+	d.replication.Drop()
 	time.Sleep(pause)
 	d.Standby.Promote()
 	d.Bouncer.Repoint(d.Standby.Port)
