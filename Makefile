@@ -23,7 +23,7 @@ test:
 # binary started several times against PostgreSQL clusters of their own
 # (initdb on free ports, never the shared server), with a streaming standby
 # and PgBouncer (transaction pooling) where a test needs them: invariants
-# across instances, failover, kill -9. About 3 minutes; .ci/run runs it.
+# across instances, failover, kill -9. About 2 minutes; .ci/run runs it.
 test-slow:
 	$(GO) vet -tags slow ./internal/deploytest
 	$(GO) test -tags slow -count=1 -timeout 20m -v ./internal/deploytest

@@ -82,8 +82,9 @@ type DBConfig struct {
 	ConnMaxLifetime time.Duration `mapstructure:"db_conn_max_lifetime"`
 	// ConnectTimeout bounds the wait for the database at startup.
 	ConnectTimeout time.Duration `mapstructure:"db_connect_timeout"`
-	// QueryTimeout bounds each statement, and each transaction as a whole,
-	// of a request: a stalled database answers 503 after it.
+	// QueryTimeout bounds the database time of a request, all its
+	// statements and transactions together (per statement in background
+	// jobs): a stalled database answers 503 after it.
 	QueryTimeout time.Duration `mapstructure:"db_query_timeout"`
 	// PreparedStatements prepares each statement once per connection
 	// (PostgreSQL): "true", "false", or "auto" (on unless a transaction

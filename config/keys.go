@@ -48,7 +48,7 @@ var keys = []Key{
 	{Group: "Database", Name: "DB_CONN_MAX_IDLE_TIME", Default: "20s", Help: "Close connections idle this long; 0 keeps them."},
 	{Group: "Database", Name: "DB_CONN_MAX_LIFETIME", Default: "30m", Help: "Recycle connections after this long; 0 keeps them."},
 	{Group: "Database", Name: "DB_CONNECT_TIMEOUT", Default: "10s", Help: "How long to wait for the database at startup."},
-	{Group: "Database", Name: "DB_QUERY_TIMEOUT", Default: "3s", Help: "Deadline of each database statement, and of each transaction as a whole, within a request; past it the request answers 503 unavailable."},
+	{Group: "Database", Name: "DB_QUERY_TIMEOUT", Default: "3s", Help: "Database time one request may spend in all, its statements and transactions together (each gets what the ones before it left); past it the request answers 503 unavailable. Background jobs get it per statement and transaction."},
 	{Group: "Database", Name: "DB_PREPARED_STATEMENTS", Default: "auto", Help: "PostgreSQL: prepare each statement once per connection and run it by name (planning is most of a hot statement's cost): true, false, or auto (on, unless a transaction pooler is found between the service and PostgreSQL at startup, where named statements do not survive from one transaction to the next). Set true behind PgBouncer 1.21+ with max_prepared_statements."},
 	{Group: "Database", Name: "MIGRATE_ON_START", Default: "true", Help: "Apply pending migrations at startup (true or false)."},
 

@@ -7,8 +7,8 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
-	"slices"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 

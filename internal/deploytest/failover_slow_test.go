@@ -265,16 +265,7 @@ func TestFailover(t *testing.T) {
 				t.Errorf("the slowest answer during the switch took %v, want within DB_QUERY_TIMEOUT (3s) and a margin; over 3.5s: %v", slowest, slow)
 			}
 			v := d.judge(t, load.chains)
-			caughtUp := 0
-			for _, in := range d.Instances {
-				caughtUp += strings.Count(in.Logs(), `"event":"refresh_caught_up"`)
-			}
-			t.Logf("%s: %d chains (%d signed in before the failure), primary killed to PgBouncer repointed in %v (%v of it the HA manager's pause); "+
-				"from the kill on %d requests: errors %v, the last %v after the kill (%v after the switch), slowest answer %v; "+
-				"sessions: %d as the client last saw them, %d rotated by a request whose answer was lost; acknowledged writes lost: %d sessions set back (rotations lost), %d gone (sign-ins lost); %d sessions caught up with their clients",
-				mode.name, len(load.chains), before, switched.Sub(failStart).Round(time.Millisecond), failoverPause, total, errs,
-				lastErr.Sub(failStart).Round(time.Millisecond), recovery.Round(time.Millisecond), slowest.Round(time.Millisecond),
-				v.present, v.rotated, len(v.setBack), len(v.gone), caughtUp)
+
 			if mode.rep == Synchronous && len(v.lost()) > 0 {
 				t.Errorf("synchronous replication lost %d acknowledged writes:\n%v", len(v.lost()), v.lost())
 			}
@@ -293,6 +284,16 @@ func TestFailover(t *testing.T) {
 					failed++
 				}
 			}
+			caughtUp := 0
+			for _, in := range d.Instances {
+				caughtUp += strings.Count(in.Logs(), `"event":"refresh_caught_up"`)
+			}
+			t.Logf("%s: %d chains (%d signed in before the failure), primary killed to PgBouncer repointed in %v (%v of it the HA manager's pause); "+
+				"from the kill on %d requests: errors %v, the last %v after the kill (%v after the switch), slowest answer %v; "+
+				"sessions: %d as the client last saw them, %d rotated by a request whose answer was lost; acknowledged writes lost: %d sessions set back (rotations lost), %d gone (sign-ins lost); %d sessions caught up with their clients, %d clients must sign in again",
+				mode.name, len(load.chains), before, switched.Sub(failStart).Round(time.Millisecond), failoverPause, total, errs,
+				lastErr.Sub(failStart).Round(time.Millisecond), recovery.Round(time.Millisecond), slowest.Round(time.Millisecond),
+				v.present, v.rotated, len(v.setBack), len(v.gone), caughtUp, failed)
 			if failed != len(v.gone) {
 				t.Errorf("%d clients cannot refresh after the failover, want %d (those whose sign-in is gone)", failed, len(v.gone))
 			}
