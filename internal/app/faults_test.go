@@ -371,3 +371,26 @@ func TestReadOnlyDatabase(t *testing.T) {
 		t.Fatalf("readyz once writable: got %d %s", a.status, a.body)
 	}
 }
+
+// TestServe_MigrationDatabaseURL: with MIGRATION_DATABASE_URL set, serve
+// migrates an empty database on it (a pool of its own, closed afterwards)
+// and serves on DATABASE_URL; `migrate status` reads the same database.
+// (Through PgBouncer, where it matters, internal/deploytest's slow tests.)
+func TestServe_MigrationDatabaseURL(t *testing.T) {
+	t.Parallel()
+	db := testdb.Empty(t)
+	env := []string{"HTTP_ADDR=127.0.0.1:0", "CLEANUP_INTERVAL=0",
+		"DATABASE_URL=" + db.URL + "&application_name=agency-serve", "MIGRATION_DATABASE_URL=" + db.URL}
+	base, logs, stop := startServe(t, env)
+	defer stop()
+	if a := call(t, "GET", base+"/readyz", "", nil); a.status != 200 {
+		t.Fatalf("readyz after migrating on MIGRATION_DATABASE_URL: got %d %s\n%s", a.status, a.body, logs)
+	}
+	if !strings.Contains(logs.String(), "migrating on MIGRATION_DATABASE_URL") || strings.Contains(logs.String(), "transaction pooler") {
+		t.Fatalf("the log does not say where migrations went, or saw a pooler:\n%s", logs)
+	}
+	var out strings.Builder
+	if err := run(context.Background(), []string{"migrate", "status"}, env, &out, io.Discard); err != nil || !strings.Contains(out.String(), " 0 pending") {
+		t.Fatalf("migrate status on MIGRATION_DATABASE_URL: got %v\n%s", err, out.String())
+	}
+}
