@@ -134,7 +134,7 @@ func TestCORS_AllowedOrigins(t *testing.T) {
 	a := newAPI(t, migration.Postgres, "CORS_ALLOWED_ORIGINS="+corsOrigin+",http://localhost:3000")
 	session := "/v1/me/sessions/" + uuid.NewString()
 	t.Run("preflight", func(t *testing.T) {
-		wantAllowed(t, preflight(t, a, "/v1/me", corsOrigin, "PATCH"), corsOrigin, "GET", "PATCH")
+		wantAllowed(t, preflight(t, a, "/v1/me", corsOrigin, "PATCH"), corsOrigin, "GET", "PATCH", "DELETE")
 		wantAllowed(t, preflight(t, a, "/v1/auth/otp/send", corsOrigin, "POST"), corsOrigin, "POST")
 		wantAllowed(t, preflight(t, a, session, corsOrigin, "DELETE"), corsOrigin, "DELETE")
 		wantAllowed(t, preflight(t, a, "/healthz", "http://localhost:3000", "GET"), "http://localhost:3000", "GET", "HEAD")
@@ -147,7 +147,7 @@ func TestCORS_AllowedOrigins(t *testing.T) {
 		}
 	})
 	t.Run("preflight_method_the_route_lacks", func(t *testing.T) {
-		wantRefused(t, preflight(t, a, "/v1/me", corsOrigin, "DELETE"))
+		wantRefused(t, preflight(t, a, "/v1/me", corsOrigin, "PUT"))
 		wantRefused(t, preflight(t, a, "/v1/auth/otp/send", corsOrigin, "GET"))
 	})
 	t.Run("preflight_unknown_path", func(t *testing.T) {

@@ -16,6 +16,18 @@ func getMe(users *services.Users) gin.HandlerFunc {
 	}
 }
 
+// deleteMe deletes the signed-in user's account (allowed before a role is
+// chosen: a user must always be able to leave).
+func deleteMe(users *services.Users) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if err := users.DeleteMe(c.Request.Context(), principal(c)); err != nil {
+			writeError(c, err)
+			return
+		}
+		c.Status(http.StatusNoContent)
+	}
+}
+
 type patchMeRequest struct {
 	FullName          *string `json:"full_name"`
 	ProfilePictureURL *string `json:"profile_picture_url"`

@@ -211,3 +211,104 @@ func TestRoleSet(t *testing.T) {
 		})
 	})
 }
+
+// TestDeleteMe: DELETE /v1/me deletes the account with its sign-in methods
+// and sessions; every token of the user fails on its next use, on every
+// session; the phone number signs up again as a new user. It needs a
+// recent sign-in; a user without a role may leave; the last admin may not.
+func TestDeleteMe(t *testing.T) {
+	t.Parallel()
+	apitest.ForEachDialect(t, func(t *testing.T, d string) {
+		ctx := context.Background()
+		a := newAPI(t, d)
+		const num = "+919876543210"
+		tok := a.SignIn(num)
+		other := a.SignIn(num) // a second device
+		var me meUser
+		a.Call("GET", "/v1/me", tok.AccessToken, nil).JSON(t, &me)
+		if r := a.Call("PUT", "/v1/me/role", tok.AccessToken, map[string]string{"role": "creator"}); r.Status != http.StatusOK {
+			t.Fatalf("set role: got %d", r.Status)
+		}
+
+		a.Clock.Advance(11 * time.Minute)
+		apitest.WantError(t, a.Call("DELETE", "/v1/me", tok.AccessToken, nil), http.StatusForbidden, "reauth_required")
+		fresh := a.SignIn(num)
+		if r := a.Call("DELETE", "/v1/me", fresh.AccessToken, nil); r.Status != http.StatusNoContent {
+			t.Fatalf("delete me: got %d %s, want 204", r.Status, r.Body)
+		}
+		for _, p := range []apitest.Tokens{tok, other, fresh} {
+			apitest.WantError(t, a.Call("GET", "/v1/me", p.AccessToken, nil), http.StatusUnauthorized, "unauthorized")
+			apitest.WantError(t, a.Refresh(p.RefreshToken), http.StatusUnauthorized, "invalid_refresh_token")
+		}
+		uid := uuid.MustParse(me.ID)
+		users, err := a.Client.User.Query().Where(user.ID(uid)).Count(ctx)
+		if err != nil || users != 0 {
+			t.Fatalf("the user row after deletion: %d, %v", users, err)
+		}
+		if n, _ := a.Client.AuthIdentity.Query().Count(ctx); n != 0 {
+			t.Fatalf("%d identities left after deletion, want 0", n)
+		}
+		if n, _ := a.Client.Session.Query().Count(ctx); n != 0 {
+			t.Fatalf("%d sessions left after deletion, want 0", n)
+		}
+		if !strings.Contains(a.Logs.String(), "event=user_deleted") {
+			t.Fatal("the deletion was not logged as a security event")
+		}
+		again := a.SignIn(num)
+		var newMe meUser
+		a.Call("GET", "/v1/me", again.AccessToken, nil).JSON(t, &newMe)
+		if newMe.ID == me.ID || newMe.Role != nil {
+			t.Fatalf("the number signed up again as %s (role %v), want a new user without a role", newMe.ID, newMe.Role)
+		}
+
+		// A user without a role can leave.
+		if r := a.Call("DELETE", "/v1/me", again.AccessToken, nil); r.Status != http.StatusNoContent {
+			t.Fatalf("delete me without a role: got %d", r.Status)
+		}
+
+		// The last admin cannot; with another admin, it can.
+		admin := a.SignIn("+919876543211")
+		var adminMe meUser
+		a.Call("GET", "/v1/me", admin.AccessToken, nil).JSON(t, &adminMe)
+		if err := a.Client.User.UpdateOneID(uuid.MustParse(adminMe.ID)).SetRole(user.RoleAdmin).Exec(ctx); err != nil {
+			t.Fatal(err)
+		}
+		apitest.WantError(t, a.Call("DELETE", "/v1/me", admin.AccessToken, nil), http.StatusConflict, "last_admin")
+		second := a.SignIn("+919876543212")
+		var secondMe meUser
+		a.Call("GET", "/v1/me", second.AccessToken, nil).JSON(t, &secondMe)
+		if err := a.Client.User.UpdateOneID(uuid.MustParse(secondMe.ID)).SetRole(user.RoleAdmin).Exec(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if r := a.Call("DELETE", "/v1/me", admin.AccessToken, nil); r.Status != http.StatusNoContent {
+			t.Fatalf("delete an admin with another admin left: got %d %s", r.Status, r.Body)
+		}
+		apitest.WantError(t, a.Call("DELETE", "/v1/me", second.AccessToken, nil), http.StatusConflict, "last_admin")
+	})
+}
+
+// TestDeleteMe_TwoLastAdminsAtOnce: two admins, each deleting their own
+// account at the same moment: one goes, the other is refused as the last.
+func TestDeleteMe_TwoLastAdminsAtOnce(t *testing.T) {
+	t.Parallel()
+	apitest.ForEachDialect(t, func(t *testing.T, d string) {
+		ctx := context.Background()
+		a := newAPI(t, d)
+		toks := []apitest.Tokens{a.SignIn("+919876543221"), a.SignIn("+919876543222")}
+		for _, tok := range toks {
+			var me meUser
+			a.Call("GET", "/v1/me", tok.AccessToken, nil).JSON(t, &me)
+			if err := a.Client.User.UpdateOneID(uuid.MustParse(me.ID)).SetRole(user.RoleAdmin).Exec(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		status := make([]int, 2)
+		apitest.Release(2, func(i int) { status[i] = a.Call("DELETE", "/v1/me", toks[i].AccessToken, nil).Status })
+		if !(status[0] == http.StatusNoContent && status[1] == http.StatusConflict || status[0] == http.StatusConflict && status[1] == http.StatusNoContent) {
+			t.Fatalf("two admins deleting themselves at once: got %v, want one 204 and one 409", status)
+		}
+		if n, _ := a.Client.User.Query().Where(user.RoleEQ(user.RoleAdmin)).Count(ctx); n != 1 {
+			t.Fatalf("%d admins left, want 1", n)
+		}
+	})
+}

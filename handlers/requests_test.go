@@ -139,7 +139,7 @@ func TestRequestRouting(t *testing.T) {
 		{"GET", "/v1/nope", http.StatusNotFound, "not_found"},
 		{"POST", "/nope", http.StatusNotFound, "not_found"},
 		{"GET", "/v1/auth/otp/send", http.StatusMethodNotAllowed, "method_not_allowed"},
-		{"DELETE", "/v1/me", http.StatusMethodNotAllowed, "method_not_allowed"},
+		{"PUT", "/v1/me", http.StatusMethodNotAllowed, "method_not_allowed"},
 		// Paths are exact: no redirect to the spelling that exists.
 		{"GET", "/v1/me/", http.StatusNotFound, "not_found"},
 		{"POST", "/v1/auth/refresh/", http.StatusNotFound, "not_found"},

@@ -31,6 +31,7 @@ const (
 	CodeRoleAlreadySet       Code = "role_already_set"
 	CodeIdentityInUse        Code = "identity_in_use"
 	CodeLastIdentity         Code = "last_identity"
+	CodeLastAdmin            Code = "last_admin"
 	CodeNotFound             Code = "not_found"
 	CodeMethodNotAllowed     Code = "method_not_allowed" // HTTP layer only
 	CodeInternalError        Code = "internal_error"     // HTTP layer only
@@ -49,7 +50,7 @@ func Codes() []Code {
 		CodeOTPAttemptsExceeded, CodeOTPResendTooSoon, CodeRateLimited, CodeSMSFailed, CodeInvalidRefreshToken,
 		CodeRefreshTokenReused, CodeInvalidIDToken, CodeInvalidAccessToken, CodeUnauthorized, CodeRoleRequired,
 		CodeForbidden, CodeReauthRequired, CodeValidationFailed, CodeInvalidRole, CodeRoleAlreadySet,
-		CodeIdentityInUse, CodeLastIdentity, CodeNotFound, CodeMethodNotAllowed, CodeInternalError,
+		CodeIdentityInUse, CodeLastIdentity, CodeLastAdmin, CodeNotFound, CodeMethodNotAllowed, CodeInternalError,
 		CodeProviderDisabled, CodeProviderUnavailable, CodeDatabaseUnavailable, CodeUnavailable,
 		CodeMigrationsPending, CodeRequestCancelled,
 	}

@@ -44,6 +44,7 @@ const (
 	EventRoleSet             Event = "role_set"
 	EventIdentityLinked      Event = "identity_linked"
 	EventIdentityUnlinked    Event = "identity_unlinked"
+	EventUserDeleted         Event = "user_deleted" // by the user, DELETE /v1/me
 	EventAdminGranted        Event = "admin_granted"
 	EventAdminRoleSet        Event = "admin_role_set"
 	EventAdminUserDeleted    Event = "admin_user_deleted"

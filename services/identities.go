@@ -22,7 +22,7 @@ const ReauthWindow = 10 * time.Minute
 var (
 	ErrIdentityInUse    = NewError(KindConflict, CodeIdentityInUse, "this sign-in method already belongs to an account")
 	ErrLastIdentity     = NewError(KindConflict, CodeLastIdentity, "the last sign-in method cannot be removed")
-	ErrReauthRequired   = NewError(KindForbidden, CodeReauthRequired, "sign in again (within the last 10 minutes) to change sign-in methods")
+	ErrReauthRequired   = NewError(KindForbidden, CodeReauthRequired, "sign in again (within the last 10 minutes) to change sign-in methods or delete the account")
 	ErrIdentityNotFound = NewError(KindNotFound, CodeNotFound, "no such sign-in method")
 )
 
@@ -64,13 +64,14 @@ func (s *Identities) LinkProvider(ctx context.Context, p *Principal, provider au
 	return s.link(ctx, p, *ext)
 }
 
-// recentSignIn requires the caller's session to have signed in within ReauthWindow.
-func (s *Identities) recentSignIn(ctx context.Context, p *Principal) error {
-	sess, err := s.db.Session.Get(ctx, p.SessionID)
+// recentSignIn requires the caller's session to have signed in within
+// ReauthWindow (linking a sign-in method, deleting the account).
+func (b Base) recentSignIn(ctx context.Context, p *Principal) error {
+	sess, err := b.db.Session.Get(ctx, p.SessionID)
 	if err != nil {
-		return notFoundAs(err, ErrUnauthorized, "link: load session")
+		return notFoundAs(err, ErrUnauthorized, "reauth: load session")
 	}
-	if s.now().Sub(sess.CreatedAt) > ReauthWindow {
+	if b.now().Sub(sess.CreatedAt) > ReauthWindow {
 		return ErrReauthRequired
 	}
 	return nil

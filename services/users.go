@@ -17,6 +17,7 @@ var (
 	ErrRoleAlreadySet  = NewError(KindConflict, CodeRoleAlreadySet, "the role is already set")
 	ErrRoleRequired    = NewError(KindForbidden, CodeRoleRequired, "choose a role first (PUT /v1/me/role)")
 	ErrUserNotFound    = NewError(KindNotFound, CodeNotFound, "no such user")
+	ErrLastAdmin       = NewError(KindConflict, CodeLastAdmin, "the last admin cannot delete their account; make another user admin first")
 	selfSelectableRole = map[string]user.Role{
 		"creator": user.RoleCreator, "agency": user.RoleAgency, "brand": user.RoleBrand, "gifter": user.RoleGifter,
 	}
@@ -136,5 +137,43 @@ func RequireRole(p *Principal) error {
 	if p.User.Role == nil {
 		return ErrRoleRequired
 	}
+	return nil
+}
+
+// DeleteMe deletes the signed-in user: the database deletes the user's
+// sign-in methods and sessions with it (ON DELETE CASCADE), so every token
+// of the user fails on its next use, and the phone number and provider
+// accounts are free for a new sign-up at once. It needs a recent sign-in
+// (ReauthWindow), as linking does: a stolen long-lived session cannot
+// delete the account. The last admin cannot leave: the admins are locked
+// in the transaction (PostgreSQL; SQLite serialises writers), so two admins
+// deleting themselves at once cannot both go.
+func (s *Users) DeleteMe(ctx context.Context, p *Principal) error {
+	if err := s.recentSignIn(ctx, p); err != nil {
+		return err
+	}
+	err := s.withTx(ctx, func(tx *ent.Tx) error {
+		if p.User.Role != nil && *p.User.Role == user.RoleAdmin {
+			admins := tx.User.Query().Where(user.RoleEQ(user.RoleAdmin))
+			if s.dialect.locksRows() {
+				admins = admins.ForUpdate()
+			}
+			ids, err := admins.IDs(ctx)
+			if err != nil {
+				return fmt.Errorf("delete me: admins: %w", err)
+			}
+			if len(ids) <= 1 {
+				return ErrLastAdmin
+			}
+		}
+		if err := tx.User.DeleteOneID(p.User.ID).Exec(ctx); err != nil {
+			return notFoundAs(err, ErrUnauthorized, "delete me")
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	s.events.log(ctx, EventUserDeleted, slog.String("user_id", p.User.ID.String()), slog.String("session_id", p.SessionID.String()))
 	return nil
 }

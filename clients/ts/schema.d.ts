@@ -338,7 +338,17 @@ export interface paths {
         get: operations["getMe"];
         put?: never;
         post?: never;
-        delete?: never;
+        /**
+         * Delete the signed-in user's account
+         * @description Deletes the user with every sign-in method and session (the database
+         *     cascades), so every access and refresh token of the user fails on its
+         *     next use, and the phone number and Google or Facebook accounts can
+         *     sign up again at once. Needs a session signed in within the last 10
+         *     minutes (`403 reauth_required`, as linking does). The last admin
+         *     cannot delete their account (`409 last_admin`). Allowed before a role
+         *     is chosen: a user can always leave.
+         */
+        delete: operations["deleteMe"];
         options?: never;
         head?: never;
         /**
@@ -1057,9 +1067,9 @@ export interface components {
         /**
          * @description Authenticated but not allowed. Codes: `role_required` (choose a role
          *     first), `forbidden` (the operation needs the `admin` role),
-         *     `reauth_required` (linking a sign-in method needs a session signed in
-         *     within the last 10 minutes; sign in again), each on the operations
-         *     that say so.
+         *     `reauth_required` (linking a sign-in method or deleting the account
+         *     needs a session signed in within the last 10 minutes; sign in again),
+         *     each on the operations that say so.
          */
         Forbidden: {
             headers: {
@@ -1272,7 +1282,8 @@ export interface components {
         /**
          * @description The request conflicts with the current state. Codes:
          *     `identity_in_use` (the sign-in method already belongs to an account),
-         *     `last_identity` (the last sign-in method cannot be removed), each on
+         *     `last_identity` (the last sign-in method cannot be removed),
+         *     `last_admin` (the last admin cannot delete their account), each on
          *     the operations that say so.
          */
         Conflict: {
@@ -1801,6 +1812,30 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    deleteMe: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The account is deleted. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            409: components["responses"]["Conflict"];
             500: components["responses"]["Internal"];
             503: components["responses"]["Unavailable"];
         };

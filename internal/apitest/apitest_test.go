@@ -146,7 +146,7 @@ func TestSpec_CheckResponse(t *testing.T) {
 			status: http.StatusTeapot, header: jsonHeader(), body: errorJSON, wantErr: "status is not supported"},
 		{name: "undocumented_path", method: "GET", target: "/v1/nope",
 			status: 200, header: jsonHeader(), body: `{}`, wantErr: "route not documented"},
-		{name: "undocumented_method", method: "DELETE", target: "/v1/me",
+		{name: "undocumented_method", method: "PUT", target: "/v1/me",
 			status: 204, wantErr: "route not documented"},
 		{name: "body_on_no_content", method: "POST", target: "/v1/auth/logout",
 			status: 204, header: jsonHeader(), body: `{}`, wantErr: "has a body"},
