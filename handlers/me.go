@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"net/http"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
@@ -13,6 +14,30 @@ func getMe(users *services.Users) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		u := users.Me(principal(c))
 		c.JSON(http.StatusOK, meJSON{userJSON: newUserJSON(u), Identities: newIdentitiesJSON(u.Edges.Identities)})
+	}
+}
+
+// exportJSON is GET /v1/me/export's body.
+type exportJSON struct {
+	ExportedAt time.Time      `json:"exported_at"`
+	User       userJSON       `json:"user"`
+	Identities []identityJSON `json:"identities"`
+	Sessions   []sessionJSON  `json:"sessions"`
+}
+
+// exportMe answers the signed-in user's data as a JSON file to save.
+func exportMe(users *services.Users) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		p := principal(c)
+		e, err := users.Export(c.Request.Context(), p)
+		if err != nil {
+			writeError(c, err)
+			return
+		}
+		c.Header("Content-Disposition", `attachment; filename="agency-account-`+e.User.ID.String()+`.json"`)
+		c.Header("Cache-Control", "no-store")
+		c.JSON(http.StatusOK, exportJSON{ExportedAt: e.ExportedAt.UTC(), User: newUserJSON(e.User),
+			Identities: newIdentitiesJSON(e.User.Edges.Identities), Sessions: newSessionsJSON(e.Sessions, p.SessionID)})
 	}
 }
 

@@ -312,3 +312,62 @@ func TestDeleteMe_TwoLastAdminsAtOnce(t *testing.T) {
 		}
 	})
 }
+
+// TestExportMe: GET /v1/me/export answers the profile, the sign-in methods
+// and the live sessions as a file to save, before a role is chosen too, and
+// nothing secret: no token, token hash, code or code hash.
+func TestExportMe(t *testing.T) {
+	t.Parallel()
+	apitest.ForEachDialect(t, func(t *testing.T, d string) {
+		ctx := context.Background()
+		a := newAPI(t, d)
+		tok := a.SignIn("+919876543210")
+		second := a.SignIn("+919876543210")
+		r := a.Call("GET", "/v1/me/export", tok.AccessToken, nil)
+		if r.Status != http.StatusOK {
+			t.Fatalf("export: got %d %s", r.Status, r.Body)
+		}
+		var e struct {
+			ExportedAt time.Time `json:"exported_at"`
+			User       meUser    `json:"user"`
+			Identities []struct {
+				Provider   string `json:"provider"`
+				ProviderID string `json:"provider_id"`
+			} `json:"identities"`
+			Sessions []struct {
+				ID      string `json:"id"`
+				Current bool   `json:"current"`
+			} `json:"sessions"`
+		}
+		r.JSON(t, &e)
+		if !strings.HasPrefix(r.Header.Get("Content-Disposition"), `attachment; filename="agency-account-`+e.User.ID) {
+			t.Fatalf("Content-Disposition: got %q", r.Header.Get("Content-Disposition"))
+		}
+		if len(e.Identities) != 1 || e.Identities[0].Provider != "phone" || e.Identities[0].ProviderID != "+919876543210" {
+			t.Fatalf("identities: got %+v", e.Identities)
+		}
+		if len(e.Sessions) != 2 || e.User.Role != nil || e.ExportedAt.IsZero() {
+			t.Fatalf("export: got %d sessions, role %v, exported at %v; want 2, none, a time", len(e.Sessions), e.User.Role, e.ExportedAt)
+		}
+		rows, err := a.Client.Session.Query().All(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body := string(r.Body)
+		for _, secret := range []string{tok.AccessToken, tok.RefreshToken, second.AccessToken, second.RefreshToken} {
+			if strings.Contains(body, secret) {
+				t.Fatal("the export holds a token")
+			}
+		}
+		for _, row := range rows {
+			if strings.Contains(body, row.TokenHash) || row.PreviousTokenHash != nil && strings.Contains(body, *row.PreviousTokenHash) {
+				t.Fatal("the export holds a token hash")
+			}
+		}
+		for _, word := range []string{"hash", "secret", "otp"} {
+			if strings.Contains(strings.ToLower(body), word) {
+				t.Fatalf("the export mentions %q: %s", word, body)
+			}
+		}
+	})
+}

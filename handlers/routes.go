@@ -59,6 +59,7 @@ func addRoutes(r *gin.Engine, d Deps) {
 	me.GET("", getMe(d.Users))
 	me.PATCH("", patchMe(d.Users))
 	me.DELETE("", deleteMe(d.Users))
+	me.GET("/export", exportMe(d.Users))
 	me.PUT("/role", setRole(d.Users))
 	me.GET("/sessions", listSessions(d.Sessions))
 	me.DELETE("/sessions/:id", deleteSession(d.Sessions))

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"time"
 	"unicode/utf8"
 
 	"github.com/agency-platform/agency/ent"
@@ -138,6 +139,24 @@ func RequireRole(p *Principal) error {
 		return ErrRoleRequired
 	}
 	return nil
+}
+
+// Export is a copy of everything the service keeps about a user that the
+// user may see: never a token hash, code hash or secret.
+type Export struct {
+	ExportedAt time.Time
+	User       *ent.User // with its identities
+	Sessions   []*ent.Session
+}
+
+// Export returns the signed-in user's data (GDPR's right to a copy):
+// profile, sign-in methods with their emails, live sessions.
+func (s *Users) Export(ctx context.Context, p *Principal) (*Export, error) {
+	sessions, err := s.sessions.List(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	return &Export{ExportedAt: s.now(), User: p.User, Sessions: sessions}, nil
 }
 
 // DeleteMe deletes the signed-in user: the database deletes the user's

@@ -392,6 +392,30 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/me/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A copy of the signed-in user's data
+         * @description Everything the service keeps about the user that the user may see,
+         *     as a JSON file to save (`Content-Disposition: attachment`): the
+         *     profile, the sign-in methods with their emails, and the live
+         *     sessions (device, created, last used, expiry). Never a token hash, a
+         *     code hash or a secret. Allowed before a role is chosen.
+         */
+        get: operations["exportMe"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/me/sessions": {
         parameters: {
             query?: never;
@@ -952,6 +976,14 @@ export interface components {
             expires_at: string;
             /** @description `true` for the session of the access token used for this request. */
             current: boolean;
+        };
+        /** @description A user's data, as GET /v1/me/export answers it. */
+        Export: {
+            /** Format: date-time */
+            exported_at: string;
+            user: components["schemas"]["User"];
+            identities: components["schemas"]["Identity"][];
+            sessions: components["schemas"]["Session"][];
         };
         /** @description A JSON Web Key Set (RFC 7517) of public keys only. */
         JWKS: {
@@ -1934,6 +1966,32 @@ export interface operations {
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["Unprocessable"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    exportMe: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The user's data. */
+            200: {
+                headers: {
+                    /** @description `attachment; filename="agency-account-<user id>.json"` */
+                    "Content-Disposition"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Export"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
             500: components["responses"]["Internal"];
             503: components["responses"]["Unavailable"];
         };
