@@ -303,7 +303,9 @@ func (c closer) Close() error {
 // server that cannot write (25006: a standby not promoted yet, a demoted
 // primary after a failover, default_transaction_read_only): the write
 // belongs on another server, soon, and the pool's idle connections to this
-// one are dropped.
+// one are dropped; or a named statement lost to a transaction pooler
+// (lostSession: the statement cache turns itself off, the next request
+// goes unnamed).
 func ConnectionLost(err error) bool {
 	var (
 		netErr net.Error
@@ -321,7 +323,7 @@ func ConnectionLost(err error) bool {
 	case errors.As(err, &pqErr):
 		code := string(pqErr.Code)
 		return strings.HasPrefix(code, "08") || strings.HasPrefix(code, "57P") ||
-			code == "53300" || code == "57014" || code == "55P03" || code == "25006"
+			code == "53300" || code == "57014" || code == "55P03" || code == "25006" || lostSession(err)
 	}
 	msg := err.Error()
 	return strings.Contains(msg, "database is locked") || strings.Contains(msg, "SQLITE_BUSY") ||

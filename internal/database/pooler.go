@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"time"
 )
 
 // BehindTransactionPooler reports whether db reaches PostgreSQL through a
@@ -18,10 +19,17 @@ import (
 // connection has a server session of its own, so the ids always differ. A
 // transaction pooler gives the second the server session the first has
 // just released (PgBouncer reuses the most recently released one), so the
-// ids are equal. Three tries make a pool busy with other clients unlikely
-// to hide it.
+// ids are equal, unless another client took that session in between: on a
+// busy pool (other instances starting at the same moment) a try can miss,
+// so it tries ten times, and the statement cache still turns itself off if
+// a named statement goes missing later (see lostSession). Set
+// DB_PREPARED_STATEMENTS=false behind a transaction pooler to rely on
+// neither.
 func BehindTransactionPooler(ctx context.Context, db *sql.DB) (bool, error) {
-	for range 3 {
+	for i := range 10 {
+		if i > 0 {
+			time.Sleep(time.Duration(i) * 5 * time.Millisecond)
+		}
 		same, err := shareSession(ctx, db)
 		if err != nil || same {
 			return same, err

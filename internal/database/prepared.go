@@ -4,7 +4,9 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"entgo.io/ent/dialect"
@@ -35,7 +37,11 @@ const maxPrepared = 500
 
 // stmtCache holds the prepared statements by text.
 type stmtCache struct {
-	db      *sql.DB
+	db *sql.DB
+	// off is set once a named statement is found missing or taken on the
+	// server (lostSession): a transaction pooler nobody said was there.
+	// From then on every statement goes unnamed.
+	off     atomic.Bool
 	mu      sync.RWMutex
 	stmts   map[string]*sql.Stmt
 	pending map[string]bool // being prepared in the background
@@ -48,6 +54,9 @@ func newStmtCache(db *sql.DB) *stmtCache {
 // lookup returns query's statement if it is prepared, and whether the
 // cache has room for another.
 func (c *stmtCache) lookup(query string) (*sql.Stmt, bool) {
+	if c.off.Load() {
+		return nil, false
+	}
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	return c.stmts[query], len(c.stmts) < maxPrepared
@@ -63,6 +72,9 @@ func (c *stmtCache) get(ctx context.Context, query string) (*sql.Stmt, error) {
 	}
 	s, err := c.db.PrepareContext(ctx, query)
 	if err != nil {
+		if lostSession(err) {
+			c.off.Store(true)
+		}
 		return nil, err
 	}
 	return c.keep(query, s), nil
@@ -88,7 +100,7 @@ func (c *stmtCache) keep(query string, s *sql.Stmt) *sql.Stmt {
 // for one, nothing would move.
 func (c *stmtCache) prepareLater(query string) {
 	c.mu.Lock()
-	if c.pending[query] || c.stmts[query] != nil || len(c.stmts) >= maxPrepared {
+	if c.off.Load() || c.pending[query] || c.stmts[query] != nil || len(c.stmts) >= maxPrepared {
 		c.mu.Unlock()
 		return
 	}
@@ -127,6 +139,21 @@ func staleStatement(err error) bool {
 	return errors.As(err, &pqErr) && pqErr.Code == "0A000" && pqErr.Message == "cached plan must not change result type"
 }
 
+// lostSession reports PostgreSQL's answers when a client's named
+// statements are not in the server session its statement reached: one it
+// prepared is missing (26000), its name is taken by another client's
+// (42P05), or the bind does not fit the statement of that name. That is a
+// transaction pooler (PgBouncer in transaction mode) that the startup check
+// did not see; the cache turns itself off.
+func lostSession(err error) bool {
+	var pqErr *pq.Error
+	if !errors.As(err, &pqErr) {
+		return false
+	}
+	return pqErr.Code == "26000" || pqErr.Code == "42P05" ||
+		pqErr.Code == "08P01" && strings.Contains(pqErr.Message, "bind message supplies")
+}
+
 // preparedDB is the pool as Ent's ExecQuerier, running statements prepared.
 type preparedDB struct {
 	db    *sql.DB
@@ -139,7 +166,10 @@ func (p preparedDB) ExecContext(ctx context.Context, query string, args ...any) 
 		return p.db.ExecContext(ctx, query, args...)
 	}
 	res, err := s.ExecContext(ctx, args...)
-	if staleStatement(err) {
+	if lostSession(err) {
+		p.cache.off.Store(true)
+	}
+	if staleStatement(err) || lostSession(err) {
 		p.cache.drop(query)
 		return p.db.ExecContext(ctx, query, args...)
 	}
@@ -152,7 +182,10 @@ func (p preparedDB) QueryContext(ctx context.Context, query string, args ...any)
 		return p.db.QueryContext(ctx, query, args...)
 	}
 	rows, err := s.QueryContext(ctx, args...)
-	if staleStatement(err) {
+	if lostSession(err) {
+		p.cache.off.Store(true)
+	}
+	if staleStatement(err) || lostSession(err) {
 		p.cache.drop(query)
 		return p.db.QueryContext(ctx, query, args...)
 	}
@@ -186,6 +219,9 @@ func (p preparedTx) ExecContext(ctx context.Context, query string, args ...any) 
 		return p.tx.ExecContext(ctx, query, args...)
 	}
 	res, err := s.ExecContext(ctx, args...)
+	if lostSession(err) {
+		p.cache.off.Store(true)
+	}
 	if staleStatement(err) {
 		p.cache.drop(query)
 	}
@@ -198,6 +234,9 @@ func (p preparedTx) QueryContext(ctx context.Context, query string, args ...any)
 		return p.tx.QueryContext(ctx, query, args...)
 	}
 	rows, err := s.QueryContext(ctx, args...)
+	if lostSession(err) {
+		p.cache.off.Store(true)
+	}
 	if staleStatement(err) {
 		p.cache.drop(query)
 	}

@@ -45,6 +45,7 @@ func TestInstances(t *testing.T) {
 			t.Run("migrations applied once", func(t *testing.T) { migratedOnce(t, d) })
 			if v.pgbouncer {
 				t.Run("session state off behind the pooler", func(t *testing.T) { pooledSessionState(t, d) })
+				t.Run("prepared statements forced on behind the pooler", func(t *testing.T) { preparedForcedOn(t, d) })
 			}
 			avoidHourBoundary(t)
 			t.Run("otp cooldown and per-number budget", func(t *testing.T) { otpPerNumber(t, d) })
@@ -135,6 +136,61 @@ func pooledSessionState(t *testing.T, d *Deployment) {
 	if n := d.QueryInt(d.DirectURL, `SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'`); n != 0 {
 		t.Errorf("%d advisory locks are held after migrating", n)
 	}
+}
+
+// preparedForcedOn: an instance told to prepare statements behind
+// PgBouncer (DB_PREPARED_STATEMENTS=true, or a startup check that missed
+// the pooler) finds out from the first named statement the server does not
+// have, turns them off and goes on unnamed: under concurrent sign-ins,
+// refreshes and who-am-I, never a 500, a few 503s at most, then only
+// successes.
+func preparedForcedOn(t *testing.T, d *Deployment) {
+	in := d.Launch("DB_PREPARED_STATEMENTS=true")
+	if err := in.waitReady(20 * time.Second); err != nil {
+		t.Fatalf("%v\n%s", err, in.Logs())
+	}
+	statuses := map[int]int{}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for w := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 15 {
+				phone := fmt.Sprintf("+9193%08d", w*100+i)
+				client := fmt.Sprintf("10.11.%d.%d", w, i)
+				record := func(a Answer) Answer {
+					mu.Lock()
+					statuses[a.Status]++
+					mu.Unlock()
+					return a
+				}
+				if record(d.DoOn(in, Request{Method: "POST", Path: "/v1/auth/otp/send", Client: client, Body: map[string]string{"phone": phone}})).Status != 202 {
+					continue
+				}
+				code, err := d.SMS.Take(phone)
+				if err != nil {
+					continue
+				}
+				a := record(d.DoOn(in, Request{Method: "POST", Path: "/v1/auth/otp/verify", Client: client, Body: map[string]string{"phone": phone, "code": code}}))
+				if a.Status != 200 {
+					continue
+				}
+				record(d.DoOn(in, Request{Method: "GET", Path: "/v1/me", Bearer: a.Field("access_token")}))
+				record(d.DoOn(in, Request{Method: "POST", Path: "/v1/auth/refresh", Body: map[string]string{"refresh_token": a.Field("refresh_token")}}))
+			}
+		}()
+	}
+	wg.Wait()
+	if statuses[500] > 0 || statuses[0] > 0 || statuses[503] > 8 {
+		t.Fatalf("an instance preparing statements behind PgBouncer: statuses %v, want no 500 and few 503s\n%s", statuses, errorLines(in.Logs()))
+	}
+	for i := range 20 {
+		if a := d.DoOn(in, Request{Method: "GET", Path: "/readyz"}); a.Status != 200 {
+			t.Fatalf("readyz %d after the switch: got %d", i, a.Status)
+		}
+	}
+	t.Logf("prepared statements forced on behind PgBouncer: statuses %v", statuses)
 }
 
 // burst sends n copies of r at once, spread over the instances, and
