@@ -125,3 +125,41 @@ func TestConsole_Browser(t *testing.T) {
 		t.Errorf("sessions after logout: got %d, want 0", n)
 	}
 }
+
+// TestConsole_DeleteAccount_Browser: "Delete my account" asks first;
+// keeping the account changes nothing; confirming deletes it and returns
+// to the start, and the account is gone.
+func TestConsole_DeleteAccount_Browser(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t, migration.Postgres)
+	p := browsertest.New(t).Open(t, a.Server.URL+"/console")
+	p.SetValue("#phone", consolePhone)
+	p.Click("#send")
+	p.WaitVisible("#code")
+	p.SetValue("#code", a.SMS.Code(t, consolePhone))
+	p.Click("#verify-button")
+	p.WaitVisible("#role")
+	p.Click(`button.role[data-role="brand"]`)
+	p.WaitVisible("#sessions tr.current")
+
+	p.Click("#delete-account")
+	p.WaitVisible("#delete-confirm")
+	p.Click("#delete-no")
+	p.Run(chromedp.WaitNotVisible(chromedp.CSS("#delete-confirm")))
+	if n := a.Client.User.Query().CountX(context.Background()); n != 1 {
+		t.Fatalf("users after keeping the account: got %d, want 1", n)
+	}
+
+	p.Click("#delete-account")
+	p.WaitVisible("#delete-confirm")
+	p.Screenshot("console-delete-account")
+	p.Click("#delete-yes")
+	p.WaitVisible("#phone")
+	if got := p.Text("#info"); got != "Account deleted." {
+		t.Errorf("after deleting: got %q, want \"Account deleted.\"", got)
+	}
+	ctx := context.Background()
+	if users, sessions := a.Client.User.Query().CountX(ctx), a.Client.Session.Query().CountX(ctx); users != 0 || sessions != 0 {
+		t.Fatalf("after deleting: %d users, %d sessions, want none", users, sessions)
+	}
+}

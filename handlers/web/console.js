@@ -239,5 +239,23 @@
     }));
   });
 
+  // Deleting the account asks first; it needs a sign-in within the last
+  // 10 minutes (the service answers reauth_required otherwise).
+  $("delete-account").addEventListener("click", function () {
+    clearMessages();
+    $("delete-confirm").hidden = false;
+  });
+  $("delete-no").addEventListener("click", function () {
+    $("delete-confirm").hidden = true;
+  });
+  $("delete-yes").addEventListener("click", function () {
+    clearMessages();
+    busy($("delete-yes"), api("DELETE", "/v1/me", undefined, true).then(function () {
+      $("delete-confirm").hidden = true;
+      signedOut();
+      info("Account deleted.");
+    }));
+  });
+
   show("start");
 })();
