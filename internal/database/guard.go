@@ -23,9 +23,12 @@ import (
 // goes away it must answer fast and recover alone. guardedDriver wraps the
 // Ent driver for that:
 //
-//   - every statement, and every transaction as a whole, gets a deadline
-//     (DB_QUERY_TIMEOUT), so a locked table or a connection that never
-//     answers costs a request that long, not as long as the stall lasts;
+//   - every statement, and every transaction as a whole, gets a deadline:
+//     what is left of the request's DB_QUERY_TIMEOUT (WithBudget), or the
+//     whole timeout outside a request, so a locked table or a connection
+//     that never answers costs a request that long in all, not as long as
+//     the stall lasts, and the answer comes at the deadline even when the
+//     driver cannot stop the statement (within);
 //   - a failure that means the connection or the server is gone empties the
 //     pool's idle connections, so the next requests dial afresh instead of
 //     each finding one more dead connection after a restart or failover.
@@ -37,7 +40,8 @@ type guardedDriver struct {
 }
 
 // Guard wraps drv, whose pool is db (keeping idle idle connections), with
-// timeout per statement and per transaction; 0 sets no deadline.
+// timeout per request (WithBudget), else per statement and per
+// transaction; 0 sets no deadline.
 func Guard(drv dialect.Driver, db *sql.DB, timeout time.Duration, idle int) dialect.Driver {
 	return &guardedDriver{Driver: drv, db: db, timeout: timeout, idle: idle}
 }

@@ -28,7 +28,7 @@ import (
 func BehindTransactionPooler(ctx context.Context, db *sql.DB) (bool, error) {
 	for i := range 10 {
 		if i > 0 {
-			time.Sleep(time.Duration(i) * 5 * time.Millisecond)
+			time.Sleep(time.Duration(i) * 2 * time.Millisecond)
 		}
 		same, err := shareSession(ctx, db)
 		if err != nil || same {
