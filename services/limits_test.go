@@ -32,12 +32,7 @@ func TestLimits_FirstEventsOfAWindowConcurrent(t *testing.T) {
 	for _, d := range []string{migration.Postgres, migration.SQLite} {
 		t.Run(d, func(t *testing.T) {
 			t.Parallel()
-			var drv dialect.Driver
-			if d == migration.Postgres {
-				drv = database.NewDriver(testdb.New(t).DB, d)
-			} else {
-				drv = database.NewDriver(testdb.NewSQLite(t).DB, d)
-			}
+			drv := limitsDriver(t, d)
 			for _, tc := range []struct{ limit, want int }{{100, 16}, {5, 5}} {
 				phone := services.NewPhoneAuth(services.NewBase(drv, time.Now, nil), sinkSMS{}, nil,
 					services.OTPConfig{TTL: time.Minute, ResendCooldown: time.Minute, MaxSendsPerHour: 5, MaxSendsPerIPPerHour: tc.limit,
@@ -52,6 +47,14 @@ func TestLimits_FirstEventsOfAWindowConcurrent(t *testing.T) {
 			}
 		})
 	}
+}
+
+// limitsDriver is an Ent driver on a fresh database of dialect d.
+func limitsDriver(t *testing.T, d string) dialect.Driver {
+	if d == migration.Postgres {
+		return database.NewDriver(testdb.New(t).DB, d)
+	}
+	return database.NewDriver(testdb.NewSQLite(t).DB, d)
 }
 
 // sendAtOnce releases n sends to distinct numbers from ip at the same
@@ -95,12 +98,7 @@ func TestLimits_FailureBudgetsConcurrent(t *testing.T) {
 	for _, d := range []string{migration.Postgres, migration.SQLite} {
 		t.Run(d, func(t *testing.T) {
 			t.Parallel()
-			var drv dialect.Driver
-			if d == migration.Postgres {
-				drv = database.NewDriver(testdb.New(t).DB, d)
-			} else {
-				drv = database.NewDriver(testdb.NewSQLite(t).DB, d)
-			}
+			drv := limitsDriver(t, d)
 			nums := []string{"+919876500001", "+919876500002", "+919876500003", "+919876500004"}
 			codes := map[string]string{}
 			for _, n := range nums {

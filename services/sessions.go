@@ -322,8 +322,8 @@ func (s *Sessions) refreshMiss(ctx context.Context, tok refreshToken, h string, 
 // refreshKey.isDescendant) straight to the token after tok, as if the lost
 // rotations had been kept: the client goes on signed in. The UPDATE is
 // conditional on the row being as read, so of concurrent requests one
-// catches up; the others find tok just rotated and are answered by the
-// grace window.
+// catches up; the others, read again by refreshMiss, find tok just rotated
+// and are answered by the grace window.
 func (s *Sessions) catchUp(ctx context.Context, row *ent.Session, tok refreshToken, h string, next refreshToken, now time.Time) (*TokenPair, error) {
 	n, err := s.db.Session.Update().
 		Where(session.ID(row.ID), session.Generation(row.Generation), session.TokenHash(row.TokenHash)).
@@ -334,15 +334,10 @@ func (s *Sessions) catchUp(ctx context.Context, row *ent.Session, tok refreshTok
 		return nil, wrapErr(err, "refresh: catch up")
 	}
 	if n == 0 {
-		if row, err = s.db.Session.Query().Where(session.ID(tok.session)).WithUser().Only(ctx); err != nil {
-			return nil, notFoundAs(err, ErrInvalidRefreshToken, "refresh: load session")
-		}
-		retry := row.RotatedAt != nil && now.Sub(*row.RotatedAt) <= s.cfg.ReuseGrace
-		if row.Generation == next.gen && retry && equalHash(next.hash(), row.TokenHash) {
-			s.events.count(EventRefreshGraceReplayed)
-			return s.pair(row.Edges.User, next)
-		}
-		return nil, ErrInvalidRefreshToken
+		// Another request caught up first, or the session changed: read it
+		// again. It is now at or past tok's successor, so this cannot come
+		// back here.
+		return s.refreshMiss(ctx, tok, h, next, now)
 	}
 	s.events.log(ctx, EventRefreshCaughtUp, slog.String("user_id", row.UserID.String()), slog.String("session_id", row.ID.String()),
 		slog.Int64("lost_rotations", tok.gen-row.Generation))

@@ -65,12 +65,8 @@ func (a *cli) withMigrationDB(ctx context.Context, fn func(cfg *config.Config, d
 	}
 	defer db.Close()
 	if target.Dialect() == "postgres" {
-		pooled, err := database.BehindTransactionPooler(ctx, db)
-		if err != nil {
+		if err := directForMigrations(ctx, db); err != nil {
 			return err
-		}
-		if pooled {
-			return errMigrateThroughPooler
 		}
 	}
 	return fn(cfg, db)

@@ -224,15 +224,24 @@ var errMigrateThroughPooler = errors.New("migrate: the migration database URL go
 	"which cannot keep the migration lock (a session-level advisory lock, the Atlas CLI's protocol): " +
 	"set MIGRATION_DATABASE_URL to a direct connection to PostgreSQL, or MIGRATE_ON_START=false and run agency migrate apply on one")
 
+// directForMigrations refuses db, a PostgreSQL pool migrations are about
+// to use, when it goes through a transaction pooler.
+func directForMigrations(ctx context.Context, db *sql.DB) error {
+	pooled, err := database.BehindTransactionPooler(ctx, db)
+	if err == nil && pooled {
+		err = errMigrateThroughPooler
+	}
+	return err
+}
+
 // migrateOnStart applies pending migrations before serving, on
-// MIGRATION_DATABASE_URL when set (db is DATABASE_URL's pool, pooled when a
-// transaction pooler is in front of it). A database a newer release
-// migrated (a rolling deploy) is served on as it is: its migrations are
-// expected to keep this release working.
+// MIGRATION_DATABASE_URL when set (a pool of its own, closed afterwards),
+// else on db, DATABASE_URL's pool (pooled when a transaction pooler is in
+// front of it: refused). A database a newer release migrated (a rolling
+// deploy) is served on as it is: its migrations are expected to keep this
+// release working.
 func migrateOnStart(ctx context.Context, cfg config.DBConfig, db *sql.DB, pooled bool, log *slog.Logger) error {
-	applied, err := withMigrationDB(ctx, cfg, db, pooled, log, func(mdb *sql.DB) ([]string, error) {
-		return applyMigrations(ctx, mdb, cfg.Dialect())
-	})
+	applied, err := applyOnStart(ctx, cfg, db, pooled, log)
 	switch {
 	case errors.Is(err, migration.ErrDatabaseNewer):
 		log.Warn("the database was migrated by a newer release of agency; serving on it without migrating", "err", err)
@@ -244,29 +253,22 @@ func migrateOnStart(ctx context.Context, cfg config.DBConfig, db *sql.DB, pooled
 	return nil
 }
 
-// withMigrationDB runs fn on the database migrations go to: db itself, or
-// a pool of its own on MIGRATION_DATABASE_URL. Either must reach
-// PostgreSQL without a transaction pooler.
-func withMigrationDB[T any](ctx context.Context, cfg config.DBConfig, db *sql.DB, pooled bool, log *slog.Logger, fn func(*sql.DB) (T, error)) (T, error) {
-	var zero T
+func applyOnStart(ctx context.Context, cfg config.DBConfig, db *sql.DB, pooled bool, log *slog.Logger) ([]string, error) {
 	if cfg.MigrationURL == "" || cfg.Dialect() != "postgres" {
 		if pooled {
-			return zero, errMigrateThroughPooler
+			return nil, errMigrateThroughPooler
 		}
-		return fn(db)
+		return applyMigrations(ctx, db, cfg.Dialect())
 	}
 	mdb, err := database.OpenPostgres(ctx, cfg.MigrationURL, database.Pool{
 		MaxOpenConns: 2, MaxIdleConns: 2, ConnectTimeout: cfg.ConnectTimeout, ApplicationName: "agency-migrate"})
 	if err != nil {
-		return zero, fmt.Errorf("MIGRATION_DATABASE_URL: %w", err)
+		return nil, fmt.Errorf("MIGRATION_DATABASE_URL: %w", err)
 	}
 	defer mdb.Close()
-	if pooled, err := database.BehindTransactionPooler(ctx, mdb); err != nil || pooled {
-		if err == nil {
-			err = errMigrateThroughPooler
-		}
-		return zero, err
+	if err := directForMigrations(ctx, mdb); err != nil {
+		return nil, err
 	}
 	log.Info("migrating on MIGRATION_DATABASE_URL", "target", redactURL(cfg.MigrationURL))
-	return fn(mdb)
+	return applyMigrations(ctx, mdb, cfg.Dialect())
 }

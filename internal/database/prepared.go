@@ -154,6 +154,21 @@ func lostSession(err error) bool {
 		pqErr.Code == "08P01" && strings.Contains(pqErr.Message, "bind message supplies")
 }
 
+// failed handles a prepared statement's error: a stale statement is
+// dropped (prepared afresh next time), a lost session turns the cache off.
+// It reports whether the statement can run again, unnamed (outside a
+// transaction: inside one, the error has aborted it).
+func (c *stmtCache) failed(query string, err error) bool {
+	stale, lost := staleStatement(err), lostSession(err)
+	if lost {
+		c.off.Store(true)
+	}
+	if stale || lost {
+		c.drop(query)
+	}
+	return stale || lost
+}
+
 // preparedDB is the pool as Ent's ExecQuerier, running statements prepared.
 type preparedDB struct {
 	db    *sql.DB
@@ -166,11 +181,7 @@ func (p preparedDB) ExecContext(ctx context.Context, query string, args ...any) 
 		return p.db.ExecContext(ctx, query, args...)
 	}
 	res, err := s.ExecContext(ctx, args...)
-	if lostSession(err) {
-		p.cache.off.Store(true)
-	}
-	if staleStatement(err) || lostSession(err) {
-		p.cache.drop(query)
+	if p.cache.failed(query, err) {
 		return p.db.ExecContext(ctx, query, args...)
 	}
 	return res, err
@@ -182,11 +193,7 @@ func (p preparedDB) QueryContext(ctx context.Context, query string, args ...any)
 		return p.db.QueryContext(ctx, query, args...)
 	}
 	rows, err := s.QueryContext(ctx, args...)
-	if lostSession(err) {
-		p.cache.off.Store(true)
-	}
-	if staleStatement(err) || lostSession(err) {
-		p.cache.drop(query)
+	if p.cache.failed(query, err) {
 		return p.db.QueryContext(ctx, query, args...)
 	}
 	return rows, err
@@ -219,12 +226,7 @@ func (p preparedTx) ExecContext(ctx context.Context, query string, args ...any) 
 		return p.tx.ExecContext(ctx, query, args...)
 	}
 	res, err := s.ExecContext(ctx, args...)
-	if lostSession(err) {
-		p.cache.off.Store(true)
-	}
-	if staleStatement(err) {
-		p.cache.drop(query)
-	}
+	p.cache.failed(query, err)
 	return res, err
 }
 
@@ -234,12 +236,7 @@ func (p preparedTx) QueryContext(ctx context.Context, query string, args ...any)
 		return p.tx.QueryContext(ctx, query, args...)
 	}
 	rows, err := s.QueryContext(ctx, args...)
-	if lostSession(err) {
-		p.cache.off.Store(true)
-	}
-	if staleStatement(err) {
-		p.cache.drop(query)
-	}
+	p.cache.failed(query, err)
 	return rows, err
 }
 

@@ -1,17 +1,17 @@
 package deploytest
 
 import (
+	"database/sql"
 	"fmt"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
-	"strconv"
 	"syscall"
 	"testing"
 	"time"
 
-	"database/sql"
+	"github.com/agency-platform/agency/internal/apitest"
+	"github.com/agency-platform/agency/internal/testdb"
 )
 
 // Bouncer is a PgBouncer of one test's own, in transaction pooling mode,
@@ -37,18 +37,18 @@ func StartBouncer(t testing.TB, backendPort int) *Bouncer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := &Bouncer{Port: freePort(t), dir: dir, done: make(chan struct{}), t: t}
+	b := &Bouncer{Port: testdb.FreePort(t), dir: dir, done: make(chan struct{}), t: t}
 	t.Cleanup(func() { b.stop(); os.RemoveAll(dir) })
 	b.writeConfig(backendPort)
 	args := []string{b.ini()}
 	if os.Geteuid() == 0 {
 		args = append([]string{"-u", "postgres"}, args...)
-		if err := chown(dir); err != nil {
+		if err := testdb.ChownToPostgres(dir); err != nil {
 			t.Fatal(err)
 		}
 	}
 	b.cmd = exec.Command(bin, args...)
-	out := &syncBuffer{}
+	out := &apitest.LogBuffer{}
 	b.cmd.Stdout, b.cmd.Stderr = out, out
 	if err := b.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -145,15 +145,4 @@ func (b *Bouncer) stop() {
 		_ = b.cmd.Process.Kill()
 		<-b.done
 	}
-}
-
-// chown gives dir to the postgres user (running as root).
-func chown(dir string) error {
-	u, err := user.Lookup("postgres")
-	if err != nil {
-		return fmt.Errorf("running as root needs a postgres user: %w", err)
-	}
-	uid, _ := strconv.Atoi(u.Uid)
-	gid, _ := strconv.Atoi(u.Gid)
-	return os.Chown(dir, uid, gid)
 }

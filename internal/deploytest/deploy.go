@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -22,6 +21,7 @@ import (
 	_ "github.com/lib/pq" // registers "postgres"
 
 	"github.com/agency-platform/agency/internal/accesstoken"
+	"github.com/agency-platform/agency/internal/apitest"
 	"github.com/agency-platform/agency/internal/loadgen"
 	"github.com/agency-platform/agency/internal/testdb"
 )
@@ -181,7 +181,7 @@ type Instance struct {
 	N    int
 	URL  string
 	cmd  *exec.Cmd
-	logs *syncBuffer
+	logs *apitest.LogBuffer
 	done chan struct{}
 }
 
@@ -195,8 +195,8 @@ func (d *Deployment) Launch(env ...string) *Instance {
 
 // launch starts instance n (not waiting for it).
 func (d *Deployment) launch(n int, extra ...string) *Instance {
-	port := freePort(d.t)
-	in := &Instance{N: n, URL: fmt.Sprintf("http://127.0.0.1:%d", port), logs: &syncBuffer{}, done: make(chan struct{})}
+	port := testdb.FreePort(d.t)
+	in := &Instance{N: n, URL: fmt.Sprintf("http://127.0.0.1:%d", port), logs: &apitest.LogBuffer{}, done: make(chan struct{})}
 	cmd := exec.Command(Binary(d.t), "serve")
 	cmd.Env = append(append(append(os.Environ(), d.Env()...), extra...), fmt.Sprintf("HTTP_ADDR=127.0.0.1:%d", port))
 	cmd.Stdout, cmd.Stderr = in.logs, in.logs
@@ -540,33 +540,4 @@ func moduleRoot() (string, error) {
 		return "", fmt.Errorf("not inside the module")
 	}
 	return filepath.Dir(mod), nil
-}
-
-// freePort returns a TCP port free on 127.0.0.1 at the time of asking.
-func freePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-// syncBuffer is a bytes.Buffer safe for a process's two streams and readers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/agency-platform/agency/internal/loadgen"
+	"github.com/agency-platform/agency/internal/testdb"
 )
 
 // soakSample is the server's state at one moment.
@@ -38,7 +39,7 @@ func TestSoak(t *testing.T) {
 	if err != nil || dur <= 0 {
 		t.Skip("make soak runs it (SOAK_DURATION=10m)")
 	}
-	pprof := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	pprof := fmt.Sprintf("127.0.0.1:%d", testdb.FreePort(t))
 	d := Start(t, Options{Instances: 1, Env: []string{"PPROF_ADDR=" + pprof, "OTP_MAX_SENDS_PER_IP_PER_HOUR=100000000",
 		"TRUSTED_PROXIES=", "CLEANUP_INTERVAL=1m", "DB_MAX_OPEN_CONNS=10", "LOG_LEVEL=warn"}})
 	in := d.Instances[0]

@@ -68,13 +68,13 @@ func newCluster(t testing.TB, settings []string) *Cluster {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &Cluster{dir: dir, Port: freePort(t), t: t, settings: settings}
+	c := &Cluster{dir: dir, Port: FreePort(t), t: t, settings: settings}
 	c.URL = fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", c.Port)
 	t.Cleanup(func() {
 		_ = c.pgctl("stop", "-m", "immediate", "-w")
 		os.RemoveAll(dir)
 	})
-	if err := chownToPostgres(dir); err != nil {
+	if err := ChownToPostgres(dir); err != nil {
 		t.Fatal(err)
 	}
 	return c
@@ -182,8 +182,9 @@ func (c *Cluster) run(bin string, args ...string) ([]byte, error) {
 	return out, err
 }
 
-// chownToPostgres gives dir to the postgres user when running as root.
-func chownToPostgres(dir string) error {
+// ChownToPostgres gives dir to the postgres user when running as root
+// (the server binaries, and PgBouncer, run as that user then).
+func ChownToPostgres(dir string) error {
 	if os.Geteuid() != 0 {
 		return nil
 	}
@@ -196,8 +197,8 @@ func chownToPostgres(dir string) error {
 	return os.Chown(dir, uid, gid)
 }
 
-// freePort returns a TCP port free on 127.0.0.1 at the time of asking.
-func freePort(t testing.TB) int {
+// FreePort returns a TCP port free on 127.0.0.1 at the time of asking.
+func FreePort(t testing.TB) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
