@@ -3,6 +3,7 @@
 package config
 
 import (
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -42,6 +43,7 @@ type Config struct {
 	HTTP     HTTPConfig     `mapstructure:",squash"`
 	DB       DBConfig       `mapstructure:",squash"`
 	Cleanup  CleanupConfig  `mapstructure:",squash"`
+	Webhook  WebhookConfig  `mapstructure:",squash"`
 	OTP      OTPConfig      `mapstructure:",squash"`
 	SMS      SMSConfig      `mapstructure:",squash"`
 	JWT      JWTConfig      `mapstructure:",squash"`
@@ -120,6 +122,36 @@ func (d DBConfig) Dialect() string {
 type CleanupConfig struct {
 	// Interval between runs; 0 disables the job.
 	Interval time.Duration `mapstructure:"cleanup_interval"`
+	// AuditRetention is how long audit rows are kept.
+	AuditRetention time.Duration `mapstructure:"audit_retention"`
+}
+
+// WebhookConfig configures the event webhooks.
+type WebhookConfig struct {
+	// URL receives the events; empty turns webhooks off.
+	URL string `mapstructure:"webhook_url"`
+	// Secret is whsec_ + base64 of the HMAC key.
+	Secret      string        `mapstructure:"webhook_secret"`
+	Timeout     time.Duration `mapstructure:"webhook_timeout"`
+	MaxAttempts int           `mapstructure:"webhook_max_attempts"`
+	// Retention is how long delivered and failed events are kept.
+	Retention time.Duration `mapstructure:"webhook_retention"`
+}
+
+// webhookSecretPrefix starts a Standard Webhooks secret.
+const webhookSecretPrefix = "whsec_"
+
+// SecretKey is the HMAC key WEBHOOK_SECRET holds (nil when it is not valid).
+func (w WebhookConfig) SecretKey() []byte {
+	raw, ok := strings.CutPrefix(w.Secret, webhookSecretPrefix)
+	if !ok {
+		return nil
+	}
+	key, err := base64.StdEncoding.DecodeString(raw)
+	if err != nil {
+		return nil
+	}
+	return key
 }
 
 // OTPConfig configures one-time password issuance and the limits that stop abuse.

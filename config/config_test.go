@@ -31,7 +31,8 @@ func wantDefaults() *Config {
 			PreparedStatements: "auto",
 			MigrateOnStart:     true,
 		},
-		Cleanup: CleanupConfig{Interval: 10 * time.Minute},
+		Cleanup: CleanupConfig{Interval: 10 * time.Minute, AuditRetention: 400 * 24 * time.Hour},
+		Webhook: WebhookConfig{Timeout: 5 * time.Second, MaxAttempts: 12, Retention: 30 * 24 * time.Hour},
 		OTP: OTPConfig{
 			TTL:                  5 * time.Minute,
 			ResendCooldown:       60 * time.Second,
@@ -98,6 +99,9 @@ func TestLoad(t *testing.T) {
 				"DB_MAX_OPEN_CONNS=20",
 				"MIGRATE_ON_START=0",
 				"CLEANUP_INTERVAL=0",
+				"AUDIT_RETENTION=90d",
+				"WEBHOOK_URL=https://hooks.example.com/agency",
+				"WEBHOOK_SECRET=whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
 				"ACCESS_TOKEN_TTL=1h30m",
 				"SMS_ALLOWED_COUNTRIES= in, US ,",
 				"SMS_TEST_OTPS=+15555550100=123456, +15555550101=654321",
@@ -125,6 +129,9 @@ func TestLoad(t *testing.T) {
 				c.DB.MaxOpenConns = 20
 				c.DB.MigrateOnStart = false
 				c.Cleanup.Interval = 0
+				c.Cleanup.AuditRetention = 90 * 24 * time.Hour
+				c.Webhook.URL = "https://hooks.example.com/agency"
+				c.Webhook.Secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 				c.JWT.AccessTokenTTL = 90 * time.Minute
 				c.SMS.AllowedCountries = []string{"IN", "US"}
 				c.SMS.TestOTPs = map[string]string{"+15555550100": "123456", "+15555550101": "654321"}
@@ -301,6 +308,12 @@ func TestLoad_Errors(t *testing.T) {
 				"JWT_SECRET=0123456789abcdef0123456789abcdef"},
 			wantErr: []string{"config: OTP_SECRET: must be at least 32 bytes", "config: REFRESH_TOKEN_SECRET: must be at least 32 bytes"},
 		},
+		{name: "webhook_url_without_secret", env: []string{"WEBHOOK_URL=https://hooks.example/agency"},
+			wantErr: []string{"config: WEBHOOK_SECRET: must be whsec_ and the base64 of 24 to 64 random bytes (required with WEBHOOK_URL)"}},
+		{name: "webhook_secret_without_prefix", env: []string{"WEBHOOK_URL=https://hooks.example/agency", "WEBHOOK_SECRET=MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"},
+			wantErr: []string{"config: WEBHOOK_SECRET: must be whsec_ and the base64 of 24 to 64 random bytes (required with WEBHOOK_URL)"}},
+		{name: "webhook_max_attempts_zero", env: []string{"WEBHOOK_MAX_ATTEMPTS=0"}, wantErr: []string{"config: WEBHOOK_MAX_ATTEMPTS: must be >= 1, got 0"}},
+		{name: "audit_retention_not_a_duration", env: []string{"AUDIT_RETENTION=400 days"}, wantErr: []string{"AUDIT_RETENTION"}},
 		{name: "cleanup_interval_below_a_second", env: []string{"CLEANUP_INTERVAL=1ns"}, wantErr: []string{"config: CLEANUP_INTERVAL: must be 0 (off) or at least 1s, got 1ns"}},
 		{
 			name:    "all_problems_reported",

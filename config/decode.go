@@ -53,13 +53,19 @@ func decodeText(from, to reflect.Type, data any) (any, error) {
 	return data, nil
 }
 
-// decodeDuration parses a Go duration ("10m", "720h"). A bare number from a config file is
+// decodeDuration parses a Go duration ("10m", "720h") or a number of
+// days ("400d"). A bare number from a config file is
 // refused unless it is 0, because "10" could mean seconds or nanoseconds.
 func decodeDuration(data any) (any, error) {
 	switch d := data.(type) {
 	case time.Duration:
 		return d, nil
 	case string:
+		if days, ok := strings.CutSuffix(strings.TrimSpace(d), "d"); ok {
+			if n, err := strconv.Atoi(days); err == nil && n >= 0 {
+				return time.Duration(n) * 24 * time.Hour, nil
+			}
+		}
 		parsed, err := time.ParseDuration(strings.TrimSpace(d))
 		if err != nil {
 			return nil, fmt.Errorf("invalid duration %q", d)

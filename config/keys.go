@@ -52,7 +52,14 @@ var keys = []Key{
 	{Group: "Database", Name: "DB_PREPARED_STATEMENTS", Default: "auto", Help: "PostgreSQL: prepare each statement once per connection and run it by name (planning is most of a hot statement's cost): true, false, or auto (on, unless a transaction pooler is found between the service and PostgreSQL at startup, where named statements do not survive from one transaction to the next). Set true behind PgBouncer 1.21+ with max_prepared_statements."},
 	{Group: "Database", Name: "MIGRATE_ON_START", Default: "true", Help: "Apply pending migrations at startup (true or false)."},
 
-	{Group: "Background jobs", Name: "CLEANUP_INTERVAL", Default: "10m", Help: "How often expired OTPs and sessions are purged; 0 disables the job, else at least 1s."},
+	{Group: "Background jobs", Name: "CLEANUP_INTERVAL", Default: "10m", Help: "How often expired OTPs and sessions, old audit rows and old webhook events are purged; 0 disables the job, else at least 1s."},
+	{Group: "Background jobs", Name: "AUDIT_RETENTION", Default: "400d", Help: "How long audit trail rows are kept (a duration; d counts days); the cleanup job deletes older ones."},
+
+	{Group: "Webhooks", Name: "WEBHOOK_URL", Default: "", Help: "URL that receives event webhooks (user.created, user.role_selected, user.updated, user.deleted, identity.linked, identity.unlinked) as Standard Webhooks POSTs; empty queues and sends nothing."},
+	{Group: "Webhooks", Name: "WEBHOOK_SECRET", Default: "", Secret: true, Help: "Signing secret of the webhooks: whsec_ and the base64 of 24 to 64 random bytes; required with WEBHOOK_URL."},
+	{Group: "Webhooks", Name: "WEBHOOK_TIMEOUT", Default: "5s", Help: "How long one delivery attempt may take; a 2xx within it is delivery."},
+	{Group: "Webhooks", Name: "WEBHOOK_MAX_ATTEMPTS", Default: "12", Help: "Attempts per event (retries back off from 40 s, doubling, with jitter: 12 span about a day) before it is marked failed."},
+	{Group: "Webhooks", Name: "WEBHOOK_RETENTION", Default: "30d", Help: "How long delivered and failed webhook events are kept before the cleanup job deletes them."},
 
 	{Group: "One-time passwords", Name: "OTP_SECRET", Default: "", Secret: true, Help: "Server key used to hash OTP codes at rest; at least 32 bytes."},
 	{Group: "One-time passwords", Name: "OTP_TTL", Default: "5m", Help: "How long an OTP code stays valid."},

@@ -40,6 +40,8 @@ func (c *Config) Validate() error {
 	if c.Cleanup.Interval > 0 && c.Cleanup.Interval < minCleanupInterval {
 		p.add("CLEANUP_INTERVAL", "must be 0 (off) or at least %s, got %s", minCleanupInterval, c.Cleanup.Interval)
 	}
+	p.positive("AUDIT_RETENTION", c.Cleanup.AuditRetention)
+	c.Webhook.validate(&p)
 	p.secretSize("OTP_SECRET", c.OTP.Secret)
 	p.secretSize("REFRESH_TOKEN_SECRET", c.Sessions.RefreshTokenSecret)
 	c.OTP.validate(&p)
@@ -174,6 +176,19 @@ func (o OTPConfig) validate(p *problems) {
 	p.atLeast("OTP_MAX_ATTEMPTS", o.MaxAttempts, 1)
 	p.atLeast("OTP_MAX_FAILURES_PER_DAY", o.MaxFailuresPerDay, 1)
 	p.atLeast("OTP_MAX_VERIFY_FAILURES_PER_IP_PER_HOUR", o.MaxVerifyFailuresPerIPPerHour, 1)
+}
+
+func (w WebhookConfig) validate(p *problems) {
+	p.httpURL("WEBHOOK_URL", w.URL, false)
+	p.positive("WEBHOOK_TIMEOUT", w.Timeout)
+	p.atLeast("WEBHOOK_MAX_ATTEMPTS", w.MaxAttempts, 1)
+	p.positive("WEBHOOK_RETENTION", w.Retention)
+	if w.URL == "" && w.Secret == "" {
+		return
+	}
+	if n := len(w.SecretKey()); n < 24 || n > 64 {
+		p.add("WEBHOOK_SECRET", "must be whsec_ and the base64 of 24 to 64 random bytes (required with WEBHOOK_URL)")
+	}
 }
 
 func (s SMSConfig) validate(p *problems) {

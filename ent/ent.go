@@ -12,11 +12,13 @@ import (
 	"entgo.io/ent"
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
+	"github.com/agency-platform/agency/ent/auditevent"
 	"github.com/agency-platform/agency/ent/authidentity"
 	"github.com/agency-platform/agency/ent/phoneotp"
 	"github.com/agency-platform/agency/ent/ratelimit"
 	"github.com/agency-platform/agency/ent/session"
 	"github.com/agency-platform/agency/ent/user"
+	"github.com/agency-platform/agency/ent/webhookevent"
 )
 
 // ent aliases to avoid import conflicts in user's code.
@@ -77,11 +79,13 @@ var (
 func checkColumn(t, c string) error {
 	initCheck.Do(func() {
 		columnCheck = sql.NewColumnCheck(map[string]func(string) bool{
+			auditevent.Table:   auditevent.ValidColumn,
 			authidentity.Table: authidentity.ValidColumn,
 			phoneotp.Table:     phoneotp.ValidColumn,
 			ratelimit.Table:    ratelimit.ValidColumn,
 			session.Table:      session.ValidColumn,
 			user.Table:         user.ValidColumn,
+			webhookevent.Table: webhookevent.ValidColumn,
 		})
 	})
 	return columnCheck(t, c)

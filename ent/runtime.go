@@ -5,12 +5,14 @@ package ent
 import (
 	"time"
 
+	"github.com/agency-platform/agency/ent/auditevent"
 	"github.com/agency-platform/agency/ent/authidentity"
 	"github.com/agency-platform/agency/ent/phoneotp"
 	"github.com/agency-platform/agency/ent/ratelimit"
 	"github.com/agency-platform/agency/ent/schema"
 	"github.com/agency-platform/agency/ent/session"
 	"github.com/agency-platform/agency/ent/user"
+	"github.com/agency-platform/agency/ent/webhookevent"
 	"github.com/google/uuid"
 )
 
@@ -18,6 +20,16 @@ import (
 // (default values, validators, hooks and policies) and stitches it
 // to their package variables.
 func init() {
+	auditeventFields := schema.AuditEvent{}.Fields()
+	_ = auditeventFields
+	// auditeventDescCreatedAt is the schema descriptor for created_at field.
+	auditeventDescCreatedAt := auditeventFields[1].Descriptor()
+	// auditevent.DefaultCreatedAt holds the default value on creation for the created_at field.
+	auditevent.DefaultCreatedAt = auditeventDescCreatedAt.Default.(func() time.Time)
+	// auditeventDescIP is the schema descriptor for ip field.
+	auditeventDescIP := auditeventFields[6].Descriptor()
+	// auditevent.IPValidator is a validator for the "ip" field. It is called by the builders before save.
+	auditevent.IPValidator = auditeventDescIP.Validators[0].(func(string) error)
 	authidentityMixin := schema.AuthIdentity{}.Mixin()
 	authidentityMixinFields0 := authidentityMixin[0].Fields()
 	_ = authidentityMixinFields0
@@ -195,4 +207,24 @@ func init() {
 	userDescID := userMixinFields0[0].Descriptor()
 	// user.DefaultID holds the default value on creation for the id field.
 	user.DefaultID = userDescID.Default.(func() uuid.UUID)
+	webhookeventFields := schema.WebhookEvent{}.Fields()
+	_ = webhookeventFields
+	// webhookeventDescEventID is the schema descriptor for event_id field.
+	webhookeventDescEventID := webhookeventFields[1].Descriptor()
+	// webhookevent.DefaultEventID holds the default value on creation for the event_id field.
+	webhookevent.DefaultEventID = webhookeventDescEventID.Default.(func() uuid.UUID)
+	// webhookeventDescCreatedAt is the schema descriptor for created_at field.
+	webhookeventDescCreatedAt := webhookeventFields[5].Descriptor()
+	// webhookevent.DefaultCreatedAt holds the default value on creation for the created_at field.
+	webhookevent.DefaultCreatedAt = webhookeventDescCreatedAt.Default.(func() time.Time)
+	// webhookeventDescAttempts is the schema descriptor for attempts field.
+	webhookeventDescAttempts := webhookeventFields[7].Descriptor()
+	// webhookevent.DefaultAttempts holds the default value on creation for the attempts field.
+	webhookevent.DefaultAttempts = webhookeventDescAttempts.Default.(int)
+	// webhookevent.AttemptsValidator is a validator for the "attempts" field. It is called by the builders before save.
+	webhookevent.AttemptsValidator = webhookeventDescAttempts.Validators[0].(func(int) error)
+	// webhookeventDescLastError is the schema descriptor for last_error field.
+	webhookeventDescLastError := webhookeventFields[11].Descriptor()
+	// webhookevent.LastErrorValidator is a validator for the "last_error" field. It is called by the builders before save.
+	webhookevent.LastErrorValidator = webhookeventDescLastError.Validators[0].(func(string) error)
 }

@@ -29,6 +29,10 @@ type SchemaEdge struct {
 // SchemaGraph lists the entities in the order entc loaded them.
 var SchemaGraph = []SchemaType{
 	{
+		Name: "AuditEvent", Table: "audit_events",
+		Edges: []SchemaEdge{},
+	},
+	{
 		Name: "AuthIdentity", Table: "user_auth_identities",
 		Edges: []SchemaEdge{
 			{Name: "user", Type: "User", Rel: "M2O",
@@ -70,5 +74,9 @@ var SchemaGraph = []SchemaType{
 				Columns: []string{"user_id"},
 				Comment: "sessions of the user"},
 		},
+	},
+	{
+		Name: "WebhookEvent", Table: "webhook_events",
+		Edges: []SchemaEdge{},
 	},
 }

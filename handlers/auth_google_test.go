@@ -243,7 +243,7 @@ func TestGoogleSignIn_ConcurrentFirst(t *testing.T) {
 		})
 		for i := range 10 {
 			if status[i] != http.StatusOK {
-				t.Fatalf("round %d: got statuses %v, want all 200", round, status)
+				t.Fatalf("round %d: got statuses %v, want all 200\n%s", round, status, p.Logs.String())
 			}
 			if users[i] != users[0] {
 				t.Fatalf("round %d: got users %v, want one user", round, users)

@@ -33,6 +33,8 @@ type Deps struct {
 	Providers      *services.ProviderAuth
 	Identities     *services.Identities
 	Admin          *services.Admin
+	Audit          *services.Audit
+	Webhooks       *services.Webhooks
 	// JWKS is the public key set document; OpenAPI the contract (YAML).
 	JWKS    []byte
 	OpenAPI []byte

@@ -520,7 +520,7 @@ type userPage struct {
 // operator would, and returns its standard output.
 func runGrant(t testing.TB, a *api, args ...string) (string, error) {
 	t.Helper()
-	env := apitest.Env()
+	env := apitest.Env("WEBHOOK_URL="+a.Config.Webhook.URL, "WEBHOOK_SECRET="+a.Config.Webhook.Secret)
 	if a.Dialect == migration.Postgres {
 		env = append(env, "DATABASE_URL="+a.Config.DB.URL)
 	} else {

@@ -23,6 +23,8 @@ type exportJSON struct {
 	User       userJSON       `json:"user"`
 	Identities []identityJSON `json:"identities"`
 	Sessions   []sessionJSON  `json:"sessions"`
+	// Activity is the user's audit rows, oldest first.
+	Activity []auditEventJSON `json:"activity"`
 }
 
 // exportMe answers the signed-in user's data as a JSON file to save.
@@ -37,7 +39,8 @@ func exportMe(users *services.Users) gin.HandlerFunc {
 		c.Header("Content-Disposition", `attachment; filename="agency-account-`+e.User.ID.String()+`.json"`)
 		c.Header("Cache-Control", "no-store")
 		c.JSON(http.StatusOK, exportJSON{ExportedAt: e.ExportedAt.UTC(), User: newUserJSON(e.User),
-			Identities: newIdentitiesJSON(e.User.Edges.Identities), Sessions: newSessionsJSON(e.Sessions, p.SessionID)})
+			Identities: newIdentitiesJSON(e.User.Edges.Identities), Sessions: newSessionsJSON(e.Sessions, p.SessionID),
+			Activity: newAuditEventsJSON(e.Activity)})
 	}
 }
 

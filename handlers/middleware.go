@@ -39,7 +39,8 @@ func requestID() gin.HandlerFunc {
 		}
 		c.Set(ctxRequestID, id)
 		c.Header(requestIDHeader, id)
-		c.Request = c.Request.WithContext(services.WithDatabaseBudget(services.WithRequestID(c.Request.Context(), id)))
+		ctx := services.WithClientIP(services.WithRequestID(c.Request.Context(), id), c.ClientIP())
+		c.Request = c.Request.WithContext(services.WithDatabaseBudget(ctx))
 		c.Next()
 	}
 }

@@ -54,12 +54,13 @@ func addRoutes(r *gin.Engine, d Deps) {
 	auth.POST("/facebook", providerSignIn(d.Providers, authidentity.ProviderFacebook))
 
 	// Signed in, role not required: what a new user needs to pick a role.
-	// authn.go (requireAuth), me.go; authn_test.go, me_test.go, sessions_test.go.
+	// authn.go (requireAuth), me.go, audit.go; authn_test.go, me_test.go, sessions_test.go, audit_test.go.
 	me := r.Group("/v1/me", requireAuth(d.Sessions))
 	me.GET("", getMe(d.Users))
 	me.PATCH("", patchMe(d.Users))
 	me.DELETE("", deleteMe(d.Users))
 	me.GET("/export", exportMe(d.Users))
+	me.GET("/activity", myActivity(d.Audit))
 	me.PUT("/role", setRole(d.Users))
 	me.GET("/sessions", listSessions(d.Sessions))
 	me.DELETE("/sessions/:id", deleteSession(d.Sessions))
@@ -72,11 +73,15 @@ func addRoutes(r *gin.Engine, d Deps) {
 	withRole.POST("/me/identities/facebook", linkProvider(d.Identities, authidentity.ProviderFacebook))
 	withRole.DELETE("/me/identities/:id", unlinkIdentity(d.Identities))
 
-	// Operators: the admin role only. admin.go; admin_test.go, admin_users_test.go.
+	// Operators: the admin role only. admin.go, audit.go; admin_test.go, admin_users_test.go,
+	// audit_test.go, webhooks_test.go.
 	admin := r.Group("/v1/admin", requireAuth(d.Sessions), requireAdmin())
 	admin.GET("/users", adminListUsers(d.Admin))
 	admin.GET("/users/:id", adminGetUser(d.Admin))
 	admin.PUT("/users/:id/role", adminSetRole(d.Admin))
 	admin.DELETE("/users/:id", adminDeleteUser(d.Admin))
 	admin.DELETE("/users/:id/sessions", adminEndSessions(d.Admin))
+	admin.GET("/audit", adminAudit(d.Audit))
+	admin.GET("/webhooks/failed", adminFailedWebhooks(d.Webhooks))
+	admin.POST("/webhooks/:id/retry", adminRetryWebhook(d.Webhooks))
 }

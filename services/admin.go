@@ -12,10 +12,12 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/agency-platform/agency/ent"
+	"github.com/agency-platform/agency/ent/auditevent"
 	"github.com/agency-platform/agency/ent/authidentity"
 	"github.com/agency-platform/agency/ent/predicate"
 	"github.com/agency-platform/agency/ent/session"
 	"github.com/agency-platform/agency/ent/user"
+	"github.com/agency-platform/agency/ent/webhookevent"
 )
 
 // Admin errors.
@@ -151,24 +153,72 @@ func (a *Admin) GetUser(ctx context.Context, id uuid.UUID) (*UserDetail, error) 
 
 // SetRole gives a user any role, admin included. Access tokens carry the
 // role only as a hint: this service reads the role from the database on
-// every request, so the change applies to existing tokens at once.
+// every request, so the change applies to existing tokens at once. The
+// user's row is locked to read the old role the audit row names.
 func (a *Admin) SetRole(ctx context.Context, admin *Principal, id uuid.UUID, role string) (*UserDetail, error) {
 	r := user.Role(role)
 	if user.RoleValidator(r) != nil {
 		return nil, ErrAnyRole
 	}
-	if err := a.db.User.UpdateOneID(id).SetRole(r).Exec(ctx); err != nil {
+	var old *user.Role
+	err := a.recordTx(ctx, func(tx *ent.Tx, j *journal) error {
+		u, err := a.setRoleInTx(ctx, tx, id, r)
+		if err != nil {
+			return err
+		}
+		old = u.Role
+		journalAdminRole(j, auditAdminRoleSet, admin.User.ID, admin.SessionID, u, r)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	a.audit(ctx, admin, EventAdminRoleSet, id, slog.String("role", role), slog.Any("old_role", old))
+	return a.GetUser(ctx, id)
+}
+
+// setRoleInTx locks user id, sets its role and returns it as it was.
+func (a *Admin) setRoleInTx(ctx context.Context, tx *ent.Tx, id uuid.UUID, r user.Role) (*ent.User, error) {
+	q := tx.User.Query().Where(user.ID(id))
+	if a.dialect.locksRows() {
+		q.ForUpdate()
+	}
+	u, err := q.Only(ctx)
+	if err != nil {
 		return nil, notFoundAs(err, ErrUserNotFound, "admin: set role")
 	}
-	a.audit(ctx, admin, EventAdminRoleSet, id, slog.String("role", role))
-	return a.GetUser(ctx, id)
+	if err := tx.User.UpdateOneID(id).SetRole(r).Exec(ctx); err != nil {
+		return nil, notFoundAs(err, ErrUserNotFound, "admin: set role")
+	}
+	return u, nil
+}
+
+// journalAdminRole records an admin's (or the CLI's: actor uuid.Nil) role
+// change of u (as it was) to r: the audit row with old and new role, and
+// user.updated with the new role.
+func journalAdminRole(j *journal, typ auditevent.Type, actor, session uuid.UUID, u *ent.User, r user.Role) {
+	details := map[string]any{"old": u.Role, "new": string(r)}
+	if actor == uuid.Nil {
+		details["actor"] = "cli"
+	}
+	j.audit(typ, actor, u.ID, session, details)
+	j.hook(webhookevent.TypeUserUpdated, u.ID, map[string]any{"changed_fields": []string{"role"}, "full_name": u.FullName,
+		"profile_picture_url": u.ProfilePictureURL, "role": string(r)})
 }
 
 // DeleteUser deletes a user; the database deletes identities and sessions
 // with it (ON DELETE CASCADE).
 func (a *Admin) DeleteUser(ctx context.Context, admin *Principal, id uuid.UUID) error {
-	if err := a.db.User.DeleteOneID(id).Exec(ctx); err != nil {
-		return notFoundAs(err, ErrUserNotFound, "admin: delete user")
+	err := a.recordTx(ctx, func(tx *ent.Tx, j *journal) error {
+		if err := tx.User.DeleteOneID(id).Exec(ctx); err != nil {
+			return notFoundAs(err, ErrUserNotFound, "admin: delete user")
+		}
+		j.audit(auditAdminUserDeleted, admin.User.ID, id, admin.SessionID, nil)
+		j.hook(webhookevent.TypeUserDeleted, id, map[string]any{"by": "admin"})
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	a.audit(ctx, admin, EventAdminUserDeleted, id)
 	return nil
@@ -176,16 +226,23 @@ func (a *Admin) DeleteUser(ctx context.Context, admin *Principal, id uuid.UUID) 
 
 // EndSessions signs a user out everywhere.
 func (a *Admin) EndSessions(ctx context.Context, admin *Principal, id uuid.UUID) error {
-	exists, err := a.db.User.Query().Where(user.ID(id)).Exist(ctx)
+	var n int
+	err := a.recordTx(ctx, func(tx *ent.Tx, j *journal) error {
+		exists, err := tx.User.Query().Where(user.ID(id)).Exist(ctx)
+		if err != nil {
+			return fmt.Errorf("admin: end sessions: %w", err)
+		}
+		if !exists {
+			return ErrUserNotFound
+		}
+		if n, err = tx.Session.Delete().Where(session.UserID(id)).Exec(ctx); err != nil {
+			return fmt.Errorf("admin: end sessions: %w", err)
+		}
+		j.audit(auditAdminSessionsEnded, admin.User.ID, id, admin.SessionID, map[string]any{"sessions_ended": n})
+		return nil
+	})
 	if err != nil {
-		return fmt.Errorf("admin: end sessions: %w", err)
-	}
-	if !exists {
-		return ErrUserNotFound
-	}
-	n, err := a.db.Session.Delete().Where(session.UserID(id)).Exec(ctx)
-	if err != nil {
-		return fmt.Errorf("admin: end sessions: %w", err)
+		return err
 	}
 	a.audit(ctx, admin, EventAdminSessionsEnded, id, slog.Int("sessions_ended", n))
 	return nil
@@ -205,8 +262,16 @@ func (a *Admin) Grant(ctx context.Context, userID *uuid.UUID, phoneE164 string) 
 		}
 		id = ident.UserID
 	}
-	if err := a.db.User.UpdateOneID(id).SetRole(user.RoleAdmin).Exec(ctx); err != nil {
-		return uuid.Nil, notFoundAs(err, ErrUserNotFound, "admin grant")
+	err := a.recordTx(ctx, func(tx *ent.Tx, j *journal) error {
+		u, err := a.setRoleInTx(ctx, tx, id, user.RoleAdmin)
+		if err != nil {
+			return err
+		}
+		journalAdminRole(j, auditAdminGranted, uuid.Nil, uuid.Nil, u, user.RoleAdmin)
+		return nil
+	})
+	if err != nil {
+		return uuid.Nil, err
 	}
 	a.events.log(ctx, EventAdminGranted, slog.String("actor", "cli"), slog.String("target_user_id", id.String()))
 	return id, nil

@@ -5,8 +5,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
+	"github.com/agency-platform/agency/ent/auditevent"
 	"github.com/agency-platform/agency/ent/phoneotp"
 	"github.com/agency-platform/agency/ent/session"
+	"github.com/agency-platform/agency/ent/webhookevent"
 	"github.com/agency-platform/agency/internal/database"
 	"github.com/agency-platform/agency/internal/migration"
 	"github.com/agency-platform/agency/internal/testdb"
@@ -24,7 +28,7 @@ func TestCleanup_Run(t *testing.T) {
 		db.Client.Session.Create().SetUser(u).SetTokenHash("h" + string(rune('0'+i))).SetExpiresAt(now.Add(exp)).SaveX(ctx)
 		db.Client.RateLimit.Create().SetKey("k").SetWindowStart(now.Add(exp - time.Hour)).SetCount(1).SetExpiresAt(now.Add(exp)).SaveX(ctx)
 	}
-	res, err := services.NewCleanup(services.NewBase(database.NewDriver(db.DB, migration.Postgres), func() time.Time { return now }, nil)).Run(ctx)
+	res, err := services.NewCleanup(services.NewBase(database.NewDriver(db.DB, migration.Postgres), func() time.Time { return now }, nil), services.CleanupConfig{}).Run(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,7 +62,7 @@ func TestCleanup_OneInstanceAtATime(t *testing.T) {
 	if _, err := other.ExecContext(ctx, "SELECT pg_advisory_xact_lock(hashtext('agency_cleanup'))"); err != nil {
 		t.Fatal(err)
 	}
-	c := services.NewCleanup(services.NewBase(database.NewDriver(db.DB, migration.Postgres), func() time.Time { return now }, nil))
+	c := services.NewCleanup(services.NewBase(database.NewDriver(db.DB, migration.Postgres), func() time.Time { return now }, nil), services.CleanupConfig{})
 	res, err := c.Run(ctx)
 	if err != nil || !res.Skipped || res.OTPs != 0 {
 		t.Fatalf("while locked: got %+v, %v; want skipped", res, err)
@@ -67,5 +71,40 @@ func TestCleanup_OneInstanceAtATime(t *testing.T) {
 	res, err = c.Run(ctx)
 	if err != nil || res.Skipped || res.OTPs != 1 {
 		t.Fatalf("after unlock: got %+v, %v; want 1 OTP deleted", res, err)
+	}
+}
+
+// TestCleanup_History deletes audit rows past AUDIT_RETENTION and finished
+// webhook events past WEBHOOK_RETENTION, never a pending event.
+func TestCleanup_History(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := testdb.New(t)
+	now := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
+	const retention = 400 * 24 * time.Hour
+	for _, age := range []time.Duration{retention + time.Hour, retention + time.Second, retention - time.Second, time.Hour} {
+		db.Client.AuditEvent.Create().SetType(auditevent.TypeSigninSucceeded).SetCreatedAt(now.Add(-age)).SaveX(ctx)
+	}
+	old := now.Add(-31 * 24 * time.Hour)
+	for _, status := range []webhookevent.Status{webhookevent.StatusDelivered, webhookevent.StatusFailed, webhookevent.StatusPending} {
+		for _, at := range []time.Time{old, now.Add(-time.Hour)} {
+			db.Client.WebhookEvent.Create().SetType(webhookevent.TypeUserCreated).SetUserID(uuid.New()).SetPayload("{}").
+				SetStatus(status).SetCreatedAt(at).SetNextAttemptAt(at).SaveX(ctx)
+		}
+	}
+	c := services.NewCleanup(services.NewBase(database.NewDriver(db.DB, migration.Postgres), func() time.Time { return now }, nil),
+		services.CleanupConfig{AuditRetention: retention, WebhookRetention: 30 * 24 * time.Hour})
+	res, err := c.Run(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Audit != 2 || res.Webhooks != 2 {
+		t.Fatalf("got %+v, want 2 audit rows and 2 webhook events deleted", res)
+	}
+	if n := db.Client.AuditEvent.Query().Where(auditevent.CreatedAtLT(now.Add(-retention))).CountX(ctx); n != 0 {
+		t.Fatalf("audit rows past retention left: %d", n)
+	}
+	if n := db.Client.WebhookEvent.Query().Where(webhookevent.StatusEQ(webhookevent.StatusPending)).CountX(ctx); n != 2 {
+		t.Fatalf("pending events left: got %d, want 2 (never deleted)", n)
 	}
 }

@@ -49,6 +49,11 @@ const (
 	EventAdminRoleSet        Event = "admin_role_set"
 	EventAdminUserDeleted    Event = "admin_user_deleted"
 	EventAdminSessionsEnded  Event = "admin_sessions_ended"
+	EventAdminWebhookRetried Event = "admin_webhook_retried"
+	EventUserCreated         Event = "user_created"
+	EventProfileUpdated      Event = "profile_updated"
+	EventSessionRevoked      Event = "session_revoked"
+	EventWebhookFailed       Event = "webhook_failed" // an event ran out of attempts
 	// A session the database holds behind its client's token (rotations
 	// lost by a failover to an asynchronous standby, or a restore) caught
 	// up with it: see Sessions.refreshMiss.
@@ -57,6 +62,10 @@ const (
 	// hottest path, where a log line each would cost more than the work.
 	EventRefreshRotated       Event = "refresh_rotated"
 	EventRefreshGraceReplayed Event = "refresh_grace_replayed" // a retry answered with the current token
+	// Counted, never logged: the webhook outbox's traffic (attribute "type").
+	EventWebhookQueued    Event = "webhook_queued"
+	EventWebhookDelivered Event = "webhook_delivered" // with "latency_seconds" since the change
+	EventWebhookRetried   Event = "webhook_retried"
 )
 
 type requestIDKey struct{}

@@ -15,7 +15,7 @@ func (s *Sessions) StartSession(ctx context.Context, u *ent.User, device string)
 			return err
 		}
 		var err error
-		pair, err = s.open(ctx, tx, u, device, false)
+		pair, err = s.open(ctx, tx, u, device, newSignIn{method: "test"})
 		return err
 	})
 	if err != nil {

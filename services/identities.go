@@ -9,7 +9,9 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/agency-platform/agency/ent"
+	"github.com/agency-platform/agency/ent/auditevent"
 	"github.com/agency-platform/agency/ent/authidentity"
+	"github.com/agency-platform/agency/ent/webhookevent"
 	"github.com/agency-platform/agency/internal/phone"
 )
 
@@ -78,45 +80,69 @@ func (b Base) recentSignIn(ctx context.Context, p *Principal) error {
 }
 
 // link inserts the identity; the unique (provider, provider_id) index
-// decides between concurrent or conflicting links.
+// decides between concurrent or conflicting links. The user's row is
+// locked first, as every change that queues a webhook event does, so the
+// user's events are written in the order their changes commit.
 func (s *Identities) link(ctx context.Context, p *Principal, ext external) (*ent.AuthIdentity, error) {
-	ident, err := s.db.AuthIdentity.Create().
-		SetUserID(p.User.ID).SetProvider(ext.provider).SetProviderID(ext.id).SetNillableEmail(ext.email).
-		SetCreatedAt(s.now()).
-		Save(ctx)
-	if ent.IsConstraintError(err) {
-		return nil, ErrIdentityInUse
-	}
+	var ident *ent.AuthIdentity
+	err := s.recordTx(ctx, func(tx *ent.Tx, j *journal) error {
+		if err := s.lockUser(ctx, tx, p.User.ID); err != nil {
+			return err
+		}
+		var err error
+		ident, err = tx.AuthIdentity.Create().
+			SetUserID(p.User.ID).SetProvider(ext.provider).SetProviderID(ext.id).SetNillableEmail(ext.email).
+			SetCreatedAt(s.now()).
+			Save(ctx)
+		if ent.IsConstraintError(err) {
+			return ErrIdentityInUse
+		}
+		if err != nil {
+			return fmt.Errorf("link identity: %w", err)
+		}
+		journalIdentity(j, p, auditIdentityLinked, webhookevent.TypeIdentityLinked, ident)
+		return nil
+	})
 	if err != nil {
-		return nil, fmt.Errorf("link identity: %w", err)
+		return nil, err
 	}
 	attrs := append([]slog.Attr{slog.String("user_id", p.User.ID.String()), slog.String("method", string(ext.provider))}, ext.logAttrs...)
 	s.events.log(ctx, EventIdentityLinked, attrs...)
 	return ident, nil
 }
 
+// journalIdentity records a link or unlink of ident by the caller.
+func journalIdentity(j *journal, p *Principal, a auditevent.Type, h webhookevent.Type, ident *ent.AuthIdentity) {
+	details := map[string]any{"identity_id": ident.ID.String(), "provider": string(ident.Provider)}
+	j.audit(a, p.User.ID, p.User.ID, p.SessionID, details)
+	j.hook(h, p.User.ID, details)
+}
+
 // Unlink removes one of the caller's sign-in methods, never the last one.
 // The user's row is locked so two concurrent unlinks cannot both pass the
 // count and leave the user with none.
 func (s *Identities) Unlink(ctx context.Context, p *Principal, id uuid.UUID) error {
-	err := s.withTx(ctx, func(tx *ent.Tx) error {
+	err := s.recordTx(ctx, func(tx *ent.Tx, j *journal) error {
 		if err := s.lockUser(ctx, tx, p.User.ID); err != nil {
 			return err
 		}
-		mine, err := tx.AuthIdentity.Query().Where(authidentity.UserID(p.User.ID)).IDs(ctx)
+		mine, err := tx.AuthIdentity.Query().Where(authidentity.UserID(p.User.ID)).All(ctx)
 		if err != nil {
 			return fmt.Errorf("unlink: %w", err)
 		}
-		found := false
+		var found *ent.AuthIdentity
 		for _, m := range mine {
-			found = found || m == id
+			if m.ID == id {
+				found = m
+			}
 		}
 		switch {
-		case !found:
+		case found == nil:
 			return ErrIdentityNotFound
 		case len(mine) == 1:
 			return ErrLastIdentity
 		}
+		journalIdentity(j, p, auditIdentityUnlinked, webhookevent.TypeIdentityUnlinked, found)
 		return tx.AuthIdentity.DeleteOneID(id).Exec(ctx)
 	})
 	if err != nil {

@@ -69,27 +69,59 @@ type TokenPair struct {
 // statement: WITH p0 AS (pending...), new_session AS (INSERT ...) DELETE
 // ... (the DELETE does not see the new row, which it would keep anyway).
 // Elsewhere pending must be empty, and the INSERT and the DELETE are two.
-func (s *Sessions) open(ctx context.Context, tx *ent.Tx, u *ent.User, device string, newUser bool, pending ...entsql.Querier) (*TokenPair, error) {
+//
+// The sign-in's journal (signin_succeeded, and user_created or a profile
+// change before it) is written in the same transaction: on PostgreSQL as
+// more statements of the same one, elsewhere after the INSERT.
+func (s *Sessions) open(ctx context.Context, tx *ent.Tx, u *ent.User, device string, in newSignIn, pending ...entsql.Querier) (*TokenPair, error) {
 	now := s.now()
 	tok, err := newRefreshToken(uuid.New())
 	if err != nil {
 		return nil, fmt.Errorf("start session: %w", err)
 	}
+	j := in.journal
+	if j == nil {
+		j = &journal{}
+	}
+	j.audit(auditSignIn, u.ID, u.ID, tok.session, map[string]any{"method": in.method, "new_user": in.user})
 	row := sessionRow{id: tok.session, userID: u.ID, hash: tok.hash(), expires: minTime(now.Add(s.cfg.RefreshTTL), now.Add(s.cfg.MaxAge)),
 		maxAge: now.Add(s.cfg.MaxAge), now: now, device: device}
 	var evicted int
 	if s.dialect == Postgres {
-		evicted, err = s.insertEvict(ctx, tx, row, !newUser, pending)
-	} else {
-		evicted, err = s.insertThenEvict(ctx, tx, row, !newUser)
+		var written []entsql.Querier
+		if written, err = s.journalStatements(ctx, j); err != nil {
+			return nil, err
+		}
+		tx.OnCommit(s.afterCommit(s.outboxHooks(j)))
+		evicted, err = s.insertEvict(ctx, tx, append(pending, written...), row, !in.user)
+	} else if evicted, err = s.insertThenEvict(ctx, tx, row, !in.user); err == nil {
+		if evicted > 0 {
+			j.audit(auditSessionEvicted, uuid.Nil, u.ID, tok.session, map[string]any{"count": evicted})
+		}
+		err = s.writeJournal(ctx, tx, j)
 	}
 	if err != nil {
 		return nil, err
 	}
 	if evicted > 0 {
+		if s.dialect == Postgres {
+			ev := &journal{}
+			ev.audit(auditSessionEvicted, uuid.Nil, u.ID, tok.session, map[string]any{"count": evicted})
+			if err := s.writeJournal(ctx, tx, ev); err != nil {
+				return nil, err
+			}
+		}
 		s.events.log(ctx, EventSessionEvicted, slog.String("user_id", u.ID.String()), slog.Int("count", evicted))
 	}
 	return s.pair(u, tok)
+}
+
+// newSignIn says what open records of a sign-in: whether it created the
+// user, the method, and the journal the sign-in has filled so far.
+type newSignIn struct {
+	user    bool
+	method  string
+	journal *journal
 }
 
 // sessionRow is a new session's columns.
@@ -102,7 +134,7 @@ type sessionRow struct {
 
 // insertEvict is open's one statement on PostgreSQL; it returns the
 // number of sessions evicted.
-func (s *Sessions) insertEvict(ctx context.Context, tx *ent.Tx, r sessionRow, evict bool, pending []entsql.Querier) (int, error) {
+func (s *Sessions) insertEvict(ctx context.Context, tx *ent.Tx, pending []entsql.Querier, r sessionRow, evict bool) (int, error) {
 	var device *string
 	if r.device != "" {
 		device = &r.device
@@ -307,8 +339,18 @@ func (s *Sessions) refreshMiss(ctx context.Context, tok refreshToken, h string, 
 	}
 	ancestor, _ := s.key.isAncestor(tok, row.Generation, row.TokenHash)
 	if isPredecessor || ancestor {
-		if _, err := s.db.Session.Delete().Where(session.ID(row.ID)).Exec(ctx); err != nil {
-			return nil, fmt.Errorf("revoke reused session: %w", err)
+		err := s.recordTx(ctx, func(tx *ent.Tx, j *journal) error {
+			n, err := tx.Session.Delete().Where(session.ID(row.ID)).Exec(ctx)
+			if err != nil {
+				return fmt.Errorf("revoke reused session: %w", err)
+			}
+			if n > 0 {
+				j.audit(auditRefreshTokenReused, uuid.Nil, row.UserID, row.ID, map[string]any{"generation": tok.gen})
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
 		}
 		s.events.log(ctx, EventRefreshTokenReused, slog.String("user_id", row.UserID.String()),
 			slog.String("session_id", row.ID.String()))
@@ -380,19 +422,31 @@ func (s *Sessions) LogoutAccessToken(ctx context.Context, token, scope string) e
 	return s.logout(ctx, claims.UserID, claims.SessionID, scope)
 }
 
-// logout deletes the user's sessions of scope, relative to session sid.
+// logout deletes the user's sessions of scope, relative to session sid,
+// and journals it when it ended any.
 func (s *Sessions) logout(ctx context.Context, userID, sid uuid.UUID, scope string) error {
-	q := s.db.Session.Delete().Where(session.UserID(userID))
-	switch scope {
-	case "others":
-		q.Where(session.IDNEQ(sid))
-	case "global":
-	default:
-		q.Where(session.ID(sid))
-	}
-	n, err := q.Exec(ctx)
+	var n int
+	err := s.recordTx(ctx, func(tx *ent.Tx, j *journal) error {
+		q := tx.Session.Delete().Where(session.UserID(userID))
+		switch scope {
+		case "others":
+			q.Where(session.IDNEQ(sid))
+		case "global":
+		default:
+			scope = "current"
+			q.Where(session.ID(sid))
+		}
+		var err error
+		if n, err = q.Exec(ctx); err != nil {
+			return fmt.Errorf("logout: %w", err)
+		}
+		if n > 0 {
+			j.audit(auditLogout, userID, userID, sid, map[string]any{"scope": scope, "sessions_ended": n})
+		}
+		return nil
+	})
 	if err != nil {
-		return fmt.Errorf("logout: %w", err)
+		return err
 	}
 	s.events.log(ctx, EventLogout, slog.String("user_id", userID.String()),
 		slog.String("session_id", sid.String()), slog.String("scope", scope), slog.Int("sessions_ended", n))
@@ -416,11 +470,26 @@ func (s *Sessions) LogoutRefreshToken(ctx context.Context, raw, scope string) er
 		return nil
 	}
 	h := tok.hash()
-	n, err := s.db.Session.Delete().
-		Where(session.ID(tok.session), session.Or(session.TokenHash(h), session.PreviousTokenHash(h))).
-		Exec(ctx)
+	var n int
+	err := s.recordTx(ctx, func(tx *ent.Tx, j *journal) error {
+		mine := session.And(session.ID(tok.session), session.Or(session.TokenHash(h), session.PreviousTokenHash(h)))
+		row, err := tx.Session.Query().Where(mine).Only(ctx)
+		if ent.IsNotFound(err) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("logout by refresh token: %w", err)
+		}
+		if n, err = tx.Session.Delete().Where(mine).Exec(ctx); err != nil {
+			return fmt.Errorf("logout by refresh token: %w", err)
+		}
+		if n > 0 {
+			j.audit(auditLogout, row.UserID, row.UserID, row.ID, map[string]any{"scope": "refresh_token", "sessions_ended": n})
+		}
+		return nil
+	})
 	if err != nil {
-		return fmt.Errorf("logout by refresh token: %w", err)
+		return err
 	}
 	if n > 0 {
 		s.events.log(ctx, EventLogout, slog.String("session_id", tok.session.String()), slog.String("scope", "refresh_token"))
@@ -442,14 +511,22 @@ func (s *Sessions) List(ctx context.Context, p *Principal) ([]*ent.Session, erro
 
 // Revoke ends one of the caller's sessions; another user's is not found.
 func (s *Sessions) Revoke(ctx context.Context, p *Principal, id uuid.UUID) error {
-	n, err := s.db.Session.Delete().Where(session.ID(id), session.UserID(p.User.ID)).Exec(ctx)
+	err := s.recordTx(ctx, func(tx *ent.Tx, j *journal) error {
+		n, err := tx.Session.Delete().Where(session.ID(id), session.UserID(p.User.ID)).Exec(ctx)
+		if err != nil {
+			return fmt.Errorf("revoke session: %w", err)
+		}
+		if n == 0 {
+			return ErrSessionNotFound
+		}
+		j.audit(auditSessionRevoked, p.User.ID, p.User.ID, p.SessionID, map[string]any{"revoked_session_id": id.String()})
+		return nil
+	})
 	if err != nil {
-		return fmt.Errorf("revoke session: %w", err)
+		return err
 	}
-	if n == 0 {
-		return ErrSessionNotFound
-	}
-	s.events.log(ctx, EventLogout, slog.String("user_id", p.User.ID.String()), slog.String("session_id", id.String()), slog.String("scope", "session"))
+	s.events.log(ctx, EventSessionRevoked, slog.String("user_id", p.User.ID.String()), slog.String("session_id", p.SessionID.String()),
+		slog.String("revoked_session_id", id.String()))
 	return nil
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/agency-platform/agency/ent"
 	"github.com/agency-platform/agency/ent/authidentity"
 	"github.com/agency-platform/agency/ent/user"
+	"github.com/agency-platform/agency/ent/webhookevent"
 )
 
 // external is a verified sign-in method: who the provider says the person is.
@@ -48,11 +49,17 @@ func (s signer) signIn(ctx context.Context, ext external, device string) (*Token
 			var (
 				u       *ent.User
 				pending []entsql.Querier
+				j       journal
 			)
-			if u, neu, pending, err = s.holder(ctx, tx, ext); err != nil {
+			if u, neu, pending, err = s.holder(ctx, tx, ext, &j); err != nil {
 				return err
 			}
-			pair, err = s.sessions.open(ctx, tx, u, device, neu, pending...)
+			if neu {
+				method := map[string]any{"method": string(ext.provider)}
+				j.audit(auditUserCreated, u.ID, u.ID, uuid.Nil, method)
+				j.hook(webhookevent.TypeUserCreated, u.ID, method)
+			}
+			pair, err = s.sessions.open(ctx, tx, u, device, newSignIn{user: neu, method: string(ext.provider), journal: &j}, pending...)
 			return err
 		})
 		if !ent.IsConstraintError(err) && !sqlgraph.IsUniqueConstraintError(err) {
@@ -75,7 +82,7 @@ func (s signer) signIn(ctx context.Context, ext external, device string) (*Token
 // update, or the new user's and identity's inserts, are returned as
 // pending statements for open to send with the session's, in one round
 // trip; elsewhere they run here.
-func (s signer) holder(ctx context.Context, tx *ent.Tx, ext external) (*ent.User, bool, []entsql.Querier, error) {
+func (s signer) holder(ctx context.Context, tx *ent.Tx, ext external, j *journal) (*ent.User, bool, []entsql.Querier, error) {
 	now := s.now()
 	q := tx.User.Query().Where(user.HasIdentitiesWith(authidentity.ProviderEQ(ext.provider), authidentity.ProviderID(ext.id)))
 	if s.dialect.locksRows() {
@@ -104,7 +111,7 @@ func (s signer) holder(ctx context.Context, tx *ent.Tx, ext external) (*ent.User
 			return nil, false, nil, fmt.Errorf("update identity: %w", err)
 		}
 	}
-	u, err = prefill(ctx, tx, u, ext)
+	u, err = prefill(ctx, tx, u, ext, j)
 	return u, false, pending, err
 }
 
@@ -174,25 +181,27 @@ func createWithIdentity(ctx context.Context, tx *ent.Tx, ext external, now time.
 	return u, nil
 }
 
-// prefill copies the provider's name and picture into an empty profile.
-func prefill(ctx context.Context, tx *ent.Tx, u *ent.User, ext external) (*ent.User, error) {
+// prefill copies the provider's name and picture into an empty profile,
+// and journals the change (profile_updated, user.updated).
+func prefill(ctx context.Context, tx *ent.Tx, u *ent.User, ext external, j *journal) (*ent.User, error) {
 	upd := tx.User.UpdateOne(u)
-	changed := false
+	var changed []string
 	if name := cleanName(ext.name); u.FullName == nil && name != "" {
 		upd.SetFullName(truncateRunes(name, 255))
-		changed = true
+		changed = append(changed, "full_name")
 	}
 	if u.ProfilePictureURL == nil && ext.picture != "" && validPictureURL(ext.picture) {
 		upd.SetProfilePictureURL(ext.picture)
-		changed = true
+		changed = append(changed, "profile_picture_url")
 	}
-	if !changed {
+	if len(changed) == 0 {
 		return u, nil
 	}
 	u, err := upd.Save(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("prefill profile: %w", err)
 	}
+	journalProfile(j, u, u.ID, uuid.Nil, changed, string(ext.provider))
 	return u, nil
 }
 

@@ -84,6 +84,7 @@ type Base struct {
 	now     func() time.Time
 	events  *Events
 	stmts   *compiledStatements
+	outbox  *Outbox // nil: webhooks are off and no event is queued (see journal.go)
 }
 
 // NewBase returns the base of the services on the Ent driver drv (its

@@ -8,8 +8,11 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/google/uuid"
+
 	"github.com/agency-platform/agency/ent"
 	"github.com/agency-platform/agency/ent/user"
+	"github.com/agency-platform/agency/ent/webhookevent"
 )
 
 // User errors.
@@ -46,9 +49,10 @@ type ProfileUpdate struct {
 	ProfilePictureURL *string
 }
 
-// UpdateProfile validates and applies a profile change.
+// UpdateProfile validates and applies a profile change, journaled in its
+// transaction (profile_updated with the field names, user.updated).
 func (s *Users) UpdateProfile(ctx context.Context, p *Principal, in ProfileUpdate) (*ent.User, error) {
-	upd := s.db.User.UpdateOneID(p.User.ID)
+	var fields []string
 	if in.FullName != nil {
 		if n := utf8.RuneCountInString(*in.FullName); n < 1 || n > 255 || !utf8.ValidString(*in.FullName) {
 			return nil, validationFailed("full_name", "full_name must be 1 to 255 characters")
@@ -56,19 +60,43 @@ func (s *Users) UpdateProfile(ctx context.Context, p *Principal, in ProfileUpdat
 		if err := checkName("full_name", *in.FullName); err != nil {
 			return nil, err
 		}
-		upd.SetFullName(*in.FullName)
+		fields = append(fields, "full_name")
 	}
 	if in.ProfilePictureURL != nil {
 		if !validPictureURL(*in.ProfilePictureURL) {
 			return nil, validationFailed("profile_picture_url", "profile_picture_url must be an http(s) URL of at most 2048 characters")
 		}
-		upd.SetProfilePictureURL(*in.ProfilePictureURL)
+		fields = append(fields, "profile_picture_url")
 	}
-	u, err := upd.Save(ctx)
+	if len(fields) == 0 {
+		return p.User, nil
+	}
+	var u *ent.User
+	err := s.recordTx(ctx, func(tx *ent.Tx, j *journal) error {
+		var err error
+		u, err = tx.User.UpdateOneID(p.User.ID).SetNillableFullName(in.FullName).
+			SetNillableProfilePictureURL(in.ProfilePictureURL).Save(ctx)
+		if err != nil {
+			return notFoundAs(err, ErrUnauthorized, "update profile")
+		}
+		journalProfile(j, u, p.User.ID, p.SessionID, fields, "user")
+		return nil
+	})
 	if err != nil {
-		return nil, notFoundAs(err, ErrUnauthorized, "update profile")
+		return nil, err
 	}
+	s.events.log(ctx, EventProfileUpdated, slog.String("user_id", u.ID.String()), slog.Any("fields", fields))
 	return u, nil
+}
+
+// journalProfile records a change of u's profile fields: their names in
+// the audit row (never the values), the profile as it now is in the
+// user.updated event. source says who changed it: the user, or the
+// provider the user signed in with (an empty profile is pre-filled).
+func journalProfile(j *journal, u *ent.User, actor, session uuid.UUID, fields []string, source string) {
+	j.audit(auditProfileUpdated, actor, u.ID, session, map[string]any{"fields": fields, "source": source})
+	j.hook(webhookevent.TypeUserUpdated, u.ID, map[string]any{"changed_fields": fields, "full_name": u.FullName,
+		"profile_picture_url": u.ProfilePictureURL, "role": u.Role})
 }
 
 func validPictureURL(s string) bool {
@@ -103,12 +131,15 @@ func (s *Users) SetRole(ctx context.Context, p *Principal, role string) (*TokenP
 		tok refreshToken
 		set bool
 	)
-	err := s.withTx(ctx, func(tx *ent.Tx) error {
+	err := s.recordTx(ctx, func(tx *ent.Tx, j *journal) error {
 		n, err := tx.User.Update().Where(user.ID(p.User.ID), user.RoleIsNil()).SetRole(r).Save(ctx)
 		if err != nil {
 			return fmt.Errorf("set role: %w", err)
 		}
-		if set = n == 1; !set {
+		if set = n == 1; set {
+			j.audit(auditRoleSet, p.User.ID, p.User.ID, p.SessionID, map[string]any{"old": nil, "new": role})
+			j.hook(webhookevent.TypeUserRoleSelected, p.User.ID, map[string]any{"role": role})
+		} else {
 			u, err := tx.User.Get(ctx, p.User.ID)
 			if err != nil {
 				return notFoundAs(err, ErrUnauthorized, "set role")
@@ -147,16 +178,22 @@ type Export struct {
 	ExportedAt time.Time
 	User       *ent.User // with its identities
 	Sessions   []*ent.Session
+	Activity   []*ent.AuditEvent // the user's audit rows, oldest first
 }
 
 // Export returns the signed-in user's data (GDPR's right to a copy):
-// profile, sign-in methods with their emails, live sessions.
+// profile, sign-in methods with their emails, live sessions, and the audit
+// rows about the user (their own security activity).
 func (s *Users) Export(ctx context.Context, p *Principal) (*Export, error) {
 	sessions, err := s.sessions.List(ctx, p)
 	if err != nil {
 		return nil, err
 	}
-	return &Export{ExportedAt: s.now(), User: p.User, Sessions: sessions}, nil
+	activity, err := s.auditOf(ctx, p.User.ID)
+	if err != nil {
+		return nil, err
+	}
+	return &Export{ExportedAt: s.now(), User: p.User, Sessions: sessions, Activity: activity}, nil
 }
 
 // DeleteMe deletes the signed-in user: the database deletes the user's
@@ -171,7 +208,7 @@ func (s *Users) DeleteMe(ctx context.Context, p *Principal) error {
 	if err := s.recentSignIn(ctx, p); err != nil {
 		return err
 	}
-	err := s.withTx(ctx, func(tx *ent.Tx) error {
+	err := s.recordTx(ctx, func(tx *ent.Tx, j *journal) error {
 		if p.User.Role != nil && *p.User.Role == user.RoleAdmin {
 			admins := tx.User.Query().Where(user.RoleEQ(user.RoleAdmin))
 			if s.dialect.locksRows() {
@@ -188,6 +225,8 @@ func (s *Users) DeleteMe(ctx context.Context, p *Principal) error {
 		if err := tx.User.DeleteOneID(p.User.ID).Exec(ctx); err != nil {
 			return notFoundAs(err, ErrUnauthorized, "delete me")
 		}
+		j.audit(auditUserDeleted, p.User.ID, p.User.ID, p.SessionID, nil)
+		j.hook(webhookevent.TypeUserDeleted, p.User.ID, map[string]any{"by": "user"})
 		return nil
 	})
 	if err != nil {

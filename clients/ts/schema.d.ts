@@ -403,11 +403,40 @@ export interface paths {
          * A copy of the signed-in user's data
          * @description Everything the service keeps about the user that the user may see,
          *     as a JSON file to save (`Content-Disposition: attachment`): the
-         *     profile, the sign-in methods with their emails, and the live
-         *     sessions (device, created, last used, expiry). Never a token hash, a
-         *     code hash or a secret. Allowed before a role is chosen.
+         *     profile, the sign-in methods with their emails, the live sessions
+         *     (device, created, last used, expiry) and the audit rows about the
+         *     account (`activity`, oldest first, as GET /v1/me/activity shows
+         *     them). Never a token hash, a code hash or a secret. Allowed before a
+         *     role is chosen.
          */
         get: operations["exportMe"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/me/activity": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The signed-in user's recent security activity
+         * @description The audit rows about the caller's account, newest first: sign-ins,
+         *     account creation, role set, profile changes (field names, never
+         *     values), sign-in methods linked and unlinked, sessions revoked or
+         *     evicted, logouts, refresh-token reuse detected, and what admins did
+         *     to the account. Each row names the client's network (IPv4 /24, IPv6
+         *     /48), never its address. Paging works as in the admin user list;
+         *     a bad `limit` or `cursor` is `400 invalid_request`. Allowed before a
+         *     role is chosen.
+         */
+        get: operations["myActivity"];
         put?: never;
         post?: never;
         delete?: never;
@@ -726,6 +755,90 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/admin/audit": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Search the audit trail (admin)
+         * @description Pages through the audit trail, newest first: every security-relevant
+         *     change (user created, sign-in, role set, profile updated, identity
+         *     linked or unlinked, session revoked or evicted, logout, refresh-token
+         *     reuse, account deleted, admin actions), written in the same
+         *     transaction as the change, so a row exists if and only if its change
+         *     committed. Rows outlive the users they name. Paging is keyset
+         *     pagination on the row id, as in the admin user list; filters must
+         *     stay the same from page to page.
+         *
+         *     A malformed `user_id`, an unknown `type`, a `since` or `until` that
+         *     is not RFC 3339, an `until` not after `since`, a bad `limit` or
+         *     `cursor` is `400 invalid_request` with `error.field` naming the
+         *     parameter. Admin only.
+         */
+        get: operations["adminAudit"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/webhooks/failed": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List webhook events that ran out of attempts (admin)
+         * @description The events whose delivery to `WEBHOOK_URL` failed `WEBHOOK_MAX_ATTEMPTS`
+         *     times, newest first, with the last error (`status 500`, `timeout`,
+         *     `connection failed`) and the body that was sent. Re-queue one with
+         *     POST /v1/admin/webhooks/{id}/retry. Paging as in the admin user list.
+         *     Admin only.
+         */
+        get: operations["adminFailedWebhooks"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/webhooks/{id}/retry": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The event's id (its `webhook-id`). A malformed id is `404 not_found`. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Re-queue a failed webhook event (admin)
+         * @description Puts a failed event back in the queue with a fresh set of attempts;
+         *     it is delivered at once (in order with the user's other events) and
+         *     keeps its `webhook-id`, so a receiver that did get it before can
+         *     deduplicate. An event that is not failed (pending, delivered,
+         *     unknown) is `404 not_found`. Audited as `admin_webhook_retried`.
+         *     Admin only.
+         */
+        post: operations["adminRetryWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -984,6 +1097,87 @@ export interface components {
             user: components["schemas"]["User"];
             identities: components["schemas"]["Identity"][];
             sessions: components["schemas"]["Session"][];
+            /** @description The audit rows about the user, oldest first. */
+            activity: components["schemas"]["AuditEvent"][];
+        };
+        /**
+         * @description What an audit row records.
+         * @enum {string}
+         */
+        AuditType: "user_created" | "signin_succeeded" | "role_set" | "profile_updated" | "identity_linked" | "identity_unlinked" | "session_revoked" | "session_evicted" | "logout" | "refresh_token_reused" | "user_deleted" | "admin_granted" | "admin_role_set" | "admin_user_deleted" | "admin_sessions_ended" | "admin_webhook_retried";
+        /** @description One row of the audit trail. */
+        AuditEvent: {
+            /**
+             * Format: int64
+             * @description Increasing row number.
+             */
+            id: number;
+            type: components["schemas"]["AuditType"];
+            /** Format: date-time */
+            time: string;
+            /**
+             * Format: uuid
+             * @description Who made the change (the user, an admin); `null` for the command line or the service itself.
+             */
+            actor_user_id: string | null;
+            /**
+             * Format: uuid
+             * @description Whose account it concerns; kept after the account is deleted.
+             */
+            target_user_id: string | null;
+            /**
+             * Format: uuid
+             * @description The session that made or suffered the change.
+             */
+            session_id: string | null;
+            /**
+             * @description The client's network, never its address (IPv4 /24, IPv6 /48).
+             * @example 203.0.113.0/24
+             */
+            ip: string | null;
+            /**
+             * @description Small facts of the change: `method` and `new_user` (sign-in),
+             *     `old` and `new` (roles), `fields` (profile: names, never values),
+             *     `provider` and `identity_id`, `scope` and `sessions_ended`
+             *     (logout), `count` (evictions). Never a token, code or secret.
+             */
+            details: {
+                [key: string]: unknown;
+            };
+        };
+        /** @description One page of audit rows, newest first. */
+        AuditPage: {
+            events: components["schemas"]["AuditEvent"][];
+            /** @description Pass as `cursor` to get the next page; `null` on the last page. */
+            next_cursor: string | null;
+        };
+        /** @description A webhook event as admins see it. */
+        WebhookEvent: {
+            /**
+             * Format: uuid
+             * @description The `webhook-id` header of every attempt.
+             */
+            id: string;
+            /** @enum {string} */
+            type: "user.created" | "user.role_selected" | "user.updated" | "user.deleted" | "identity.linked" | "identity.unlinked";
+            /** Format: uuid */
+            user_id: string;
+            /** Format: date-time */
+            created_at: string;
+            /** @enum {string} */
+            status: "pending" | "delivered" | "failed";
+            attempts: number;
+            /** @description Why the last attempt failed (`status 500`, `timeout`, `connection failed`). */
+            last_error: string | null;
+            /** @description The JSON body sent: `type`, `timestamp` and `data` (with `user_id`). */
+            payload: {
+                [key: string]: unknown;
+            };
+        };
+        WebhookPage: {
+            events: components["schemas"]["WebhookEvent"][];
+            /** @description Pass as `cursor` to get the next page; `null` on the last page. */
+            next_cursor: string | null;
         };
         /** @description A JSON Web Key Set (RFC 7517) of public keys only. */
         JWKS: {
@@ -1996,6 +2190,35 @@ export interface operations {
             503: components["responses"]["Unavailable"];
         };
     };
+    myActivity: {
+        parameters: {
+            query?: {
+                /** @description The largest number of events on the page. */
+                limit?: number;
+                /** @description Opaque; the `next_cursor` of the previous page. Omit it for the first page. */
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page of audit events. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuditPage"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
     listMySessions: {
         parameters: {
             query?: never;
@@ -2370,6 +2593,101 @@ export interface operations {
         responses: {
             /** @description The user's sessions are ended. */
             204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    adminAudit: {
+        parameters: {
+            query?: {
+                /** @description Only rows about this user (target) or done by them (actor). */
+                user_id?: string;
+                /** @description Only rows of this type. */
+                type?: components["schemas"]["AuditType"];
+                /** @description Only rows at or after this time (RFC 3339). */
+                since?: string;
+                /** @description Only rows before this time (RFC 3339). */
+                until?: string;
+                /** @description The largest number of events on the page. */
+                limit?: number;
+                /** @description Opaque; the `next_cursor` of the previous page. Omit it for the first page. */
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page of audit events. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuditPage"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    adminFailedWebhooks: {
+        parameters: {
+            query?: {
+                /** @description The largest number of events on the page. */
+                limit?: number;
+                /** @description Opaque; the `next_cursor` of the previous page. Omit it for the first page. */
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page of failed events. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookPage"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    adminRetryWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The event's id (its `webhook-id`). A malformed id is `404 not_found`. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The event is queued again. */
+            202: {
                 headers: {
                     [name: string]: unknown;
                 };

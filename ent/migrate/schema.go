@@ -9,6 +9,45 @@ import (
 )
 
 var (
+	// AuditEventsColumns holds the columns for the "audit_events" table.
+	AuditEventsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt64, Increment: true},
+		{Name: "created_at", Type: field.TypeTime, Default: map[string]schema.Expr{"postgres": "now()", "sqlite3": "CURRENT_TIMESTAMP"}},
+		{Name: "type", Type: field.TypeEnum, Enums: []string{"user_created", "signin_succeeded", "role_set", "profile_updated", "identity_linked", "identity_unlinked", "session_revoked", "session_evicted", "logout", "refresh_token_reused", "user_deleted", "admin_granted", "admin_role_set", "admin_user_deleted", "admin_sessions_ended", "admin_webhook_retried"}},
+		{Name: "actor_user_id", Type: field.TypeUUID, Nullable: true},
+		{Name: "target_user_id", Type: field.TypeUUID, Nullable: true},
+		{Name: "session_id", Type: field.TypeUUID, Nullable: true},
+		{Name: "ip", Type: field.TypeString, Nullable: true, Size: 64, SchemaType: map[string]string{"postgres": "varchar(64)"}},
+		{Name: "details", Type: field.TypeJSON, Nullable: true},
+	}
+	// AuditEventsTable holds the schema information for the "audit_events" table.
+	AuditEventsTable = &schema.Table{
+		Name:       "audit_events",
+		Columns:    AuditEventsColumns,
+		PrimaryKey: []*schema.Column{AuditEventsColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "auditevent_target_user_id_id",
+				Unique:  false,
+				Columns: []*schema.Column{AuditEventsColumns[4], AuditEventsColumns[0]},
+			},
+			{
+				Name:    "auditevent_actor_user_id_id",
+				Unique:  false,
+				Columns: []*schema.Column{AuditEventsColumns[3], AuditEventsColumns[0]},
+			},
+			{
+				Name:    "auditevent_type_id",
+				Unique:  false,
+				Columns: []*schema.Column{AuditEventsColumns[2], AuditEventsColumns[0]},
+			},
+			{
+				Name:    "auditevent_created_at",
+				Unique:  false,
+				Columns: []*schema.Column{AuditEventsColumns[1]},
+			},
+		},
+	}
 	// UserAuthIdentitiesColumns holds the columns for the "user_auth_identities" table.
 	UserAuthIdentitiesColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeUUID, Default: map[string]schema.Expr{"postgres": "gen_random_uuid()"}},
@@ -160,17 +199,61 @@ var (
 			},
 		},
 	}
+	// WebhookEventsColumns holds the columns for the "webhook_events" table.
+	WebhookEventsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt64, Increment: true},
+		{Name: "event_id", Type: field.TypeUUID, Unique: true},
+		{Name: "type", Type: field.TypeEnum, Enums: []string{"user.created", "user.role_selected", "user.updated", "user.deleted", "identity.linked", "identity.unlinked"}},
+		{Name: "user_id", Type: field.TypeUUID},
+		{Name: "payload", Type: field.TypeString, Size: 2147483647},
+		{Name: "created_at", Type: field.TypeTime, Default: map[string]schema.Expr{"postgres": "now()", "sqlite3": "CURRENT_TIMESTAMP"}},
+		{Name: "status", Type: field.TypeEnum, Enums: []string{"pending", "delivered", "failed"}, Default: "pending"},
+		{Name: "attempts", Type: field.TypeInt, Default: 0},
+		{Name: "next_attempt_at", Type: field.TypeTime},
+		{Name: "locked_until", Type: field.TypeTime, Nullable: true},
+		{Name: "claim", Type: field.TypeUUID, Nullable: true},
+		{Name: "last_error", Type: field.TypeString, Nullable: true, Size: 255, SchemaType: map[string]string{"postgres": "varchar(255)"}},
+		{Name: "delivered_at", Type: field.TypeTime, Nullable: true},
+	}
+	// WebhookEventsTable holds the schema information for the "webhook_events" table.
+	WebhookEventsTable = &schema.Table{
+		Name:       "webhook_events",
+		Columns:    WebhookEventsColumns,
+		PrimaryKey: []*schema.Column{WebhookEventsColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "webhookevent_status_next_attempt_at",
+				Unique:  false,
+				Columns: []*schema.Column{WebhookEventsColumns[6], WebhookEventsColumns[8]},
+			},
+			{
+				Name:    "webhookevent_user_id_id",
+				Unique:  false,
+				Columns: []*schema.Column{WebhookEventsColumns[3], WebhookEventsColumns[0]},
+			},
+			{
+				Name:    "webhookevent_created_at",
+				Unique:  false,
+				Columns: []*schema.Column{WebhookEventsColumns[5]},
+			},
+		},
+	}
 	// Tables holds all the tables in the schema.
 	Tables = []*schema.Table{
+		AuditEventsTable,
 		UserAuthIdentitiesTable,
 		PhoneOtpsTable,
 		AuthRateLimitsTable,
 		UserRefreshTokensTable,
 		UsersTable,
+		WebhookEventsTable,
 	}
 )
 
 func init() {
+	AuditEventsTable.Annotation = &entsql.Annotation{
+		Table: "audit_events",
+	}
 	UserAuthIdentitiesTable.ForeignKeys[0].RefTable = UsersTable
 	UserAuthIdentitiesTable.Annotation = &entsql.Annotation{
 		Table: "user_auth_identities",
@@ -187,5 +270,8 @@ func init() {
 	}
 	UsersTable.Annotation = &entsql.Annotation{
 		Table: "users",
+	}
+	WebhookEventsTable.Annotation = &entsql.Annotation{
+		Table: "webhook_events",
 	}
 }

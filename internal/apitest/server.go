@@ -172,6 +172,9 @@ type API struct {
 	Metrics *metrics.Metrics
 	// Statements counts what the service sends to the database.
 	Statements *Statements
+	// Webhooks is the running instance's webhook deliverer: tests call
+	// DeliverDue on it (with the test's clock) instead of waiting for Run.
+	Webhooks *services.Webhooks
 }
 
 var (
@@ -255,12 +258,13 @@ func (a *API) start(log *slog.Logger) {
 	}
 	a.Metrics = metrics.New(a.DB)
 	a.Statements = &Statements{}
-	h, err := app.NewHandler(app.Deps{Config: a.Config, DB: a.DB, SMS: sender,
+	svc, err := app.New(app.Deps{Config: a.Config, DB: a.DB, SMS: sender,
 		Now: a.Clock.Now, Log: log, OpenAPI: spec, Metrics: a.Metrics, WrapDriver: a.Statements.Wrap})
 	if err != nil {
 		a.T.Fatal(err)
 	}
-	a.Server = httptest.NewServer(h)
+	a.Webhooks = svc.Webhooks
+	a.Server = httptest.NewServer(svc.Handler)
 	a.T.Cleanup(a.Server.Close)
 }
 

@@ -44,7 +44,7 @@ func (a *cli) adminCmd() *cobra.Command {
 			}
 			return a.withDB(cmd.Context(), func(cfg *config.Config, db *sql.DB, _ *ent.Client) error {
 				log := a.logger(cfg)
-				got, err := services.NewAdmin(newBase(database.NewDriver(db, cfg.DB.Dialect()), time.Now, log)).Grant(cmd.Context(), id, num)
+				got, err := services.NewAdmin(withOutbox(cfg, newBase(database.NewDriver(db, cfg.DB.Dialect()), time.Now, log), nil)).Grant(cmd.Context(), id, num)
 				if errors.Is(err, services.ErrUserNotFound) {
 					return errors.New("no such user (a phone must have signed in once)")
 				}

@@ -129,7 +129,7 @@ func TestCommands(t *testing.T) {
 		{[]string{"migrate", "apply"}, "database is up to date"},
 		{[]string{"migrate", "status"}, fmt.Sprintf("%d applied, 0 pending", n)},
 		{[]string{"db", "check"}, "users: 0"},
-		{[]string{"cleanup"}, "deleted 0 expired OTPs, 0 expired sessions, 0 expired rate-limit counters"},
+		{[]string{"cleanup"}, "deleted 0 expired OTPs, 0 expired sessions, 0 expired rate-limit counters, 0 old audit rows, 0 old webhook events"},
 		{[]string{"schema", "sql", "--dialect", "postgres"}, `CREATE TYPE "user_role" AS ENUM`},
 	} {
 		t.Run(strings.Join(tc.args, "_"), func(t *testing.T) {

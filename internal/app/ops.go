@@ -172,11 +172,11 @@ func (a *cli) dbCmd() *cobra.Command {
 func (a *cli) cleanupCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "cleanup",
-		Short: "Delete expired OTP codes and expired sessions once",
+		Short: "Delete expired OTP codes and sessions, old audit rows and old webhook events once",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return a.withDB(cmd.Context(), func(cfg *config.Config, db *sql.DB, _ *ent.Client) error {
-				res, err := services.NewCleanup(newBase(database.NewDriver(db, cfg.DB.Dialect()), time.Now, a.logger(cfg))).Run(cmd.Context())
+				res, err := services.NewCleanup(newBase(database.NewDriver(db, cfg.DB.Dialect()), time.Now, a.logger(cfg)), cleanupConfig(cfg)).Run(cmd.Context())
 				if err != nil {
 					return err
 				}
@@ -184,7 +184,8 @@ func (a *cli) cleanupCmd() *cobra.Command {
 					a.printf("another instance is running the cleanup; nothing done\n")
 					return nil
 				}
-				a.printf("deleted %d expired OTPs, %d expired sessions, %d expired rate-limit counters\n", res.OTPs, res.Sessions, res.Counters)
+				a.printf("deleted %d expired OTPs, %d expired sessions, %d expired rate-limit counters, %d old audit rows, %d old webhook events\n",
+					res.OTPs, res.Sessions, res.Counters, res.Audit, res.Webhooks)
 				return nil
 			})
 		},

@@ -137,7 +137,7 @@ func TestSchemaViz_OfflineFileInBrowser(t *testing.T) {
 	p.WaitVisible("#diagram")
 	var ids []string
 	p.Eval(`[...document.querySelectorAll(".node")].map(n => n.dataset.id).sort()`, &ids)
-	want := "e:auth_provider,e:user_role,t:auth_rate_limits,t:phone_otps,t:user_auth_identities,t:user_refresh_tokens,t:users"
+	want := "e:auth_provider,e:user_role,t:audit_events,t:auth_rate_limits,t:phone_otps,t:user_auth_identities,t:user_refresh_tokens,t:users,t:webhook_events"
 	if strings.Join(ids, ",") != want {
 		t.Errorf("boxes = %q, want %s", ids, want)
 	}

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"runtime"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -63,7 +64,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, openAPI []
 	if cfg.HTTP.MetricsAddr != "" {
 		m = metrics.New(db)
 	}
-	router, err := NewHandler(Deps{Config: cfg, DB: db, SMS: newSender(cfg, log), Now: time.Now, Log: log, OpenAPI: openAPI, Metrics: m, Pooled: pooled})
+	svc, err := New(Deps{Config: cfg, DB: db, SMS: newSender(cfg, log), Now: time.Now, Log: log, OpenAPI: openAPI, Metrics: m, Pooled: pooled})
 	if err != nil {
 		return err
 	}
@@ -81,13 +82,13 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, openAPI []
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.HTTP.Addr, err)
 	}
-	srv := newServer(router, log)
+	srv := newServer(svc.Handler, log)
 	jobs, stopJobs := context.WithCancel(context.WithoutCancel(ctx))
-	jobsDone := make(chan struct{})
-	go func() {
-		defer close(jobsDone)
-		runCleanupLoop(jobs, services.NewCleanup(newBase(drv, time.Now, log)), cfg.Cleanup.Interval, log)
-	}()
+	var jobsDone sync.WaitGroup
+	jobsDone.Go(func() {
+		runCleanupLoop(jobs, services.NewCleanup(newBase(drv, time.Now, log), cleanupConfig(cfg)), cfg.Cleanup.Interval, log)
+	})
+	jobsDone.Go(func() { svc.Webhooks.Run(jobs, log) })
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
@@ -102,7 +103,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, openAPI []
 		cancel()
 	}
 	stopJobs()
-	<-jobsDone
+	jobsDone.Wait()
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}
@@ -177,6 +178,11 @@ func serveOn(key, addr string, srv *http.Server, shutdown time.Duration, log *sl
 	}, nil
 }
 
+// cleanupConfig is the cleanup job's share of the configuration.
+func cleanupConfig(cfg *config.Config) services.CleanupConfig {
+	return services.CleanupConfig{AuditRetention: cfg.Cleanup.AuditRetention, WebhookRetention: cfg.Webhook.Retention}
+}
+
 // runCleanupLoop runs the cleanup every interval until ctx ends; 0 disables it.
 func runCleanupLoop(ctx context.Context, c *services.Cleanup, interval time.Duration, log *slog.Logger) {
 	if interval <= 0 {
@@ -196,7 +202,8 @@ func runCleanupLoop(ctx context.Context, c *services.Cleanup, interval time.Dura
 			case res.Skipped:
 				log.Debug("cleanup skipped: another instance holds the lock")
 			case err == nil:
-				log.Info("cleanup", "otps_deleted", res.OTPs, "sessions_deleted", res.Sessions, "counters_deleted", res.Counters)
+				log.Info("cleanup", "otps_deleted", res.OTPs, "sessions_deleted", res.Sessions, "counters_deleted", res.Counters,
+					"audit_rows_deleted", res.Audit, "webhook_events_deleted", res.Webhooks)
 			}
 		}
 	}

@@ -120,9 +120,26 @@ type Deps struct {
 	WrapDriver func(dialect.Driver) dialect.Driver
 }
 
+// Service is the wired service: its router and its webhook deliverer
+// (whose Run serve starts; tests drive DeliverDue themselves).
+type Service struct {
+	Handler  http.Handler
+	Webhooks *services.Webhooks
+}
+
 // NewHandler wires the services and the router on an open database, as
-// `agency serve` does; the HTTP tests call it too.
+// `agency serve` does.
 func NewHandler(d Deps) (http.Handler, error) {
+	s, err := New(d)
+	if err != nil {
+		return nil, err
+	}
+	return s.Handler, nil
+}
+
+// New wires the services, the router and the webhook deliverer on an open
+// database, as `agency serve` does; the HTTP tests call it too.
+func New(d Deps) (*Service, error) {
 	cfg := d.Config
 	issuer, err := accesstoken.New(accesstoken.Config{
 		Algorithm: cfg.JWT.Algorithm, PrivateKey: cfg.JWT.PrivateKey, Secret: cfg.JWT.Secret,
@@ -140,6 +157,13 @@ func NewHandler(d Deps) (http.Handler, error) {
 	}
 	drv := database.NewServiceDriver(d.DB, cfg.DB.Dialect(), cfg.DB.QueryTimeout, cfg.DB.MaxIdleConns, cfg.DB.Prepared(d.Pooled), d.WrapDriver)
 	base := newBase(drv, d.Now, d.Log, d.Metrics.Observe)
+	var outbox *services.Outbox
+	if cfg.Webhook.URL != "" {
+		outbox = services.NewOutbox()
+	}
+	base = withOutbox(cfg, base, outbox)
+	webhooks := services.NewWebhooks(base, services.WebhookConfig{URL: cfg.Webhook.URL, Secret: cfg.Webhook.SecretKey(),
+		Timeout: cfg.Webhook.Timeout, MaxAttempts: cfg.Webhook.MaxAttempts, Poll: time.Second}, outbox)
 	sessions := services.NewSessions(base, issuer, services.SessionConfig{
 		RefreshTTL: cfg.Sessions.RefreshTokenTTL, MaxAge: cfg.Sessions.MaxAge, ReuseGrace: cfg.Sessions.RefreshReuseGrace,
 		MaxPerUser: cfg.Sessions.MaxPerUser, RefreshKey: []byte(cfg.Sessions.RefreshTokenSecret),
@@ -158,7 +182,7 @@ func NewHandler(d Deps) (http.Handler, error) {
 		DB:       &readiness{probe: database.Probe{DB: d.DB, Idle: cfg.DB.MaxIdleConns}, db: d.DB, dialect: cfg.DB.Dialect(), log: d.Log},
 		Sessions: sessions, Phone: phoneAuth, Users: services.NewUsers(base, sessions),
 		Providers: providers, Identities: services.NewIdentities(base, phoneAuth, providers),
-		Admin: services.NewAdmin(base),
+		Admin: services.NewAdmin(base), Audit: services.NewAudit(base), Webhooks: webhooks,
 		JWKS:  issuer.JWKS(), OpenAPI: d.OpenAPI,
 		Metrics: d.Metrics, CORSAllowedOrigins: cfg.HTTP.CORSAllowedOrigins,
 		Pages: handlers.Pages{Docs: cfg.DocsUI(), Console: cfg.ConsoleUI(), CodeDelivery: codeDelivery(cfg), Schema: schemaPage(cfg)},
@@ -166,7 +190,7 @@ func NewHandler(d Deps) (http.Handler, error) {
 	if err != nil {
 		return nil, fmt.Errorf("build router: %w", err)
 	}
-	return h, nil
+	return &Service{Handler: h, Webhooks: webhooks}, nil
 }
 
 // schemaPage is GET /schema's page when SCHEMA_UI is on and the build can
@@ -186,6 +210,19 @@ func schemaPage(cfg *config.Config) *handlers.SchemaPage {
 		},
 		CSP: schemaviz.ContentSecurityPolicy,
 	}
+}
+
+// withOutbox is base queuing webhook events when WEBHOOK_URL is set,
+// waking o's deliverer (a command, with no deliverer, passes nil: the
+// instances' deliverers find its events at their next poll).
+func withOutbox(cfg *config.Config, base services.Base, o *services.Outbox) services.Base {
+	if cfg.Webhook.URL == "" {
+		return base
+	}
+	if o == nil {
+		o = services.NewOutbox()
+	}
+	return base.WithOutbox(o)
 }
 
 // newBase is what every service stands on: the database of the configured

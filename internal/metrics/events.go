@@ -35,6 +35,18 @@ func (m *Metrics) Observe(event services.Event, attrs []slog.Attr) {
 		m.smsFailures.Inc()
 	case services.EventRateLimited:
 		m.rateLimited.WithLabelValues(limitName(attrs)).Inc()
+	case services.EventWebhookQueued:
+		m.webhooks.WithLabelValues("queued", webhookType(attrs)).Inc()
+	case services.EventWebhookRetried:
+		m.webhooks.WithLabelValues("retried", webhookType(attrs)).Inc()
+	case services.EventWebhookFailed:
+		m.webhooks.WithLabelValues("failed", webhookType(attrs)).Inc()
+	case services.EventWebhookDelivered:
+		typ := webhookType(attrs)
+		m.webhooks.WithLabelValues("delivered", typ).Inc()
+		if v, ok := attr(attrs, "latency_seconds"); ok && v.Kind() == slog.KindFloat64 {
+			m.webhookLag.WithLabelValues(typ).Observe(v.Float64())
+		}
 	case services.EventSessionEvicted:
 		if n, ok := attr(attrs, "count"); ok && n.Kind() == slog.KindInt64 {
 			m.evicted.Add(float64(n.Int64()))
@@ -50,6 +62,16 @@ func attr(attrs []slog.Attr, key string) (slog.Value, bool) {
 		}
 	}
 	return slog.Value{}, false
+}
+
+// webhookTypes are the event types, the closed label values of the webhook metrics.
+var webhookTypes = []string{"user.created", "user.role_selected", "user.updated", "user.deleted", "identity.linked", "identity.unlinked"}
+
+func webhookType(attrs []slog.Attr) string {
+	if v, ok := attr(attrs, "type"); ok && slices.Contains(webhookTypes, v.String()) {
+		return v.String()
+	}
+	return other
 }
 
 func signInMethod(attrs []slog.Attr) string {

@@ -51,6 +51,8 @@ type Metrics struct {
 	reused      prometheus.Counter
 	rateLimited *prometheus.CounterVec
 	evicted     prometheus.Counter
+	webhooks    *prometheus.CounterVec   // by outcome and event type
+	webhookLag  *prometheus.HistogramVec // change committed → receiver's 2xx
 }
 
 // New returns the collectors on a fresh registry, with the Go runtime, the
@@ -77,10 +79,19 @@ func New(db *sql.DB) *Metrics {
 		rateLimited: f.counterVec("agency_rate_limited_total",
 			"Requests refused by a rate limit or the resend cooldown, by limit name.", "limit"),
 		evicted: f.counter("agency_sessions_evicted_total", "Sessions ended because the user signed in on more devices than allowed."),
+		webhooks: f.counterVec("agency_webhook_events_total",
+			"Webhook events by outcome (queued: written with its change by this instance; delivered; retried: an attempt failed and another is scheduled; failed: out of attempts) and event type.", "outcome", "type"),
+		webhookLag: f.reg2histogram("agency_webhook_delivery_latency_seconds",
+			"Time from an event's change to its delivery (the receiver's 2xx), retries included, by event type.", "type"),
 	}
 	m.rotated = m.refresh.WithLabelValues("rotated")
 	m.graceReplay = m.refresh.WithLabelValues("grace_replay")
 	m.reused = m.refresh.WithLabelValues("reuse_detected")
+	for _, typ := range webhookTypes {
+		for _, outcome := range []string{"queued", "delivered", "retried", "failed"} {
+			m.webhooks.WithLabelValues(outcome, typ)
+		}
+	}
 	// Every known series starts at 0, so a rate over it exists before the first event.
 	for _, method := range signInMethods {
 		for _, result := range signInResults {
@@ -130,6 +141,15 @@ func (f factory) counterVec(name, help string, labels ...string) *prometheus.Cou
 	c := prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, labels)
 	f.reg.MustRegister(c)
 	return c
+}
+
+// reg2histogram is a histogram with buckets from 10 ms to about 1 day, for
+// a delay that retries can stretch.
+func (f factory) reg2histogram(name, help string, labels ...string) *prometheus.HistogramVec {
+	h := prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: name, Help: help,
+		Buckets: []float64{.01, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 4 * 3600, 12 * 3600, 24 * 3600}}, labels)
+	f.reg.MustRegister(h)
+	return h
 }
 
 func (f factory) histogramVec(name, help string, labels ...string) *prometheus.HistogramVec {

@@ -25,7 +25,7 @@ func TestFromCode_Postgres(t *testing.T) {
 	for _, tb := range m.Tables {
 		names = append(names, tb.Name)
 	}
-	want := []string{"auth_rate_limits", "phone_otps", "user_auth_identities", "user_refresh_tokens", "users"}
+	want := []string{"audit_events", "auth_rate_limits", "phone_otps", "user_auth_identities", "user_refresh_tokens", "users", "webhook_events"}
 	if !slices.Equal(names, want) {
 		t.Fatalf("tables = %v, want %v", names, want)
 	}
