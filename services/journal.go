@@ -29,9 +29,9 @@ type journal struct {
 
 // auditRow is one audit_events row before it is written.
 type auditRow struct {
-	typ                     auditevent.Type
-	actor, target, session  uuid.UUID // uuid.Nil: none
-	details                 map[string]any
+	typ                    auditevent.Type
+	actor, target, session uuid.UUID // uuid.Nil: none
+	details                map[string]any
 }
 
 // hookRow is one webhook event before it is written: the user it is about

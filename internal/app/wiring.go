@@ -183,7 +183,7 @@ func New(d Deps) (*Service, error) {
 		Sessions: sessions, Phone: phoneAuth, Users: services.NewUsers(base, sessions),
 		Providers: providers, Identities: services.NewIdentities(base, phoneAuth, providers),
 		Admin: services.NewAdmin(base), Audit: services.NewAudit(base), Webhooks: webhooks,
-		JWKS:  issuer.JWKS(), OpenAPI: d.OpenAPI,
+		JWKS: issuer.JWKS(), OpenAPI: d.OpenAPI,
 		Metrics: d.Metrics, CORSAllowedOrigins: cfg.HTTP.CORSAllowedOrigins,
 		Pages: handlers.Pages{Docs: cfg.DocsUI(), Console: cfg.ConsoleUI(), CodeDelivery: codeDelivery(cfg), Schema: schemaPage(cfg)},
 	})
