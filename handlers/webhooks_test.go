@@ -408,3 +408,33 @@ func deliveriesOf(r *apitest.Receiver, id string) int {
 	}
 	return n
 }
+
+// TestWebhooks_ShutdownHandsBack: an attempt cut short by the instance
+// shutting down is handed back, due at once, without counting.
+func TestWebhooks_ShutdownHandsBack(t *testing.T) {
+	t.Parallel()
+	h := newHookAPI(t, "postgres", "WEBHOOK_TIMEOUT=10s")
+	u := h.SignIn(otpTestPhone(1)).User.ID
+	h.recv.Hang(1)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { _, err := h.Webhooks.DeliverDue(ctx); done <- err }()
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		if _, attempts, _, _ := hookRow(t, h.api, u, webhookevent.TypeUserCreated); attempts == 1 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(50 * time.Millisecond) // the request is with the receiver
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	status, attempts, next, lastErr := hookRow(t, h.api, u, webhookevent.TypeUserCreated)
+	if status != webhookevent.StatusPending || attempts != 0 || next.After(h.Clock.Now()) || lastErr != "" {
+		t.Fatalf("after a shutdown mid-attempt: got %s, %d attempts, next %s, %q; want pending, 0, due now", status, attempts, next, lastErr)
+	}
+	if h.deliverAll(t, h.Webhooks) != 1 || len(h.recv.Got()) != 1 {
+		t.Fatal("the handed-back event was not delivered by the next pass")
+	}
+}

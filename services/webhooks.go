@@ -214,6 +214,10 @@ func (w *Webhooks) attempt(ctx context.Context, e *ent.WebhookEvent, claim uuid.
 		ClearLockedUntil().ClearClaim()
 	typ := slog.String("type", string(e.Type))
 	switch {
+	case failure != "" && ctx.Err() != nil:
+		// Shutting down (a deploy): hand the event back untried, for the
+		// next instance to send at once, rather than count a failure.
+		upd.AddAttempts(-1)
 	case failure == "":
 		upd.SetStatus(webhookevent.StatusDelivered).SetDeliveredAt(now).ClearLastError()
 		w.events.count(EventWebhookDelivered, typ, slog.Float64("latency_seconds", now.Sub(e.CreatedAt).Seconds()))
