@@ -163,3 +163,39 @@ func TestConsole_DeleteAccount_Browser(t *testing.T) {
 		t.Fatalf("after deleting: %d users, %d sessions, want none", users, sessions)
 	}
 }
+
+// TestConsole_ActivityAndExport_Browser: the signed-in console lists the
+// user's security activity (GET /v1/me/activity) and offers the export
+// (GET /v1/me/export) as a file to save.
+func TestConsole_ActivityAndExport_Browser(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t, migration.Postgres)
+	p := browsertest.New(t).Open(t, a.Server.URL+"/console")
+	p.SetValue("#phone", consolePhone)
+	p.Click("#send")
+	p.WaitVisible("#code")
+	p.SetValue("#code", a.SMS.Code(t, consolePhone))
+	p.Click("#verify-button")
+	p.WaitVisible("#role")
+	p.Click(`button.role[data-role="creator"]`)
+	p.WaitVisible(`#activity tr[data-type="role_set"]`)
+	var types []string
+	p.Eval(`Array.from(document.querySelectorAll("#activity tr")).map(r => r.getAttribute("data-type"))`, &types)
+	if strings.Join(types, ",") != "role_set,signin_succeeded,user_created" {
+		t.Fatalf("activity rows, newest first: got %v", types)
+	}
+	if got := p.Text(`#activity tr[data-type="signin_succeeded"] td:nth-child(3)`); got != "127.0.0.0/24" {
+		t.Errorf("network of the sign-in: got %q, want 127.0.0.0/24", got)
+	}
+	p.Click("#export")
+	p.WaitVisible("#export-ready")
+	if got, want := p.Text("#export-summary"), "1 sign-in methods, 1 sessions, 3 activity entries."; got != want {
+		t.Errorf("export summary: got %q, want %q", got, want)
+	}
+	var link struct{ Href, Download string }
+	p.Eval(`({Href: document.getElementById("export-link").href, Download: document.getElementById("export-link").download})`, &link)
+	if !strings.HasPrefix(link.Href, "blob:") || !strings.HasPrefix(link.Download, "agency-account-") {
+		t.Errorf("export link: got %+v, want a blob: URL saved as agency-account-<id>.json", link)
+	}
+	p.Screenshot("console-activity")
+}

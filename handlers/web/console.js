@@ -151,13 +151,42 @@
           clearMessages();
           busy(end, api("DELETE", "/v1/me/sessions/" + encodeURIComponent(s.id), undefined, true).then(function () {
             info("That device is signed out.");
-            return loadSessions();
+            return Promise.all([loadSessions(), loadActivity()]);
           }));
         });
         last.appendChild(end);
       }
       body.appendChild(row);
     });
+  }
+
+  // The audit types, as a person reads them.
+  var activityNames = {
+    user_created: "Account created", signin_succeeded: "Signed in", role_set: "Role chosen",
+    profile_updated: "Profile changed", identity_linked: "Sign-in method added",
+    identity_unlinked: "Sign-in method removed", session_revoked: "A device signed out",
+    session_evicted: "Oldest device signed out (device limit)", logout: "Logged out",
+    refresh_token_reused: "A stolen refresh token was refused; that device was signed out",
+    admin_role_set: "An admin changed the role", admin_sessions_ended: "An admin signed every device out",
+    admin_granted: "Made admin"
+  };
+
+  function renderActivity(page) {
+    var body = $("activity");
+    body.replaceChildren();
+    page.events.forEach(function (e) {
+      var row = document.createElement("tr");
+      row.className = "event";
+      row.setAttribute("data-type", e.type);
+      cell(row, activityNames[e.type] || e.type);
+      cell(row, when(e.time));
+      cell(row, e.ip || "");
+      body.appendChild(row);
+    });
+  }
+
+  function loadActivity() {
+    return api("GET", "/v1/me/activity?limit=20", undefined, true).then(renderActivity);
   }
 
   function loadSessions() {
@@ -168,11 +197,13 @@
     return Promise.all([
       api("GET", "/v1/me", undefined, true),
       api("GET", "/v1/me/identities", undefined, true),
-      api("GET", "/v1/me/sessions", undefined, true)
+      api("GET", "/v1/me/sessions", undefined, true),
+      api("GET", "/v1/me/activity?limit=20", undefined, true)
     ]).then(function (r) {
       renderMe(r[0]);
       renderIdentities(r[1]);
       renderSessions(r[2]);
+      renderActivity(r[3]);
       show("profile");
     });
   }
@@ -225,7 +256,7 @@
     busy($("refresh"), api("POST", "/v1/auth/refresh", { refresh_token: state.refresh }).then(function (pair) {
       setTokens(pair);
       info("Tokens renewed: the new access token expires at " + $("expires-at").textContent + ".");
-      return loadSessions();
+      return Promise.all([loadSessions(), loadActivity()]);
     }));
   });
 
@@ -236,6 +267,24 @@
     busy($("logout"), api("POST", "/v1/auth/logout", { refresh_token: state.refresh }).then(function () {
       signedOut();
       info("Signed out.");
+    }));
+  });
+
+  // The export is offered as a file to save, made in the page (a blob):
+  // the token never goes into a URL.
+  $("export").addEventListener("click", function () {
+    clearMessages();
+    busy($("export"), api("GET", "/v1/me/export", undefined, true).then(function (data) {
+      var link = $("export-link");
+      if (link.href.indexOf("blob:") === 0) {
+        URL.revokeObjectURL(link.href);
+      }
+      var blob = new Blob([JSON.stringify(data, null, 2)], { type: "application/json" });
+      link.href = URL.createObjectURL(blob);
+      link.download = "agency-account-" + data.user.id + ".json";
+      $("export-summary").textContent = data.identities.length + " sign-in methods, " + data.sessions.length +
+        " sessions, " + data.activity.length + " activity entries.";
+      $("export-ready").hidden = false;
     }));
   });
 

@@ -305,7 +305,8 @@ func (c closer) Close() error {
 // statement: a refused or reset connection, a deadline, a server shutting
 // down or full, a statement or lock timeout, a busy SQLite file, or a
 // server that cannot write (25006: a standby not promoted yet, a demoted
-// primary after a failover, default_transaction_read_only): the write
+// primary after a failover, default_transaction_read_only; a standby
+// refusing a transaction's BEGIN READ WRITE, readWriteInRecovery): the write
 // belongs on another server, soon, and the pool's idle connections to this
 // one are dropped; or a named statement lost to a transaction pooler
 // (lostSession: the statement cache turns itself off, the next request
@@ -327,11 +328,19 @@ func ConnectionLost(err error) bool {
 	case errors.As(err, &pqErr):
 		code := string(pqErr.Code)
 		return strings.HasPrefix(code, "08") || strings.HasPrefix(code, "57P") ||
-			code == "53300" || code == "57014" || code == "55P03" || code == "25006" || lostSession(err)
+			code == "53300" || code == "57014" || code == "55P03" || code == "25006" || readWriteInRecovery(pqErr) || lostSession(err)
 	}
 	msg := err.Error()
 	return strings.Contains(msg, "database is locked") || strings.Contains(msg, "SQLITE_BUSY") ||
 		strings.Contains(msg, "driver: bad connection") || strings.Contains(msg, "connection refused")
+}
+
+// readWriteInRecovery is a standby refusing a transaction's BEGIN READ
+// WRITE (lib/pq begins every writable transaction so): PostgreSQL answers
+// 0A000, feature not supported, the code of much else, so the message
+// tells this one apart. It means what 25006 means for a single statement.
+func readWriteInRecovery(e *pq.Error) bool {
+	return e.Code == "0A000" && strings.Contains(e.Message, "read-write mode during recovery")
 }
 
 // Probe is the readiness check of a pool: the database answers a ping. A

@@ -3,6 +3,7 @@ package database_test
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"io"
 	"net"
 	"net/url"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	entsql "entgo.io/ent/dialect/sql"
+	"github.com/lib/pq"
 
 	"github.com/agency-platform/agency/internal/database"
 	"github.com/agency-platform/agency/internal/migration"
@@ -173,6 +175,28 @@ func TestGuard_RequestBudget(t *testing.T) {
 	for i := range 4 {
 		if _, err := sleep(context.Background()); err != nil {
 			t.Fatalf("background statement %d: %v", i+1, err)
+		}
+	}
+}
+
+// TestConnectionLost_ServerCannotWrite: a server that cannot write is an
+// outage of the write path (503 and Retry-After), both for a single
+// statement (25006) and for a transaction, which a standby refuses at its
+// BEGIN READ WRITE with 0A000 (the deployment tests met it on a real
+// standby: logout, a transaction since the audit trail, answered 500).
+func TestConnectionLost_ServerCannotWrite(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		err  *pq.Error
+		want bool
+	}{
+		{&pq.Error{Code: "25006", Message: "cannot execute DELETE in a read-only transaction"}, true},
+		{&pq.Error{Code: "0A000", Message: "cannot set transaction read-write mode during recovery"}, true},
+		{&pq.Error{Code: "0A000", Message: "cannot use RETURNING with this"}, false},
+		{&pq.Error{Code: "23505", Message: "duplicate key value violates unique constraint"}, false},
+	} {
+		if got := database.ConnectionLost(fmt.Errorf("logout: %w", c.err)); got != c.want {
+			t.Errorf("%s %q: got %v, want %v", c.err.Code, c.err.Message, got, c.want)
 		}
 	}
 }

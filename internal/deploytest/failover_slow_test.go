@@ -425,6 +425,7 @@ func TestStandbyNotPromoted(t *testing.T) {
 		{Method: "POST", Path: "/v1/auth/refresh", Body: map[string]string{"refresh_token": tok.Refresh}},
 		{Method: "POST", Path: "/v1/auth/otp/send", Client: "10.10.0.2", Body: map[string]string{"phone": "+919500000002"}},
 		{Method: "POST", Path: "/v1/auth/logout", Bearer: tok.Access},
+		{Method: "PATCH", Path: "/v1/me", Bearer: tok.Access, Body: map[string]string{"full_name": "On A Standby"}},
 	} {
 		a := d.DoOn(in, r)
 		if a.Status != 503 || a.ErrorCode() != "unavailable" || a.Header.Get("Retry-After") == "" {
