@@ -81,7 +81,7 @@ const (
 	leaseFactor   = 2                // a lease lasts this many WEBHOOK_TIMEOUTs
 	retryBase     = 40 * time.Second // first retry after 32-48 s; doubles each time
 	retryMaxDelay = 12 * time.Hour
-	deliverBatch  = 16 // events (of distinct users) attempted at once
+	deliverBatch  = 64 // events (of distinct users) attempted at once
 )
 
 // Webhooks delivers the outbox and lets admins see and re-queue failed events.
@@ -95,8 +95,11 @@ type Webhooks struct {
 // NewWebhooks returns the deliverer; signal is the Outbox of base (nil
 // when webhooks are off).
 func NewWebhooks(base Base, cfg WebhookConfig, signal *Outbox) *Webhooks {
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	transport.MaxIdleConnsPerHost = deliverBatch // a pass's connections are kept for the next
 	client := &http.Client{
 		Timeout:       cfg.Timeout,
+		Transport:     transport,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
 	return &Webhooks{Base: base, cfg: cfg, client: client, signal: signal}
@@ -128,42 +131,43 @@ func (w *Webhooks) Run(ctx context.Context, log *slog.Logger) {
 }
 
 // DeliverDue claims the due events (each its user's oldest pending one)
-// and attempts them concurrently; it returns how many it attempted.
+// and attempts them concurrently; it returns how many it attempted. One
+// pass is four statements whatever the batch: find the due heads, claim
+// them (one UPDATE), read back which this instance got, and mark the
+// delivered ones; only failures are recorded one by one.
 func (w *Webhooks) DeliverDue(ctx context.Context) (int, error) {
 	now := w.now()
 	due, err := w.db.WebhookEvent.Query().
 		Where(webhookevent.StatusEQ(webhookevent.StatusPending), webhookevent.NextAttemptAtLTE(now), leaseFree(now), headOfUser()).
-		Order(webhookevent.ByID()).Limit(deliverBatch).All(ctx)
-	if err != nil {
-		return 0, fmt.Errorf("webhooks: find due events: %w", err)
+		Order(webhookevent.ByID()).Limit(deliverBatch).IDs(ctx)
+	if err != nil || len(due) == 0 {
+		return 0, wrapErr(err, "webhooks: find due events")
 	}
+	claim, mine, err := w.claim(ctx, due, now)
+	if err != nil || len(mine) == 0 {
+		return 0, err
+	}
+	delivered := make([]bool, len(mine))
 	var (
 		wg       sync.WaitGroup
 		mu       sync.Mutex
 		firstErr error
-		tried    int
 	)
-	for _, e := range due {
-		claim, ok, err := w.claim(ctx, e, now)
-		if err != nil {
-			return tried, err
-		}
-		if !ok {
-			continue // another instance has it
-		}
-		tried++
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := w.attempt(ctx, e, claim); err != nil {
+	for i, e := range mine {
+		wg.Go(func() {
+			failure := w.send(ctx, e)
+			if delivered[i] = failure == ""; delivered[i] {
+				return
+			}
+			if err := w.failed(ctx, e, claim, failure); err != nil {
 				mu.Lock()
 				firstErr = cmpOr(firstErr, err)
 				mu.Unlock()
 			}
-		}()
+		})
 	}
 	wg.Wait()
-	return tried, firstErr
+	return len(mine), cmpOr(firstErr, w.delivered(ctx, mine, delivered, claim))
 }
 
 func cmpOr(a, b error) error {
@@ -171,6 +175,42 @@ func cmpOr(a, b error) error {
 		return a
 	}
 	return b
+}
+
+// claim takes the lease of the events ids for one attempt each, counting
+// the attempt, in one conditional UPDATE, and returns the events this
+// instance got (another instance may have claimed some first).
+func (w *Webhooks) claim(ctx context.Context, ids []int64, now time.Time) (uuid.UUID, []*ent.WebhookEvent, error) {
+	claim := uuid.New()
+	n, err := w.db.WebhookEvent.Update().
+		Where(webhookevent.IDIn(ids...), webhookevent.StatusEQ(webhookevent.StatusPending), leaseFree(now)).
+		SetLockedUntil(now.Add(leaseFactor * w.cfg.Timeout)).SetClaim(claim).AddAttempts(1).
+		Save(ctx)
+	if err != nil || n == 0 {
+		return claim, nil, wrapErr(err, "webhooks: claim events")
+	}
+	mine, err := w.db.WebhookEvent.Query().Where(webhookevent.Claim(claim)).Order(webhookevent.ByID()).All(ctx)
+	return claim, mine, wrapErr(err, "webhooks: read claimed events")
+}
+
+// delivered marks the delivered events of a pass, in one UPDATE.
+func (w *Webhooks) delivered(ctx context.Context, events []*ent.WebhookEvent, ok []bool, claim uuid.UUID) error {
+	now := w.now()
+	var ids []int64
+	for i, e := range events {
+		if ok[i] {
+			ids = append(ids, e.ID)
+			w.events.count(EventWebhookDelivered, slog.String("type", string(e.Type)),
+				slog.Float64("latency_seconds", now.Sub(e.CreatedAt).Seconds()))
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	_, err := w.db.WebhookEvent.Update().Where(webhookevent.IDIn(ids...), webhookevent.Claim(claim)).
+		SetStatus(webhookevent.StatusDelivered).SetDeliveredAt(now).ClearLastError().ClearLockedUntil().ClearClaim().
+		Save(context.WithoutCancel(ctx))
+	return wrapErr(err, "webhooks: record deliveries")
 }
 
 // leaseFree matches events no attempt holds (never claimed, or the
@@ -191,36 +231,19 @@ func headOfUser() predicate.WebhookEvent {
 	}
 }
 
-// claim takes e's lease for one attempt and counts the attempt; it reports
-// false when another instance got there first.
-func (w *Webhooks) claim(ctx context.Context, e *ent.WebhookEvent, now time.Time) (uuid.UUID, bool, error) {
-	claim := uuid.New()
-	n, err := w.db.WebhookEvent.Update().
-		Where(webhookevent.ID(e.ID), webhookevent.StatusEQ(webhookevent.StatusPending), leaseFree(now)).
-		SetLockedUntil(now.Add(leaseFactor * w.cfg.Timeout)).SetClaim(claim).AddAttempts(1).
-		Save(ctx)
-	if err != nil {
-		return uuid.Nil, false, fmt.Errorf("webhooks: claim event: %w", err)
-	}
-	e.Attempts++
-	return claim, n == 1, nil
-}
-
-// attempt sends e once and records the outcome under claim.
-func (w *Webhooks) attempt(ctx context.Context, e *ent.WebhookEvent, claim uuid.UUID) error {
-	failure := w.send(ctx, e)
+// failed records a failed attempt of e under claim: retried later, or
+// failed for good after the last attempt; an attempt cut short by this
+// instance shutting down is handed back untried instead.
+func (w *Webhooks) failed(ctx context.Context, e *ent.WebhookEvent, claim uuid.UUID, failure string) error {
 	now := w.now()
 	upd := w.db.WebhookEvent.Update().Where(webhookevent.ID(e.ID), webhookevent.Claim(claim)).
 		ClearLockedUntil().ClearClaim()
 	typ := slog.String("type", string(e.Type))
 	switch {
-	case failure != "" && ctx.Err() != nil:
+	case ctx.Err() != nil:
 		// Shutting down (a deploy): hand the event back untried, for the
 		// next instance to send at once, rather than count a failure.
 		upd.AddAttempts(-1)
-	case failure == "":
-		upd.SetStatus(webhookevent.StatusDelivered).SetDeliveredAt(now).ClearLastError()
-		w.events.count(EventWebhookDelivered, typ, slog.Float64("latency_seconds", now.Sub(e.CreatedAt).Seconds()))
 	case e.Attempts >= w.cfg.MaxAttempts:
 		upd.SetStatus(webhookevent.StatusFailed).SetLastError(failure)
 		w.events.log(ctx, EventWebhookFailed, typ, slog.String("event_id", e.EventID.String()),
@@ -230,7 +253,7 @@ func (w *Webhooks) attempt(ctx context.Context, e *ent.WebhookEvent, claim uuid.
 		w.events.count(EventWebhookRetried, typ)
 	}
 	if _, err := upd.Save(context.WithoutCancel(ctx)); err != nil {
-		return fmt.Errorf("webhooks: record outcome: %w", err)
+		return fmt.Errorf("webhooks: record failure: %w", err)
 	}
 	return nil
 }
