@@ -350,8 +350,26 @@ func rolledBack(t *testing.T, table string) {
 		if r := a.Call("DELETE", "/v1/me", me.AccessToken, nil); r.Status != http.StatusInternalServerError {
 			t.Fatalf("%s refused, DELETE /v1/me: got %d %s, want 500", table, r.Status, r.Body)
 		}
-		if u := userRow(t, a, me.User.ID); u.Role != nil {
-			t.Fatalf("role set although its journal was refused: %s", *u.Role)
+		if r := a.Call("PATCH", "/v1/me", me.AccessToken, map[string]string{"full_name": "Refused"}); r.Status != http.StatusInternalServerError {
+			t.Fatalf("%s refused, PATCH /v1/me: got %d %s, want 500", table, r.Status, r.Body)
+		}
+		a.Clock.Advance(a.Config.OTP.ResendCooldown)
+		if r := postVerify(a, otpTestPhone(2), a.SendCode(otpTestPhone(2))); r.Status != http.StatusInternalServerError {
+			t.Fatalf("%s refused, a new user's sign-in: got %d %s, want 500", table, r.Status, r.Body)
+		}
+		if table == "audit_events" { // logout queues no webhook event
+			if r := a.Call("POST", "/v1/auth/logout", me.AccessToken, nil); r.Status != http.StatusInternalServerError {
+				t.Fatalf("%s refused, logout: got %d %s, want 500", table, r.Status, r.Body)
+			}
+			if r := postVerify(a, otpTestPhone(1), a.SendCode(otpTestPhone(1))); r.Status != http.StatusInternalServerError {
+				t.Fatalf("%s refused, a known user's sign-in: got %d %s, want 500", table, r.Status, r.Body)
+			}
+		}
+		if u := userRow(t, a, me.User.ID); u.Role != nil || u.FullName != nil {
+			t.Fatalf("changes made although their journal was refused: role %v, name %v", u.Role, u.FullName)
+		}
+		if users, sessions := a.Client.User.Query().CountX(ctx), a.Client.Session.Query().CountX(ctx); users != 1 || sessions != 1 {
+			t.Fatalf("after refused sign-ins and logout: %d users, %d sessions; want 1 and 1", users, sessions)
 		}
 		if n := a.Client.AuditEvent.Query().CountX(ctx); n != audits {
 			t.Fatalf("audit rows: got %d, want %d", n, audits)
