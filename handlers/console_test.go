@@ -133,14 +133,7 @@ func TestConsole_DeleteAccount_Browser(t *testing.T) {
 	t.Parallel()
 	a := newAPI(t, migration.Postgres)
 	p := browsertest.New(t).Open(t, a.Server.URL+"/console")
-	p.SetValue("#phone", consolePhone)
-	p.Click("#send")
-	p.WaitVisible("#code")
-	p.SetValue("#code", a.SMS.Code(t, consolePhone))
-	p.Click("#verify-button")
-	p.WaitVisible("#role")
-	p.Click(`button.role[data-role="brand"]`)
-	p.WaitVisible("#sessions tr.current")
+	consoleSignIn(t, a, p, "brand")
 
 	p.Click("#delete-account")
 	p.WaitVisible("#delete-confirm")
@@ -171,13 +164,7 @@ func TestConsole_ActivityAndExport_Browser(t *testing.T) {
 	t.Parallel()
 	a := newAPI(t, migration.Postgres)
 	p := browsertest.New(t).Open(t, a.Server.URL+"/console")
-	p.SetValue("#phone", consolePhone)
-	p.Click("#send")
-	p.WaitVisible("#code")
-	p.SetValue("#code", a.SMS.Code(t, consolePhone))
-	p.Click("#verify-button")
-	p.WaitVisible("#role")
-	p.Click(`button.role[data-role="creator"]`)
+	consoleSignIn(t, a, p, "creator")
 	p.WaitVisible(`#activity tr[data-type="role_set"]`)
 	var types []string
 	p.Eval(`Array.from(document.querySelectorAll("#activity tr")).map(r => r.getAttribute("data-type"))`, &types)
@@ -198,4 +185,18 @@ func TestConsole_ActivityAndExport_Browser(t *testing.T) {
 		t.Errorf("export link: got %+v, want a blob: URL saved as agency-account-<id>.json", link)
 	}
 	p.Screenshot("console-activity")
+}
+
+// consoleSignIn signs a new user in through the console's forms and picks
+// role, as a person would, and waits for the signed-in page.
+func consoleSignIn(t *testing.T, a *api, p *browsertest.Page, role string) {
+	t.Helper()
+	p.SetValue("#phone", consolePhone)
+	p.Click("#send")
+	p.WaitVisible("#code")
+	p.SetValue("#code", a.SMS.Code(t, consolePhone))
+	p.Click("#verify-button")
+	p.WaitVisible("#role")
+	p.Click(`button.role[data-role="` + role + `"]`)
+	p.WaitVisible("#sessions tr.current")
 }

@@ -58,7 +58,7 @@ func TestWebhooks_Kill9MidDelivery(t *testing.T) {
 	// An in-process instance queues the event (it runs no deliverer).
 	a := newAPI(t, migration.Postgres, "WEBHOOK_URL="+recv.URL, "WEBHOOK_SECRET="+apitest.WebhookSecret)
 	a.Clock.Advance(time.Since(a.Clock.Now()) - time.Second) // the test clock to real time: the processes use it
-	me := a.SignIn(otpTestPhone(1))
+	a.SignIn(otpTestPhone(1)) // queues user.created
 	env := append(os.Environ(), apitest.Env(helperServeEnv+"=1", "DATABASE_URL="+a.Config.DB.URL, "HTTP_ADDR=127.0.0.1:0",
 		"WEBHOOK_URL="+recv.URL, "WEBHOOK_SECRET="+apitest.WebhookSecret, "WEBHOOK_TIMEOUT=2s", "CLEANUP_INTERVAL=0", "LOG_LEVEL=warn")...)
 	start := func() *exec.Cmd {
@@ -109,5 +109,4 @@ func TestWebhooks_Kill9MidDelivery(t *testing.T) {
 		t.Fatalf("after redelivery: got %s after %d attempts, want delivered after 2", e.Status, e.Attempts)
 	}
 	t.Logf("redelivered %s after the kill (lease 4 s)", time.Since(killed).Round(100*time.Millisecond))
-	_ = me
 }

@@ -308,13 +308,13 @@ func TestWebhooks_NoEventWithoutChange(t *testing.T) {
 	t.Parallel()
 	apitest.ForEachDialect(t, func(t *testing.T, d string) {
 		h := newHookAPI(t, d)
-		other := h.SignIn(otpTestPhone(1))
+		h.SignIn(otpTestPhone(1)) // holds the number the other user will try to link
 		me := setRole(t, h.api, h.SignIn(otpTestPhone(2)))
 		before := h.Client.WebhookEvent.Query().CountX(context.Background())
 		apitest.WantError(t, h.Call("POST", "/v1/me/identities/phone", me.AccessToken,
 			map[string]string{"phone": otpTestPhone(1), "code": h.SendCode(otpTestPhone(1))}), http.StatusConflict, "identity_in_use")
 		apitest.WantError(t, h.Call("PUT", "/v1/me/role", me.AccessToken, map[string]string{"role": "brand"}), http.StatusConflict, "role_already_set")
-		ids := a2ids(t, h.api, me.AccessToken)
+		ids := identityIDs(t, h.api, me.AccessToken)
 		apitest.WantError(t, h.Call("DELETE", "/v1/me/identities/"+ids[0], me.AccessToken, nil), http.StatusConflict, "last_identity")
 		if r := h.Call("PUT", "/v1/me/role", me.AccessToken, map[string]string{"role": "creator"}); r.Status != http.StatusOK {
 			t.Fatalf("repeat of the same role: got %d", r.Status)
@@ -322,12 +322,11 @@ func TestWebhooks_NoEventWithoutChange(t *testing.T) {
 		if n := h.Client.WebhookEvent.Query().CountX(context.Background()); n != before {
 			t.Fatalf("webhook events after refused changes: got %d, want %d", n, before)
 		}
-		_ = other
 	})
 }
 
-// a2ids are the ids of the caller's sign-in methods.
-func a2ids(t testing.TB, a *api, bearer string) []string {
+// identityIDs are the ids of the caller's sign-in methods.
+func identityIDs(t testing.TB, a *api, bearer string) []string {
 	t.Helper()
 	var ids []string
 	for _, i := range (&provAPI{api: a}).myIdentities(bearer) {

@@ -121,12 +121,20 @@ func (a *Audit) page(ctx context.Context, q *ent.AuditEventQuery, limit int, cur
 	if err != nil {
 		return nil, fmt.Errorf("audit: list: %w", err)
 	}
-	page := &AuditPage{Events: rows}
-	if len(rows) > limit {
-		page.Events = rows[:limit]
-		page.NextCursor = encodeIDCursor(page.Events[limit-1].ID)
-	}
+	page := &AuditPage{}
+	page.Events, page.NextCursor = cutPage(rows, limit, func(e *ent.AuditEvent) int64 { return e.ID })
 	return page, nil
+}
+
+// cutPage keeps the first limit of rows (a query asks for limit+1 to know
+// whether more follow) and returns the cursor after the last one kept, ""
+// when none follow.
+func cutPage[T any](rows []T, limit int, id func(T) int64) ([]T, string) {
+	if len(rows) <= limit {
+		return rows, ""
+	}
+	rows = rows[:limit]
+	return rows, encodeIDCursor(id(rows[limit-1]))
 }
 
 // pageArgs checks a page size and decodes an id cursor (0: first page).

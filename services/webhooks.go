@@ -331,11 +331,8 @@ func (w *Webhooks) ListFailed(ctx context.Context, limit int, cursor string) (*F
 	if err != nil {
 		return nil, fmt.Errorf("webhooks: list failed: %w", err)
 	}
-	page := &FailedPage{Events: rows}
-	if len(rows) > limit {
-		page.Events = rows[:limit]
-		page.NextCursor = encodeIDCursor(page.Events[limit-1].ID)
-	}
+	page := &FailedPage{}
+	page.Events, page.NextCursor = cutPage(rows, limit, func(e *ent.WebhookEvent) int64 { return e.ID })
 	return page, nil
 }
 
