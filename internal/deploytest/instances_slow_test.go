@@ -31,12 +31,15 @@ var via = []struct {
 // and through PgBouncer in transaction mode, keep every invariant a single
 // instance keeps: migrations applied once, OTP limits, one live token per
 // session under concurrent refreshes, the device limit under concurrent
-// sign-ins, and one cleanup at a time.
+// sign-ins, one cleanup at a time, and every webhook event delivered once,
+// each user's in order, with all three deliverers running.
 func TestInstances(t *testing.T) {
 	for _, v := range via {
 		t.Run(v.name, func(t *testing.T) {
 			idp := fakeidp.New(t)
+			sink := newHookSink(t)
 			d := Start(t, Options{Instances: 3, PgBouncer: v.pgbouncer, Env: []string{
+				"WEBHOOK_URL=" + sink.URL, "WEBHOOK_SECRET=" + webhookSecret,
 				"OTP_RESEND_COOLDOWN=2s", "OTP_MAX_SENDS_PER_HOUR=3", "OTP_MAX_SENDS_PER_IP_PER_HOUR=4",
 				"OTP_MAX_ATTEMPTS=5", "OTP_MAX_FAILURES_PER_DAY=8", "OTP_MAX_VERIFY_FAILURES_PER_IP_PER_HOUR=6",
 				"MAX_SESSIONS_PER_USER=5", "CLEANUP_INTERVAL=1s", "LOG_LEVEL=debug",
@@ -56,6 +59,7 @@ func TestInstances(t *testing.T) {
 			t.Run("50 concurrent refreshes of one token", func(t *testing.T) { refreshStorm(t, d) })
 			t.Run("20 concurrent sign-ins of one user", func(t *testing.T) { signInStorm(t, d, idp) })
 			t.Run("one cleanup at a time", func(t *testing.T) { cleanupExclusive(t, d) })
+			t.Run("webhooks delivered once each, in order", func(t *testing.T) { webhooksOnce(t, d, sink) })
 			for _, in := range d.Instances {
 				if logs := in.Logs(); strings.Contains(logs, `"level":"ERROR"`) {
 					t.Errorf("instance %d logged an error:\n%s", in.N, errorLines(logs))
