@@ -179,11 +179,13 @@ func cmpOr(a, b error) error {
 
 // claim takes the lease of the events ids for one attempt each, counting
 // the attempt, in one conditional UPDATE, and returns the events this
-// instance got (another instance may have claimed some first).
+// instance got. The UPDATE checks again what the search found (pending,
+// due, lease free): meanwhile another instance may have claimed an event,
+// or tried it and scheduled its retry.
 func (w *Webhooks) claim(ctx context.Context, ids []int64, now time.Time) (uuid.UUID, []*ent.WebhookEvent, error) {
 	claim := uuid.New()
 	n, err := w.db.WebhookEvent.Update().
-		Where(webhookevent.IDIn(ids...), webhookevent.StatusEQ(webhookevent.StatusPending), leaseFree(now)).
+		Where(webhookevent.IDIn(ids...), webhookevent.StatusEQ(webhookevent.StatusPending), webhookevent.NextAttemptAtLTE(now), leaseFree(now)).
 		SetLockedUntil(now.Add(leaseFactor * w.cfg.Timeout)).SetClaim(claim).AddAttempts(1).
 		Save(ctx)
 	if err != nil || n == 0 {

@@ -1,8 +1,15 @@
 package services
 
 import (
+	"context"
 	"testing"
 	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/agency-platform/agency/ent/webhookevent"
+	"github.com/agency-platform/agency/internal/database"
+	"github.com/agency-platform/agency/internal/testdb"
 )
 
 // TestRetryDelay: the first retry comes within a minute, each wait
@@ -29,5 +36,29 @@ func TestRetryDelay(t *testing.T) {
 	}
 	if d := retryDelay(40); d > retryMaxDelay*12/10 {
 		t.Fatalf("wait after attempt 40: got %s, want at most %s (+20%%)", d, retryMaxDelay)
+	}
+}
+
+// TestClaim_ChecksAgain: an event found due, then tried by another
+// instance and scheduled for a retry before this one claims it, is not
+// claimed (it would be sent again before its time).
+func TestClaim_ChecksAgain(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := testdb.New(t)
+	now := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
+	w := NewWebhooks(NewBase(database.NewDriver(db.DB, "postgres"), func() time.Time { return now }, nil),
+		WebhookConfig{URL: "http://127.0.0.1:1/", Timeout: time.Second, MaxAttempts: 3}, NewOutbox())
+	e := db.Client.WebhookEvent.Create().SetType(webhookevent.TypeUserCreated).SetUserID(uuid.New()).SetPayload("{}").
+		SetCreatedAt(now).SetNextAttemptAt(now).SaveX(ctx)
+	// Found due by this instance; meanwhile another tried it and scheduled a retry.
+	db.Client.WebhookEvent.UpdateOneID(e.ID).SetAttempts(1).SetNextAttemptAt(now.Add(40 * time.Second)).ExecX(ctx)
+	_, mine, err := w.claim(ctx, []int64{e.ID}, now)
+	if err != nil || len(mine) != 0 {
+		t.Fatalf("claim of an event no longer due: got %d events, %v; want none", len(mine), err)
+	}
+	_, mine, err = w.claim(ctx, []int64{e.ID}, now.Add(41*time.Second))
+	if err != nil || len(mine) != 1 || mine[0].Attempts != 2 {
+		t.Fatalf("claim once due: got %v, %v; want the event with its second attempt", mine, err)
 	}
 }
