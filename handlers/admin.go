@@ -2,7 +2,6 @@ package handlers
 
 import (
 	"net/http"
-	"strconv"
 
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
@@ -39,13 +38,9 @@ type userPageJSON struct {
 func adminListUsers(admin *services.Admin) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		f := services.UserFilter{Role: c.Query("role"), Query: c.Query("q"), Cursor: c.Query("cursor")}
-		if l := c.Query("limit"); l != "" {
-			n, err := strconv.Atoi(l)
-			if err != nil || n < 1 {
-				writeError(c, services.ErrBadLimit)
-				return
-			}
-			f.Limit = n
+		var ok bool
+		if f.Limit, ok = pageLimit(c); !ok {
+			return
 		}
 		page, err := admin.ListUsers(c.Request.Context(), f)
 		if err != nil {

@@ -58,7 +58,8 @@ func TestWebhooks_Kill9MidDelivery(t *testing.T) {
 	// An in-process instance queues the event (it runs no deliverer).
 	a := newAPI(t, migration.Postgres, "WEBHOOK_URL="+recv.URL, "WEBHOOK_SECRET="+apitest.WebhookSecret)
 	a.Clock.Advance(time.Since(a.Clock.Now()) - time.Second) // the test clock to real time: the processes use it
-	a.SignIn(otpTestPhone(1)) // queues user.created
+	// Queues user.created.
+	a.SignIn(otpTestPhone(1))
 	env := append(os.Environ(), apitest.Env(helperServeEnv+"=1", "DATABASE_URL="+a.Config.DB.URL, "HTTP_ADDR=127.0.0.1:0",
 		"WEBHOOK_URL="+recv.URL, "WEBHOOK_SECRET="+apitest.WebhookSecret, "WEBHOOK_TIMEOUT=2s", "CLEANUP_INTERVAL=0", "LOG_LEVEL=warn")...)
 	start := func() *exec.Cmd {

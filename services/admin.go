@@ -68,11 +68,9 @@ type UserPage struct {
 // previous one, so rows are never skipped or repeated, whatever is inserted
 // meanwhile.
 func (a *Admin) ListUsers(ctx context.Context, f UserFilter) (*UserPage, error) {
-	if f.Limit == 0 {
-		f.Limit = DefaultPageSize
-	}
-	if f.Limit < 1 || f.Limit > MaxPageSize {
-		return nil, ErrBadLimit
+	var err error
+	if f.Limit, err = pageSize(f.Limit); err != nil {
+		return nil, err
 	}
 	q := a.db.User.Query()
 	switch r := f.Role; {
@@ -173,7 +171,7 @@ func (a *Admin) SetRole(ctx context.Context, admin *Principal, id uuid.UUID, rol
 	if err != nil {
 		return nil, err
 	}
-	a.audit(ctx, admin, EventAdminRoleSet, id, slog.String("role", role), slog.Any("old_role", old))
+	a.logAction(ctx, admin, EventAdminRoleSet, id, slog.String("role", role), slog.Any("old_role", old))
 	return a.GetUser(ctx, id)
 }
 
@@ -220,7 +218,7 @@ func (a *Admin) DeleteUser(ctx context.Context, admin *Principal, id uuid.UUID) 
 	if err != nil {
 		return err
 	}
-	a.audit(ctx, admin, EventAdminUserDeleted, id)
+	a.logAction(ctx, admin, EventAdminUserDeleted, id)
 	return nil
 }
 
@@ -244,7 +242,7 @@ func (a *Admin) EndSessions(ctx context.Context, admin *Principal, id uuid.UUID)
 	if err != nil {
 		return err
 	}
-	a.audit(ctx, admin, EventAdminSessionsEnded, id, slog.Int("sessions_ended", n))
+	a.logAction(ctx, admin, EventAdminSessionsEnded, id, slog.Int("sessions_ended", n))
 	return nil
 }
 
@@ -277,8 +275,9 @@ func (a *Admin) Grant(ctx context.Context, userID *uuid.UUID, phoneE164 string) 
 	return id, nil
 }
 
-// audit logs an admin action naming the admin and the target.
-func (a *Admin) audit(ctx context.Context, admin *Principal, event Event, target uuid.UUID, attrs ...slog.Attr) {
+// logAction logs an admin action naming the admin and the target (the
+// security event; the audit row is written by the action's transaction).
+func (a *Admin) logAction(ctx context.Context, admin *Principal, event Event, target uuid.UUID, attrs ...slog.Attr) {
 	all := append([]slog.Attr{slog.String("admin_id", admin.User.ID.String()), slog.String("target_user_id", target.String())}, attrs...)
 	a.events.log(ctx, event, all...)
 }

@@ -137,13 +137,22 @@ func cutPage[T any](rows []T, limit int, id func(T) int64) ([]T, string) {
 	return rows, encodeIDCursor(id(rows[limit-1]))
 }
 
-// pageArgs checks a page size and decodes an id cursor (0: first page).
-func pageArgs(limit int, cursor string) (int, int64, error) {
+// pageSize checks a page size; 0 is DefaultPageSize.
+func pageSize(limit int) (int, error) {
 	if limit == 0 {
-		limit = DefaultPageSize
+		return DefaultPageSize, nil
 	}
 	if limit < 1 || limit > MaxPageSize {
-		return 0, 0, ErrBadLimit
+		return 0, ErrBadLimit
+	}
+	return limit, nil
+}
+
+// pageArgs checks a page size and decodes an id cursor (0: first page).
+func pageArgs(limit int, cursor string) (int, int64, error) {
+	limit, err := pageSize(limit)
+	if err != nil {
+		return 0, 0, err
 	}
 	if cursor == "" {
 		return limit, 0, nil

@@ -107,19 +107,6 @@ func (b Base) writeJournal(ctx context.Context, tx *ent.Tx, j *journal) error {
 	if j == nil {
 		return nil
 	}
-	if b.dialect == Postgres {
-		if err := b.execJournal(ctx, tx, j); err != nil {
-			return err
-		}
-	} else if err := b.createJournal(ctx, tx, j); err != nil {
-		return err
-	}
-	tx.OnCommit(b.afterCommit(b.outboxHooks(j)))
-	return nil
-}
-
-// execJournal sends j's INSERTs as journalStatements builds them.
-func (b Base) execJournal(ctx context.Context, tx *ent.Tx, j *journal) error {
 	qs, err := b.journalStatements(ctx, j)
 	if err != nil {
 		return err
@@ -130,44 +117,7 @@ func (b Base) execJournal(ctx context.Context, tx *ent.Tx, j *journal) error {
 			return fmt.Errorf("write journal: %w", err)
 		}
 	}
-	return nil
-}
-
-// createJournal writes j with Ent's create builders (SQLite, whose driver
-// takes Ent's JSON bytes as they are).
-func (b Base) createJournal(ctx context.Context, tx *ent.Tx, j *journal) error {
-	now := b.now()
-	ip := auditNetwork(ctx)
-	if len(j.audits) > 0 {
-		creates := make([]*ent.AuditEventCreate, len(j.audits))
-		for i, a := range j.audits {
-			if a.details == nil {
-				a.details = map[string]any{}
-			}
-			creates[i] = tx.AuditEvent.Create().SetCreatedAt(now).SetType(a.typ).
-				SetNillableActorUserID(nilUUID(a.actor)).SetNillableTargetUserID(nilUUID(a.target)).
-				SetNillableSessionID(nilUUID(a.session)).SetNillableIP(ip).SetDetails(a.details)
-		}
-		if err := tx.AuditEvent.CreateBulk(creates...).Exec(ctx); err != nil {
-			return fmt.Errorf("write audit trail: %w", err)
-		}
-	}
-	hooks := b.outboxHooks(j)
-	if len(hooks) == 0 {
-		return nil
-	}
-	creates := make([]*ent.WebhookEventCreate, len(hooks))
-	for i, h := range hooks {
-		body, err := webhookBody(h, now)
-		if err != nil {
-			return fmt.Errorf("webhook body: %w", err)
-		}
-		creates[i] = tx.WebhookEvent.Create().SetType(h.typ).SetUserID(h.user).SetPayload(body).
-			SetCreatedAt(now).SetNextAttemptAt(now)
-	}
-	if err := tx.WebhookEvent.CreateBulk(creates...).Exec(ctx); err != nil {
-		return fmt.Errorf("write webhook outbox: %w", err)
-	}
+	tx.OnCommit(b.afterCommit(b.outboxHooks(j)))
 	return nil
 }
 

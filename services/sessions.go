@@ -86,34 +86,50 @@ func (s *Sessions) open(ctx context.Context, tx *ent.Tx, u *ent.User, device str
 	j.audit(auditSignIn, u.ID, u.ID, tok.session, map[string]any{"method": in.method, "new_user": in.user})
 	row := sessionRow{id: tok.session, userID: u.ID, hash: tok.hash(), expires: minTime(now.Add(s.cfg.RefreshTTL), now.Add(s.cfg.MaxAge)),
 		maxAge: now.Add(s.cfg.MaxAge), now: now, device: device}
-	var evicted int
-	if s.dialect == Postgres {
-		var written []entsql.Querier
-		if written, err = s.journalStatements(ctx, j); err != nil {
-			return nil, err
-		}
-		tx.OnCommit(s.afterCommit(s.outboxHooks(j)))
-		evicted, err = s.insertEvict(ctx, tx, append(pending, written...), row, !in.user)
-	} else if evicted, err = s.insertThenEvict(ctx, tx, row, !in.user); err == nil {
-		if evicted > 0 {
-			j.audit(auditSessionEvicted, uuid.Nil, u.ID, tok.session, map[string]any{"count": evicted})
-		}
-		err = s.writeJournal(ctx, tx, j)
-	}
+	evicted, err := s.insertJournaled(ctx, tx, row, !in.user, j, pending)
 	if err != nil {
 		return nil, err
 	}
 	if evicted > 0 {
-		if s.dialect == Postgres {
-			ev := &journal{}
-			ev.audit(auditSessionEvicted, uuid.Nil, u.ID, tok.session, map[string]any{"count": evicted})
-			if err := s.writeJournal(ctx, tx, ev); err != nil {
-				return nil, err
-			}
-		}
 		s.events.log(ctx, EventSessionEvicted, slog.String("user_id", u.ID.String()), slog.Int("count", evicted))
 	}
 	return s.pair(u, tok)
+}
+
+// insertJournaled inserts the session row (evicting beyond the device
+// limit) and writes the sign-in's journal j, with a session_evicted row
+// when it evicted; it returns the number evicted. On PostgreSQL j rides in
+// the INSERT's statement, and the eviction's row, which needs its count,
+// is one more; on SQLite j, eviction included, is written after.
+func (s *Sessions) insertJournaled(ctx context.Context, tx *ent.Tx, row sessionRow, evict bool, j *journal, pending []entsql.Querier) (int, error) {
+	if s.dialect != Postgres {
+		evicted, err := s.insertThenEvict(ctx, tx, row, evict)
+		if err != nil {
+			return 0, err
+		}
+		j.evicted(row, evicted)
+		return evicted, s.writeJournal(ctx, tx, j)
+	}
+	written, err := s.journalStatements(ctx, j)
+	if err != nil {
+		return 0, err
+	}
+	tx.OnCommit(s.afterCommit(s.outboxHooks(j)))
+	evicted, err := s.insertEvict(ctx, tx, append(pending, written...), row, evict)
+	if err != nil || evicted == 0 {
+		return evicted, err
+	}
+	ev := &journal{}
+	ev.evicted(row, evicted)
+	return evicted, s.writeJournal(ctx, tx, ev)
+}
+
+// evicted adds the session_evicted row of the sign-in that opened row, when
+// it evicted any session.
+func (j *journal) evicted(row sessionRow, count int) {
+	if count > 0 {
+		j.audit(auditSessionEvicted, uuid.Nil, row.userID, row.id, map[string]any{"count": count})
+	}
 }
 
 // newSignIn says what open records of a sign-in: whether it created the

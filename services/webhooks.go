@@ -2,6 +2,7 @@ package services
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -161,20 +162,13 @@ func (w *Webhooks) DeliverDue(ctx context.Context) (int, error) {
 			}
 			if err := w.failed(ctx, e, claim, failure); err != nil {
 				mu.Lock()
-				firstErr = cmpOr(firstErr, err)
+				firstErr = cmp.Or(firstErr, err)
 				mu.Unlock()
 			}
 		})
 	}
 	wg.Wait()
-	return len(mine), cmpOr(firstErr, w.delivered(ctx, mine, delivered, claim))
-}
-
-func cmpOr(a, b error) error {
-	if a != nil {
-		return a
-	}
-	return b
+	return len(mine), cmp.Or(firstErr, w.delivered(ctx, mine, delivered, claim))
 }
 
 // claim takes the lease of the events ids for one attempt each, counting

@@ -2,6 +2,8 @@ package database
 
 import (
 	"context"
+	"database/sql"
+	"fmt"
 	"time"
 
 	"entgo.io/ent/dialect"
@@ -38,6 +40,19 @@ func (t utcTx) Exec(ctx context.Context, query string, args, v any) error {
 
 func (t utcTx) Query(ctx context.Context, query string, args, v any) error {
 	return t.Tx.Query(ctx, query, toUTC(args), v)
+}
+
+// ExecContext passes statements built with Ent's SQL builder through (the
+// audit rows and webhook events of a change, services/journal.go), times in
+// UTC like the rest.
+func (t utcTx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	e, ok := t.Tx.(interface {
+		ExecContext(context.Context, string, ...any) (sql.Result, error)
+	})
+	if !ok {
+		return nil, fmt.Errorf("database: transaction cannot run raw statements")
+	}
+	return e.ExecContext(ctx, query, toUTC(args).([]any)...)
 }
 
 // toUTC rewrites time arguments in place.
